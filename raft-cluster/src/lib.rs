@@ -1,0 +1,1 @@
+//! raft-cluster: filled in by its issue.

@@ -1,0 +1,57 @@
+//! Errors returned by the node's API.
+
+use crate::config::ConfigError;
+use crate::storage::StorageError;
+use crate::types::{LogIndex, NodeId};
+
+/// Why a proposal, read or transfer was refused. None of these change any
+/// state; the caller may retry (elsewhere).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProposeError {
+    /// Only the leader accepts proposals and reads.
+    #[error("not the leader (leader hint: {leader:?})")]
+    NotLeader {
+        /// The leader this node believes in, if any.
+        leader: Option<NodeId>,
+    },
+    /// The leader is handing over leadership and refuses new work meanwhile.
+    #[error("leader transfer to {to} in progress")]
+    TransferInProgress {
+        /// The transferee.
+        to: NodeId,
+    },
+    /// The payload is larger than `Config::max_entry_bytes`.
+    #[error("entry of {size} bytes exceeds the limit of {limit} bytes")]
+    EntryTooLarge {
+        /// Payload size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Too many uncommitted bytes are pending (`Config::max_uncommitted_bytes`).
+    #[error("too many uncommitted bytes ({pending}); retry later")]
+    Backpressure {
+        /// Uncommitted bytes pending.
+        pending: u64,
+    },
+    /// A membership change is already in flight (only one at a time).
+    #[error("a membership change at index {pending} is not yet committed")]
+    MembershipChangePending {
+        /// Index of the pending change.
+        pending: LogIndex,
+    },
+    /// The request itself is invalid (unknown transferee, empty voter set…).
+    #[error("invalid request: {0}")]
+    Invalid(String),
+}
+
+/// A fatal error: the node cannot continue safely and must be stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// Reading durable state failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}

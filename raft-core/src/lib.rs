@@ -1,0 +1,67 @@
+//! # raft-core: Raft as a pure state machine
+//!
+//! This crate is the Raft protocol and nothing else. It does no IO: no
+//! sockets, no disk, no clock, no threads, no global randomness. Time is a
+//! [`RaftNode::tick`] call; randomness comes from a [`SeededRng`] seeded by
+//! [`Config::seed`]. Given the same inputs, a node produces the same outputs,
+//! which is what lets `tests/sim` replay any failure from a single seed.
+//!
+//! The runtime (`raft-cluster`) drives a node with three inputs and one
+//! output loop, in the style of etcd/raft's `RawNode`:
+//!
+//! ```text
+//!  tick()  step(msg)  propose(data) / read_index(ctx) / transfer_leader(to)
+//!     \       |        /
+//!      v      v       v
+//!        +-----------+        ready() -> Ready { hard_state, truncate_from, entries,
+//!        | RaftNode  |  ----->                  snapshot, messages, persisted_messages,
+//!        +-----------+                          committed_entries, read_states, ... }
+//!              ^
+//!              |  advance(ready)  after the runtime persisted, sent and applied
+//! ```
+//!
+//! ## One proposal, start to finish
+//! 1. The leader's runtime calls [`RaftNode::propose`]; the core appends an
+//!    [`Entry`] to its in-memory unstable tail and returns its [`LogId`]. A
+//!    follower returns [`ProposeError::NotLeader`] with a leader hint.
+//! 2. [`RaftNode::ready`] returns the entry in [`Ready::entries`] (to persist)
+//!    and an `AppendEntries` per follower in [`Ready::messages`]: the leader
+//!    may send before its own write is durable (thesis §10.2.1).
+//! 3. Each follower steps the append, checks `prev_log_id` (§5.3), and its
+//!    `Ready` holds the entries plus the acknowledgement in
+//!    [`Ready::persisted_messages`]: it only goes out after the write is
+//!    durable.
+//! 4. The leader counts acknowledgements (its own counts after its
+//!    [`RaftNode::advance`]); once a majority stores an entry *of the current
+//!    term*, that index and everything before it is committed (§5.4.2).
+//! 5. The next `Ready` lists the entry in [`Ready::committed_entries`]; the
+//!    runtime applies it to its state machine and answers the client.
+//!    Followers learn the commit index from the next append or heartbeat.
+//!
+//! ## Storage
+//! [`Storage`] is read-only: the core reads the durable log through it and
+//! tells the runtime what to write. [`MemStorage`] is the in-memory
+//! implementation used by tests and the simulator.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod error;
+pub mod message;
+pub mod ready;
+pub mod rng;
+pub mod storage;
+pub mod types;
+
+#[cfg(feature = "codec")]
+pub mod codec;
+
+pub use config::{Config, ConfigError};
+pub use error::{Error, ProposeError};
+pub use message::{
+    AppendEntries, AppendEntriesResponse, AppendResult, ConflictHint, InstallSnapshot, InstallSnapshotResponse,
+    Message, MessageBody, RequestVote, RequestVoteResponse,
+};
+pub use ready::{Event, ReadState, Ready, SoftState};
+pub use rng::SeededRng;
+pub use storage::{InitialState, MemStorage, MemStorageCore, Storage, StorageError, StorageResult};
+pub use types::{Entry, EntryPayload, HardState, LogId, LogIndex, Membership, NodeId, Role, Snapshot, SnapshotMeta, Term};

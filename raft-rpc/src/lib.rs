@@ -1,0 +1,1 @@
+//! raft-rpc: filled in by its issue.

@@ -1,0 +1,1 @@
+//! raft-statemachine: filled in by its issue.

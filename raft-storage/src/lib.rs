@@ -1,0 +1,1 @@
+//! raft-storage: filled in by its issue.
