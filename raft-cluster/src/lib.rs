@@ -1,1 +1,62 @@
-//! raft-cluster: filled in by its issue.
+//! # raft-cluster: a Raft node as a running process
+//!
+//! `raft-core` decides; this crate does. One tokio task per node owns the
+//! IO-free [`raft_core::RaftNode`] and carries out what each `Ready` asks:
+//! persist (one synced write per Ready, on a blocking thread), send, apply,
+//! answer clients. Everything else is the plumbing around that task.
+//!
+//! Why one task owns the node: the core is a plain `&mut` state machine, so
+//! a single owner needs no locks, keeps every decision in order, and makes
+//! batching natural: client writes that queue up while a write is being
+//! fsynced are all proposed before the next `ready()`, so they share one
+//! append and one fsync.
+//!
+//! The runtime is written against three small traits so it can be tested
+//! without a disk or a network and wired to the real crates later:
+//! - [`NodeStore`]: durable log, hard state, snapshots (RocksDB or memory);
+//! - [`NodeStateMachine`]: the application (the KV store);
+//! - [`Transport`]: outgoing messages (gRPC or in-process), with
+//!   [`LinkFilter`] to cut links in tests.
+//!
+//! [`LocalCluster`] starts several nodes in one process for tests, the demo
+//! and embedding, with partition, kill and restart controls and wait-for
+//! helpers that take deadlines.
+//!
+//! A client write, end to end (STYLE.md §3): [`NodeClient::propose`] queues
+//! the request; the task calls `propose`, records `(index, term)`, persists
+//! and sends in the next Ready; when the entry comes back committed it is
+//! applied, and the request is answered only if the applied entry has the
+//! same term (§5.3 Log Matching), otherwise with
+//! [`ClientError::NotCommitted`].
+#![deny(missing_docs)]
+
+mod client;
+pub mod config;
+mod error;
+mod event;
+mod fsm;
+mod local_cluster;
+mod mem_store;
+mod node;
+mod runtime;
+mod status;
+mod store;
+pub mod transport;
+mod wait;
+
+#[cfg(test)]
+mod test_support;
+
+pub use client::NodeClient;
+pub use config::{ConfigError, Limits, NodeConfig, PeerConfig};
+pub use error::{ClientError, ClusterError};
+pub use event::{EventKind, NodeEvent};
+pub use fsm::NodeStateMachine;
+pub use local_cluster::{ClusterOptions, LocalCluster, StateMachineFactory, StoreKind};
+pub use mem_store::MemNodeStore;
+pub use node::{Node, NodeParts, ShutdownHandle, EVENT_CAPACITY};
+pub use runtime::ReadMode;
+pub use status::NodeStatus;
+pub use store::{NodeStore, PersistBatch, SharedStore, StoreFailure, StoreIdentity};
+pub use transport::{LinkFilter, LocalNetwork, MessageSink, Transport};
+pub use wait::{wait_until, WaitError};

@@ -1,0 +1,33 @@
+//! [`NodeStateMachine`]: what the runtime needs from the application state
+//! machine. The KV store from `raft-statemachine` implements it through a
+//! thin adapter; tests can plug in anything smaller.
+
+use raft_core::{Entry, LogIndex, SnapshotMeta};
+
+/// The application the log drives. Entries arrive in index order, exactly
+/// once per node lifetime (entries at or below [`Self::applied_index`] are
+/// skipped by the runtime, so a restore followed by a replay is safe).
+pub trait NodeStateMachine: Send + 'static {
+    /// The answer to one applied write.
+    type Response: Clone + Send + std::fmt::Debug + 'static;
+    /// A read.
+    type Query: Send + 'static;
+    /// The answer to a read.
+    type QueryResult: Send + 'static;
+
+    /// Applies a committed entry; `None` for entries without a client answer
+    /// (no-ops, membership changes). Must advance [`Self::applied_index`] to
+    /// `entry.index`. An error is fatal: the node stops rather than skip
+    /// the entry (a replica that skipped one would diverge). Outcomes every
+    /// replica computes the same way (a malformed command) are responses.
+    fn apply(&mut self, entry: &Entry) -> Result<Option<Self::Response>, String>;
+    /// The last applied index (0 for a fresh machine).
+    fn applied_index(&self) -> LogIndex;
+    /// Answers a read from local state (the runtime decides when that is
+    /// linearizable, §6.4).
+    fn query(&self, query: &Self::Query) -> Self::QueryResult;
+    /// Serializes the whole state as of [`Self::applied_index`].
+    fn snapshot(&self) -> Result<Vec<u8>, String>;
+    /// Replaces the whole state with a snapshot's.
+    fn restore(&mut self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), String>;
+}

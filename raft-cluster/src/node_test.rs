@@ -1,0 +1,92 @@
+use std::path::PathBuf;
+
+use super::*;
+use crate::config::PeerConfig;
+use crate::mem_store::MemNodeStore;
+use crate::test_support::TestKv;
+use crate::transport::LocalNetwork;
+use crate::ClientError;
+
+fn single_node_config(cluster: &str, id: u64) -> NodeConfig {
+    let peers = vec![PeerConfig { id, addr: format!("127.0.0.1:{}", 7100 + id) }];
+    let mut c = NodeConfig::new(id, format!("127.0.0.1:{}", 7100 + id), peers, PathBuf::from("/unused"));
+    c.cluster_id = cluster.into();
+    c.tick_interval_ms = 5;
+    c
+}
+
+fn parts(store: &Arc<MemNodeStore>) -> NodeParts<TestKv> {
+    let store: Arc<dyn NodeStore> = store.clone();
+    NodeParts { store, state_machine: TestKv::default(), transport: Arc::new(LocalNetwork::new().transport()) }
+}
+
+#[tokio::test]
+async fn a_store_from_another_cluster_is_refused() {
+    let store = Arc::new(MemNodeStore::new());
+    let node = Node::start(single_node_config("alpha", 1), parts(&store)).await.unwrap();
+    node.shutdown().await.unwrap();
+    let err = Node::start(single_node_config("beta", 1), parts(&store)).await.err().expect("must refuse");
+    assert!(matches!(err, ClusterError::IdentityMismatch { ref found_cluster, .. } if found_cluster == "alpha"), "{err}");
+}
+
+#[tokio::test]
+async fn a_store_of_another_node_is_refused() {
+    let store = Arc::new(MemNodeStore::new());
+    let node = Node::start(single_node_config("alpha", 1), parts(&store)).await.unwrap();
+    node.shutdown().await.unwrap();
+    let err = Node::start(single_node_config("alpha", 2), parts(&store)).await.err().expect("must refuse");
+    assert!(matches!(err, ClusterError::IdentityMismatch { found_node: 1, expected_node: 2, .. }), "{err}");
+}
+
+#[tokio::test]
+async fn an_invalid_config_is_refused_before_touching_the_store() {
+    let store = Arc::new(MemNodeStore::new());
+    let mut config = single_node_config("alpha", 1);
+    config.heartbeat_ticks = config.election_ticks;
+    assert!(matches!(Node::start(config, parts(&store)).await, Err(ClusterError::Config(_))));
+    assert_eq!(store.identity().unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_single_node_elects_itself_and_recovers_its_data_after_restart() {
+    let store = Arc::new(MemNodeStore::new());
+    let node = Node::start(single_node_config("alpha", 1), parts(&store)).await.unwrap();
+    let client = node.client();
+    client.wait_for("leadership", Duration::from_secs(10), NodeStatus::is_leader).await.unwrap();
+    let index = client.propose(b"k=v".to_vec()).await.unwrap();
+    node.shutdown().await.unwrap();
+    assert_eq!(client.propose(b"k=w".to_vec()).await, Err(ClientError::ShuttingDown));
+
+    let node = Node::start(single_node_config("alpha", 1), parts(&store)).await.unwrap();
+    let client = node.client();
+    client.wait_for("replay", Duration::from_secs(10), |s| s.applied.0 >= index).await.unwrap();
+    assert_eq!(client.read("k".into(), crate::ReadMode::Stale).await.unwrap().as_deref(), Some("v"));
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_burst_of_writes_is_grouped_into_few_synced_appends() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let counting = Arc::new(crate::test_support::CountingStore::new());
+    let store: Arc<dyn NodeStore> = counting.clone();
+    let parts = NodeParts { store, state_machine: TestKv::default(), transport: Arc::new(LocalNetwork::new().transport()) };
+    let node = Node::start(single_node_config("alpha", 1), parts).await.unwrap();
+    let client = node.client();
+    client.wait_for("leadership", Duration::from_secs(10), NodeStatus::is_leader).await.unwrap();
+    let syncs_before = counting.synced_writes.load(Relaxed);
+    let entries_before = counting.entries_written.load(Relaxed);
+    let writes: Vec<_> = (0..500)
+        .map(|i| {
+            let c = client.clone();
+            tokio::spawn(async move { c.propose(format!("k{i}=v").into_bytes()).await })
+        })
+        .collect();
+    for w in writes {
+        w.await.unwrap().unwrap();
+    }
+    let syncs = counting.synced_writes.load(Relaxed) - syncs_before;
+    let entries = counting.entries_written.load(Relaxed) - entries_before;
+    assert_eq!(entries, 500, "every write is persisted exactly once");
+    assert!(syncs <= 50, "500 writes took {syncs} fsyncs: queued writes must share one append and fsync");
+    node.shutdown().await.unwrap();
+}

@@ -1,0 +1,87 @@
+//! Applying committed entries, serving reads, and taking snapshots.
+
+use std::sync::Arc;
+
+use raft_core::{Entry, EntryPayload};
+use tracing::{debug, info};
+
+use super::task::NodeTask;
+use crate::error::ClusterError;
+use crate::event::EventKind;
+use crate::fsm::NodeStateMachine;
+
+impl<M: NodeStateMachine> NodeTask<M> {
+    /// Applies `entries` in index order and answers their writes. Entries
+    /// the state machine already holds (restored from a snapshot) are
+    /// skipped, so a restart replays only what follows the snapshot.
+    pub(crate) fn apply_committed(&mut self, entries: &[Entry]) -> Result<(), ClusterError> {
+        let mut last = None;
+        for entry in entries {
+            let applied = self.sm.applied_index();
+            if entry.index <= applied {
+                continue;
+            }
+            if entry.index != applied.next() {
+                return Err(ClusterError::StateMachine(format!(
+                    "committed entry {} does not follow applied index {applied} (invariant: apply in log order without gaps)",
+                    entry.index
+                )));
+            }
+            if let EntryPayload::Membership(m) = &entry.payload {
+                self.applied_membership = m.clone();
+            }
+            // An apply error is fatal: skipping the entry would make this
+            // replica diverge from the others (State Machine Safety, §5.4.3).
+            // Deterministic rejections are responses, not errors.
+            let result = self
+                .sm
+                .apply(entry)
+                .map_err(|e| ClusterError::StateMachine(format!("apply entry {}: {e}", entry.index)))?
+                .map(Ok);
+            if self.sm.applied_index() < entry.index {
+                return Err(ClusterError::StateMachine(format!(
+                    "state machine did not advance its applied index to {} (invariant: apply advances applied_index)",
+                    entry.index
+                )));
+            }
+            self.writes.on_applied(entry.log_id(), result);
+            last = Some(entry.index);
+        }
+        if let Some(index) = last {
+            self.emit(EventKind::Applied { index });
+        }
+        Ok(())
+    }
+
+    /// Answers confirmed reads whose read index is applied (§6.4 step 4).
+    pub(crate) fn serve_reads(&mut self) {
+        for (query, reply) in self.reads.take_servable(self.sm.applied_index()) {
+            let _ = reply.send(Ok(self.sm.query(&query)));
+        }
+    }
+
+    /// Snapshots the state machine at its applied index and lets the store
+    /// compact the log up to it (§7). Runs the store call on a blocking
+    /// thread.
+    pub(crate) async fn take_snapshot(&mut self) -> Result<(), ClusterError> {
+        let index = self.sm.applied_index();
+        let current = self.store.snapshot().map_err(|e| ClusterError::Storage(e.to_string()))?;
+        if index <= current.meta.last_log_id.index {
+            debug!(parent: &self.span, %index, "snapshot hint ignored: nothing new applied");
+            return Ok(());
+        }
+        let data = self.sm.snapshot().map_err(ClusterError::StateMachine)?;
+        let bytes = data.len() as u64;
+        let membership = self.applied_membership.clone();
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || store.create_snapshot(index, membership, data))
+            .await
+            .map_err(|e| ClusterError::TaskFailed(format!("storage thread: {e}")))?
+            .map_err(|e| ClusterError::Storage(format!("create snapshot at {index}: {e}")))?;
+        let last_log_id = self.store.snapshot().map_err(|e| ClusterError::Storage(e.to_string()))?.meta.last_log_id;
+        info!(parent: &self.span, %last_log_id, bytes, "snapshot taken, log compacted");
+        self.emit(EventKind::SnapshotTaken { last_log_id, bytes });
+        Ok(())
+    }
+
+}

@@ -1,0 +1,135 @@
+//! One turn of the Ready loop, in the order [`raft_core::Ready`] prescribes.
+
+use std::sync::Arc;
+
+use raft_core::{Event, Ready, Role, Snapshot};
+use tracing::{info, trace};
+
+use super::task::NodeTask;
+use crate::error::{ClientError, ClusterError};
+use crate::event::EventKind;
+use crate::fsm::NodeStateMachine;
+use crate::store::{NodeStore, PersistBatch};
+
+impl<M: NodeStateMachine> NodeTask<M> {
+    /// Persists, sends, applies and advances one Ready.
+    pub(crate) async fn handle_ready(&mut self) -> Result<(), ClusterError> {
+        let mut rd = self.raft.ready().map_err(|e| ClusterError::Core(e.to_string()))?;
+        self.report_core_events(&rd);
+        // Step 3 may precede step 2: a leader sends appends while its own
+        // write is in flight (thesis §10.2.1).
+        for msg in std::mem::take(&mut rd.messages) {
+            self.transport.send(msg, &self.reporter);
+        }
+        rd = self.persist(rd).await?;
+        if let Some(snapshot) = &rd.snapshot {
+            self.restore_snapshot(snapshot)?;
+        }
+        // Votes and append acknowledgements promise durable state (§5.1,
+        // thesis §3.8): only now may they go out.
+        for msg in std::mem::take(&mut rd.persisted_messages) {
+            self.transport.send(msg, &self.reporter);
+        }
+        self.apply_committed(&rd.committed_entries)?;
+        for rs in &rd.read_states {
+            self.reads.confirm(rs.ctx, rs.index);
+        }
+        self.serve_reads();
+        let hint = rd.snapshot_hint;
+        self.raft.advance(rd).map_err(|e| ClusterError::Core(e.to_string()))?;
+        if hint.is_some() {
+            self.take_snapshot().await?;
+        }
+        Ok(())
+    }
+
+    /// Step 1 and 2: install the leader's snapshot and write entries plus
+    /// hard state as one batch, on a blocking thread so the runtime's worker
+    /// threads never wait on the disk. The task awaits the write, which
+    /// keeps writes in Ready order.
+    async fn persist(&mut self, mut rd: Ready) -> Result<Ready, ClusterError> {
+        let batch = PersistBatch {
+            hard_state: rd.hard_state,
+            truncate_from: rd.truncate_from,
+            entries: std::mem::take(&mut rd.entries),
+            sync: rd.must_sync,
+        };
+        let snapshot = rd.snapshot.take();
+        if batch.is_empty() && snapshot.is_none() {
+            rd.entries = batch.entries;
+            return Ok(rd);
+        }
+        trace!(parent: &self.span, entries = batch.entries.len(), sync = batch.sync, "persisting");
+        let store = Arc::clone(&self.store);
+        let (batch, snapshot) = tokio::task::spawn_blocking(move || write_ready(&*store, batch, snapshot))
+            .await
+            .map_err(|e| ClusterError::TaskFailed(format!("storage thread: {e}")))??;
+        rd.entries = batch.entries;
+        rd.snapshot = snapshot;
+        Ok(rd)
+    }
+
+    /// Loads a snapshot received from the leader into the state machine.
+    fn restore_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), ClusterError> {
+        let last_log_id = snapshot.meta.last_log_id;
+        let index = last_log_id.index;
+        self.sm.restore(&snapshot.meta, &snapshot.data).map_err(ClusterError::StateMachine)?;
+        self.applied_membership = snapshot.meta.membership.clone();
+        self.writes.fail_through(index, |index| ClientError::LeadershipLost { index });
+        info!(parent: &self.span, %index, bytes = snapshot.data.len(), "installed snapshot from leader");
+        self.emit(EventKind::SnapshotInstalled { last_log_id });
+        Ok(())
+    }
+
+    /// Turns the core's narration into node events, and reacts to losing
+    /// leadership: pending writes may or may not commit under the next
+    /// leader, unconfirmed reads never will be confirmed.
+    fn report_core_events(&mut self, rd: &Ready) {
+        for ev in &rd.events {
+            let kind = match ev {
+                Event::ElectionStarted { pre_vote, .. } => EventKind::ElectionStarted { pre_vote: *pre_vote },
+                Event::BecameLeader { votes, .. } => EventKind::LeaderElected { votes: votes.clone() },
+                Event::BecameFollower { leader, .. } => EventKind::RoleChanged { role: Role::Follower, leader: *leader },
+                Event::LostQuorum { .. } => EventKind::LostQuorum,
+                Event::Committed { index, term } => EventKind::Committed { index: *index, entry_term: *term },
+                Event::TransferStarted { to } => EventKind::LeaderTransfer { to: *to },
+            };
+            self.emit(kind);
+        }
+        let Some(soft) = rd.soft_state else { return };
+        if soft.term != self.last_term {
+            let from = self.last_term;
+            self.last_term = soft.term;
+            self.span.record("term", soft.term.0);
+            self.emit(EventKind::TermChanged { from });
+        }
+        if soft.role != self.last_role {
+            if self.last_role == Role::Leader {
+                self.writes.fail_all(|index| ClientError::LeadershipLost { index });
+                let leader = soft.leader;
+                let leader_addr = leader.and_then(|l| self.config.addr_of(l).map(str::to_string));
+                self.reads.fail_unconfirmed(|| ClientError::NotLeader { leader, leader_addr: leader_addr.clone() });
+            }
+            self.last_role = soft.role;
+            if !matches!(soft.role, Role::Leader | Role::Follower) {
+                self.emit(EventKind::RoleChanged { role: soft.role, leader: soft.leader });
+            }
+        }
+    }
+}
+
+/// The blocking half of [`NodeTask::persist`]. Returns its inputs so the
+/// Ready can be handed back to the core intact.
+fn write_ready(
+    store: &dyn NodeStore,
+    batch: PersistBatch,
+    snapshot: Option<Snapshot>,
+) -> Result<(PersistBatch, Option<Snapshot>), ClusterError> {
+    if let Some(snap) = &snapshot {
+        store.install_snapshot(snap).map_err(|e| ClusterError::Storage(format!("install snapshot: {e}")))?;
+    }
+    if !batch.is_empty() {
+        store.write(&batch).map_err(|e| ClusterError::Storage(format!("write: {e}")))?;
+    }
+    Ok((batch, snapshot))
+}

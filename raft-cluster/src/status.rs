@@ -1,0 +1,67 @@
+//! [`NodeStatus`]: a node's state as the node task last published it. Read
+//! without a round trip to the task (a `watch` channel), which is what the
+//! wait-for helpers and the admin Status RPC use.
+
+use std::collections::BTreeMap;
+
+use raft_core::{LogIndex, NodeId, Role, Term};
+
+/// A node's state after its last loop iteration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// The node.
+    pub id: NodeId,
+    /// Its role.
+    pub role: Role,
+    /// Its current term.
+    pub term: Term,
+    /// The leader it follows in `term`, if known.
+    pub leader: Option<NodeId>,
+    /// The leader's address from the member list.
+    pub leader_addr: Option<String>,
+    /// Commit index.
+    pub commit: LogIndex,
+    /// Index applied to the state machine.
+    pub applied: LogIndex,
+    /// First index still in the log (after the snapshot).
+    pub first_index: LogIndex,
+    /// Last index in the log.
+    pub last_index: LogIndex,
+    /// Last index covered by the latest snapshot.
+    pub snapshot_index: LogIndex,
+    /// Current voters.
+    pub voters: Vec<NodeId>,
+    /// Leader only: highest index known replicated on each member.
+    pub matched: BTreeMap<NodeId, LogIndex>,
+    /// Peers the transport currently reports as unreachable.
+    pub unreachable: Vec<NodeId>,
+    /// False once the node task has stopped.
+    pub running: bool,
+}
+
+impl NodeStatus {
+    /// The status of a node that has not run yet.
+    pub fn initial(id: NodeId) -> Self {
+        NodeStatus {
+            id,
+            role: Role::Follower,
+            term: Term(0),
+            leader: None,
+            leader_addr: None,
+            commit: LogIndex(0),
+            applied: LogIndex(0),
+            first_index: LogIndex(1),
+            last_index: LogIndex(0),
+            snapshot_index: LogIndex(0),
+            voters: Vec::new(),
+            matched: BTreeMap::new(),
+            unreachable: Vec::new(),
+            running: true,
+        }
+    }
+
+    /// True if the node is leader.
+    pub fn is_leader(&self) -> bool {
+        self.running && self.role == Role::Leader
+    }
+}

@@ -1,0 +1,98 @@
+//! [`NodeStore`]: the small storage interface the runtime needs, so the node
+//! task is written once for RocksDB and for memory.
+//!
+//! The runtime holds the store as `Arc<dyn NodeStore>`: the core reads
+//! through it (via [`SharedStore`]), and writes run on a blocking thread with
+//! another clone of the same `Arc`. Dynamic dispatch costs nothing next to an
+//! fsync and keeps the runtime from being generic over the store.
+
+use std::sync::Arc;
+
+use raft_core::{Entry, HardState, InitialState, LogIndex, Membership, NodeId, Snapshot, Storage, StorageResult, Term};
+
+/// One durable write: everything a `Ready` asks to persist (§5.1: term,
+/// vote and log before answering). Applied atomically.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PersistBatch {
+    /// New hard state, if it changed.
+    pub hard_state: Option<HardState>,
+    /// Delete stored entries at or after this index first (§5.3 conflict).
+    pub truncate_from: Option<LogIndex>,
+    /// Entries to append.
+    pub entries: Vec<Entry>,
+    /// fsync before returning.
+    pub sync: bool,
+}
+
+impl PersistBatch {
+    /// True if there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.hard_state.is_none() && self.truncate_from.is_none() && self.entries.is_empty()
+    }
+}
+
+/// Who a data dir belongs to. Recorded at bootstrap; a node refuses to start
+/// on a store recorded for another cluster or node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreIdentity {
+    /// The cluster name from the config.
+    pub cluster_id: String,
+    /// The node id from the config.
+    pub node_id: NodeId,
+}
+
+/// A storage failure, as text (the backend's own error type stays in the
+/// backend's crate).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreFailure(pub String);
+
+/// What the runtime needs from durable storage beyond the core's read-only
+/// [`Storage`] view.
+pub trait NodeStore: Storage + Send + Sync + 'static {
+    /// Persists `batch` atomically; durable before returning if `batch.sync`.
+    fn write(&self, batch: &PersistBatch) -> Result<(), StoreFailure>;
+    /// Installs a snapshot from the leader (Figure 13, rules 6–7); the commit
+    /// index becomes at least the snapshot's index.
+    fn install_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreFailure>;
+    /// Stores a snapshot of the local state machine at `index` (which is in
+    /// the log and applied) and compacts the log up to it.
+    fn create_snapshot(&self, index: LogIndex, membership: Membership, data: Vec<u8>) -> Result<(), StoreFailure>;
+    /// The recorded identity, or `None` for a store never bootstrapped.
+    fn identity(&self) -> Result<Option<StoreIdentity>, StoreFailure>;
+    /// Idempotent start-up step: records `identity` if none is recorded
+    /// (fails if another one is), and gives a store that holds no log, hard
+    /// state or membership the initial voters `membership`. A store that is
+    /// already initialized keeps its state.
+    fn bootstrap(&self, identity: &StoreIdentity, membership: Membership) -> Result<(), StoreFailure>;
+    /// Flushes and releases resources before a clean shutdown.
+    fn close(&self) -> Result<(), StoreFailure> {
+        Ok(())
+    }
+}
+
+/// The core's handle on the store: an `Arc` clone implementing
+/// [`Storage`] by delegation.
+#[derive(Clone)]
+pub struct SharedStore(pub Arc<dyn NodeStore>);
+
+impl Storage for SharedStore {
+    fn initial_state(&self) -> StorageResult<InitialState> {
+        self.0.initial_state()
+    }
+    fn first_index(&self) -> StorageResult<LogIndex> {
+        self.0.first_index()
+    }
+    fn last_index(&self) -> StorageResult<LogIndex> {
+        self.0.last_index()
+    }
+    fn term(&self, index: LogIndex) -> StorageResult<Term> {
+        self.0.term(index)
+    }
+    fn entries(&self, lo: LogIndex, hi: LogIndex, max_bytes: Option<u64>) -> StorageResult<Vec<Entry>> {
+        self.0.entries(lo, hi, max_bytes)
+    }
+    fn snapshot(&self) -> StorageResult<Snapshot> {
+        self.0.snapshot()
+    }
+}

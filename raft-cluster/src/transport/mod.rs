@@ -1,0 +1,138 @@
+//! How a node's messages reach its peers.
+//!
+//! The node task never waits on the network: [`Transport::send`] only queues
+//! a message, and delivery problems come back asynchronously through a
+//! [`Reporter`] (the core then falls back to probing, or retries a snapshot).
+//! Inbound messages enter a node through its [`MessageSink`].
+//!
+//! Two implementations: [`LocalNetwork`] delivers in-process (unit tests,
+//! in-memory clusters), and the gRPC transport from `raft-rpc`. Either can be
+//! wrapped in a [`FilteredTransport`] so tests can cut links.
+
+mod filter;
+mod local;
+
+pub use filter::{FilteredTransport, LinkFilter, Verdict};
+pub use local::{LocalNetwork, LocalTransport};
+
+use raft_core::{Message, NodeId};
+use tokio::sync::mpsc;
+
+/// Sends a node's outgoing messages.
+pub trait Transport: Send + Sync + 'static {
+    /// Queues `msg` for delivery to `msg.to`. Must not block. Failures are
+    /// reported through `report` (`Unreachable`, and for an
+    /// `InstallSnapshot` message, `SnapshotStatus` once it was delivered or
+    /// given up on).
+    fn send(&self, msg: Message, report: &Reporter);
+
+    /// Called once when the node starts, with the reporter for reports the
+    /// transport produces on its own (e.g. from background sender tasks).
+    fn attach(&self, report: Reporter) {
+        let _ = report;
+    }
+}
+
+/// What the transport tells the node about its sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Report {
+    /// A message to the peer could not be delivered.
+    Unreachable(NodeId),
+    /// A send to the peer succeeded after failures.
+    Reachable(NodeId),
+    /// An `InstallSnapshot` transfer to the peer finished.
+    SnapshotStatus {
+        /// The peer.
+        peer: NodeId,
+        /// Delivered (true) or abandoned (false).
+        success: bool,
+    },
+}
+
+/// The sending node's feedback channel. Reports are hints: when the channel
+/// is full they are dropped (the core re-probes on its own).
+#[derive(Clone, Debug)]
+pub struct Reporter {
+    tx: mpsc::Sender<Report>,
+}
+
+impl Reporter {
+    pub(crate) fn new(tx: mpsc::Sender<Report>) -> Self {
+        Reporter { tx }
+    }
+
+    /// Reports a failed send to `peer`.
+    pub fn unreachable(&self, peer: NodeId) {
+        let _ = self.tx.try_send(Report::Unreachable(peer));
+    }
+
+    /// Reports a working link to `peer`.
+    pub fn reachable(&self, peer: NodeId) {
+        let _ = self.tx.try_send(Report::Reachable(peer));
+    }
+
+    /// Reports the end of a snapshot transfer to `peer`. Never dropped: the
+    /// core keeps the peer paused until it hears about the transfer, so a
+    /// full queue is waited out on a spawned task.
+    pub fn snapshot_status(&self, peer: NodeId, success: bool) {
+        let report = Report::SnapshotStatus { peer, success };
+        if let Err(mpsc::error::TrySendError::Full(report)) = self.tx.try_send(report) {
+            let tx = self.tx.clone();
+            tokio::spawn(async move { tx.send(report).await });
+        }
+    }
+}
+
+/// Why an inbound message was not accepted.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DeliverError {
+    /// The node's inbound queue is full (`limits.max_queued_messages`).
+    #[error("node inbox is full; message dropped")]
+    Full,
+    /// The node has stopped.
+    #[error("node has stopped")]
+    Stopped,
+    /// The message is addressed to another node.
+    #[error("message for {to} delivered to {node}")]
+    WrongNode {
+        /// Recipient in the message.
+        to: NodeId,
+        /// The node that got it.
+        node: NodeId,
+    },
+}
+
+/// The entry point for a node's inbound peer messages; the gRPC server and
+/// [`LocalNetwork`] hold clones.
+#[derive(Clone, Debug)]
+pub struct MessageSink {
+    node: NodeId,
+    tx: mpsc::Sender<Message>,
+}
+
+impl MessageSink {
+    pub(crate) fn new(node: NodeId, tx: mpsc::Sender<Message>) -> Self {
+        MessageSink { node, tx }
+    }
+
+    /// The node this sink feeds.
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// Hands `msg` to the node without waiting.
+    pub fn deliver(&self, msg: Message) -> Result<(), DeliverError> {
+        if msg.to != self.node {
+            return Err(DeliverError::WrongNode { to: msg.to, node: self.node });
+        }
+        self.tx.try_send(msg).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => DeliverError::Full,
+            mpsc::error::TrySendError::Closed(_) => DeliverError::Stopped,
+        })
+    }
+
+    /// True once the node has stopped.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
