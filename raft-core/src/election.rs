@@ -209,7 +209,8 @@ impl<S: Storage> RaftNode<S> {
             || (rv.pre_vote && msg_term > self.term);
         // §5.4.1: only for a log at least as up-to-date as ours.
         let up_to_date = rv.last_log_id >= self.log.last_log_id()?;
-        let granted = can_vote && up_to_date;
+        // Learners and removed nodes never vote.
+        let granted = can_vote && up_to_date && self.promotable();
         tracing::debug!(
             node = self.id().0,
             term = self.term.0,
@@ -270,3 +271,7 @@ impl<S: Storage> RaftNode<S> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "election_tests.rs"]
+mod tests;

@@ -15,6 +15,10 @@ use crate::ready::{Event, ReadState};
 use crate::storage::{Storage, StorageError};
 use crate::types::{Entry, LogId, LogIndex, NodeId, Role, Term};
 
+/// Election timeouts without news after which an InstallSnapshot is
+/// presumed lost and retried.
+const SNAPSHOT_STALL_TIMEOUTS: u64 = 3;
+
 impl<S: Storage> RaftNode<S> {
     /// Sends what each follower is missing, within its flow-control window.
     /// Called when building a Ready so proposals made since the last one go
@@ -137,6 +141,15 @@ impl<S: Storage> RaftNode<S> {
             if pr.state == ProgressState::Replicate && !pr.inflights.is_empty() {
                 pr.stalled_heartbeats += 1;
                 if pr.stalled_heartbeats >= stall_limit {
+                    pr.become_probe();
+                }
+            }
+            if pr.state == ProgressState::Snapshot {
+                // The runtime normally reports the transfer's outcome; if it
+                // never does (message lost), retry after a few timeouts.
+                pr.stalled_heartbeats += 1;
+                if pr.stalled_heartbeats >= SNAPSHOT_STALL_TIMEOUTS * stall_limit {
+                    pr.pending_snapshot = LogIndex(0);
                     pr.become_probe();
                 }
             }
