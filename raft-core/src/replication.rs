@@ -374,3 +374,7 @@ impl<S: Storage> RaftNode<S> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "replication_tests.rs"]
+mod tests;
