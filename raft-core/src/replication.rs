@@ -110,14 +110,18 @@ impl<S: Storage> RaftNode<S> {
         Ok(false)
     }
 
-    /// A heartbeat to `to`: an empty AppendEntries at its match index, so
-    /// it always passes the consistency check, carrying the commit index
-    /// capped at what the follower is known to hold.
+    /// A heartbeat to `to`: an empty AppendEntries. For a pipelined
+    /// follower it asserts everything sent so far (`next - 1`), so a lost
+    /// append shows up as a rejection one heartbeat later; otherwise it sits
+    /// at the match index and always passes the consistency check. The
+    /// commit index is capped at what the follower is known to hold.
     pub(crate) fn send_heartbeat(&mut self, to: NodeId) {
         let Some(pr) = self.progress.get(&to) else { return };
-        let (prev, commit) = match self.log.term(pr.matched) {
-            Ok(term) => (LogId::new(term, pr.matched), self.log.committed().min(pr.matched)),
-            // Match point compacted: the follower answers with its commit.
+        let at = if pr.state == ProgressState::Replicate { pr.next.prev() } else { pr.matched };
+        let commit = self.log.committed().min(pr.matched);
+        let (prev, commit) = match self.log.term(at) {
+            Ok(term) => (LogId::new(term, at), commit),
+            // Compacted: the follower answers with its commit index.
             Err(_) => (LogId::new(Term(0), LogIndex(0)), LogIndex(0)),
         };
         let body = MessageBody::AppendEntries(AppendEntries {
