@@ -191,3 +191,7 @@ impl<S: Storage> RaftNode<S> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "follower_tests.rs"]
+mod tests;

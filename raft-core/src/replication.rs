@@ -215,7 +215,8 @@ impl<S: Storage> RaftNode<S> {
         }
         match pr.state {
             ProgressState::Probe => pr.become_replicate(),
-            ProgressState::Snapshot if pr.matched >= pr.pending_snapshot => pr.become_probe(),
+            // The follower holds the snapshot and we know its match: pipeline.
+            ProgressState::Snapshot if pr.matched >= pr.pending_snapshot => pr.become_replicate(),
             _ => {}
         }
         self.maybe_commit()?;
@@ -277,7 +278,7 @@ impl<S: Storage> RaftNode<S> {
         }
         pr.maybe_update(r.last_index);
         if pr.state == ProgressState::Snapshot && pr.matched >= pr.pending_snapshot {
-            pr.become_probe();
+            pr.become_replicate();
         }
         self.maybe_commit()
     }
