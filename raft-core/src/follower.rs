@@ -87,7 +87,9 @@ impl<S: Storage> RaftNode<S> {
             return Ok(());
         }
         let match_index = LogIndex(prev.index.0 + ae.entries.len() as u64);
-        self.append_new_entries(ae.entries)?;
+        if !self.append_new_entries(ae.entries)? {
+            return Ok(());
+        }
         // Figure 2 rule 5: commit = min(leaderCommit, index of last new entry).
         let new_commit = ae.leader_commit.min(match_index);
         if self.log.commit_to(new_commit) {
@@ -101,7 +103,9 @@ impl<S: Storage> RaftNode<S> {
 
     /// Appends what is new in `entries` (all of which follow a matching
     /// prev), truncating at the first conflicting entry (§5.3 step 3).
-    fn append_new_entries(&mut self, entries: Vec<Entry>) -> Result<(), Error> {
+    /// Returns false (and changes nothing) if that would rewrite a
+    /// committed entry.
+    fn append_new_entries(&mut self, entries: Vec<Entry>) -> Result<bool, Error> {
         let last = self.log.last_index();
         let mut start = entries.len();
         for (k, e) in entries.iter().enumerate() {
@@ -111,7 +115,7 @@ impl<S: Storage> RaftNode<S> {
             }
         }
         if start == entries.len() {
-            return Ok(());
+            return Ok(true);
         }
         let new: Vec<Entry> = entries.into_iter().skip(start).collect();
         let first = new[0].index;
@@ -122,7 +126,7 @@ impl<S: Storage> RaftNode<S> {
                 index = first.0,
                 "append conflicts with a committed entry; ignored"
             );
-            return Ok(());
+            return Ok(false);
         }
         if first <= last {
             tracing::info!(node = self.id().0, term = self.term.0, index = first.0, "truncating conflicting suffix");
@@ -141,7 +145,7 @@ impl<S: Storage> RaftNode<S> {
             }
         }
         self.log.truncate_and_append(new);
-        Ok(())
+        Ok(true)
     }
 
     /// The first index of the run of `term` entries ending at `index`

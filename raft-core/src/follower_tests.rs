@@ -252,11 +252,16 @@ fn append_trying_to_rewrite_committed_entries_is_ignored() {
 #[test]
 fn random_garbage_never_panics() {
     // A deterministic fuzz over message shapes (seed printed on failure).
-    let seed = 0xdead_beef;
+    for seed in 0..16u64 {
+        fuzz_one(seed);
+    }
+}
+
+fn fuzz_one(seed: u64) {
     let mut rng = crate::SeededRng::new(seed);
     let mut c = Cluster::new(&[1, 2, 3]);
     c.elect(1);
-    for _ in 0..2000 {
+    for _ in 0..1000 {
         let to = rng.gen_range(1, 4);
         let from = rng.gen_range(0, 6);
         let term = rng.gen_range(0, 4);
@@ -283,9 +288,18 @@ fn random_garbage_never_panics() {
         };
         let m = msg(from, to, term, body);
         if let Some(n) = c.nodes.get_mut(&NodeId(to)) {
-            n.step(m).unwrap_or_else(|e| panic!("seed {seed:#x}: step failed: {e}"));
+            n.step(m).unwrap_or_else(|e| panic!("seed {seed}: step failed: {e}"));
         }
         c.process_readies();
         c.queue.clear();
     }
+}
+
+#[test]
+fn term_zero_messages_are_ignored() {
+    let mut n = node(2, &[1, 2, 3]);
+    n.step(append(1, 2, 0, (0, 0), vec![noop(0, 1)], 0)).unwrap();
+    assert_eq!(n.status().last_index, LogIndex(0));
+    assert_eq!(n.leader(), None);
+    quiet(&mut n);
 }
