@@ -327,3 +327,16 @@ fn restart_keeps_term_vote_and_commit() {
     let st = n.status();
     assert_eq!((st.term, st.vote, st.commit, st.role), (Term(1), Some(NodeId(1)), LogIndex(2), Role::Follower));
 }
+
+#[test]
+fn committed_entries_are_handed_out_in_bounded_batches() {
+    let mut cfg = config(2);
+    cfg.max_entry_bytes = 64;
+    cfg.max_apply_bytes = 2 * normal(1, 1, b"x").size_bytes();
+    let mut n = node_with(cfg, &[1, 2, 3]);
+    let entries: Vec<Entry> = (1..=5).map(|i| normal(1, i, b"x")).collect();
+    n.step(append(1, 2, 1, (0, 0), entries, 5)).unwrap();
+    let sizes: Vec<usize> = (0..3).map(|_| handle_ready(&mut n).committed_entries.len()).collect();
+    assert_eq!(sizes, vec![2, 2, 1]);
+    assert_eq!(n.status().applied, LogIndex(5));
+}
