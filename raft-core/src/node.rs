@@ -5,7 +5,7 @@
 //! vote, role changes), `replication.rs` (the leader's side of
 //! AppendEntries, commit), `follower.rs` (the follower's side, snapshot
 //! install), `step.rs` (message validation and term rules) and
-//! `ready_flow.rs` (building a [`Ready`] and `advance`). This file holds the
+//! `ready_flow.rs` (building a [`crate::Ready`] and `advance`). This file holds the
 //! state and the client-facing API.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
