@@ -29,6 +29,22 @@ fn malformed(ae: &AppendEntries, msg_term: Term) -> Option<&'static str> {
     None
 }
 
+/// Entries up to our commit index are in every later leader's log (Leader
+/// Completeness, §5.4), so an append reaching back before it is trimmed to
+/// start at the commit index. Returns false if nothing new remains.
+fn skip_committed_prefix(ae: &mut AppendEntries, committed: LogIndex) -> bool {
+    if ae.prev_log_id.index >= committed {
+        return true;
+    }
+    let skip = (committed.0 - ae.prev_log_id.index.0) as usize;
+    if skip >= ae.entries.len() {
+        return false;
+    }
+    ae.prev_log_id = ae.entries[skip - 1].log_id();
+    ae.entries.drain(..skip);
+    true
+}
+
 impl<S: Storage> RaftNode<S> {
     pub(crate) fn handle_append(&mut self, from: NodeId, mut ae: AppendEntries) -> Result<(), Error> {
         self.election_elapsed = 0;
@@ -37,16 +53,9 @@ impl<S: Storage> RaftNode<S> {
             return Ok(());
         }
         let committed = self.log.committed();
-        if ae.prev_log_id.index < committed {
-            // Entries up to our commit index are in every later leader's
-            // log (Leader Completeness, §5.4): skip them.
-            let skip = (committed.0 - ae.prev_log_id.index.0) as usize;
-            if skip >= ae.entries.len() {
-                self.reply_append(from, ae.read_round, AppendResult::Success { match_index: committed });
-                return Ok(());
-            }
-            ae.prev_log_id = ae.entries[skip - 1].log_id();
-            ae.entries.drain(..skip);
+        if !skip_committed_prefix(&mut ae, committed) {
+            self.reply_append(from, ae.read_round, AppendResult::Success { match_index: committed });
+            return Ok(());
         }
         let last = self.log.last_index();
         let prev = ae.prev_log_id;
