@@ -155,7 +155,14 @@ impl<S: Storage> RaftNode<S> {
         }
         self.role = Role::Follower;
         self.leader = leader;
-        self.reset_timers();
+        // Figure 2: the election timer restarts on hearing from a leader or
+        // granting a vote, not on merely learning a higher term. Otherwise a
+        // stale candidate (without pre-vote) keeps resetting the timers of
+        // the up-to-date nodes that alone can win, and elections livelock.
+        if leader.is_some() {
+            self.reset_timers();
+        }
+        self.heartbeat_elapsed = 0;
         self.progress.clear();
         self.votes.clear();
         self.transfer = None;

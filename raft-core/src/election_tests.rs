@@ -249,3 +249,19 @@ fn stale_pre_vote_is_answered_with_our_term() {
     let expected: Vec<Message> = vec![msg(2, 3, 1, rvr(true, false))];
     assert_eq!(rd.messages, expected);
 }
+
+#[test]
+fn learning_a_higher_term_does_not_restart_the_election_timer() {
+    // Figure 2: only AppendEntries from the leader or a granted vote do; a
+    // stale candidate must not keep up-to-date nodes from timing out.
+    let store = store_with_log(&[1, 2, 3], 1, &[noop(1, 1)]);
+    let mut n = crate::node::RaftNode::new(config(2), store).unwrap();
+    for _ in 0..9 {
+        n.tick();
+    }
+    n.step(msg(3, 2, 2, rv(false, (0, 0), false))).unwrap();
+    assert_eq!(n.term(), Term(2));
+    assert_eq!(n.election_elapsed, 9, "vote refused, timer keeps running");
+    n.step(msg(3, 2, 2, rv(false, (1, 1), false))).unwrap();
+    assert_eq!(n.election_elapsed, 0, "granting a vote restarts the timer");
+}
