@@ -265,3 +265,41 @@ fn learning_a_higher_term_does_not_restart_the_election_timer() {
     n.step(msg(3, 2, 2, rv(false, (1, 1), false))).unwrap();
     assert_eq!(n.election_elapsed, 0, "granting a vote restarts the timer");
 }
+
+#[test]
+fn without_pre_vote_campaign_raises_the_term_at_once() {
+    let mut cfg = config(1);
+    cfg.pre_vote = false;
+    let mut n = node_with(cfg, &[1, 2, 3]);
+    n.campaign().unwrap();
+    assert_eq!((n.role(), n.term()), (Role::Candidate, Term(1)));
+    let rd = n.ready().unwrap();
+    assert_eq!(rd.events, vec![Event::ElectionStarted { term: Term(1), pre_vote: false }]);
+    assert_eq!(
+        rd.persisted_messages,
+        vec![msg(1, 2, 1, rv(false, (0, 0), false)), msg(1, 3, 1, rv(false, (0, 0), false))]
+    );
+}
+
+#[test]
+fn timeout_now_makes_the_follower_campaign_with_the_transfer_flag() {
+    // thesis §3.10: skip pre-vote, mark the request so stickiness is bypassed.
+    let mut c = Cluster::new(&[1, 2, 3]);
+    c.elect(1);
+    let last = c.node(2).status().last_index.0;
+    c.node(2).step(msg(1, 2, 1, MessageBody::TimeoutNow)).unwrap();
+    assert_eq!((c.node(2).role(), c.node(2).term()), (Role::Candidate, Term(2)));
+    let rd = c.node(2).ready().unwrap();
+    assert_eq!(
+        rd.persisted_messages,
+        vec![msg(2, 1, 2, rv(false, (1, last), true)), msg(2, 3, 2, rv(false, (1, last), true))]
+    );
+}
+
+#[test]
+fn timeout_now_from_a_non_leader_is_ignored() {
+    let mut c = Cluster::new(&[1, 2, 3]);
+    c.elect(1);
+    c.node(2).step(msg(3, 2, 1, MessageBody::TimeoutNow)).unwrap();
+    assert_eq!(c.node(2).role(), Role::Follower);
+}
