@@ -317,3 +317,48 @@ fn entry_payload_kinds_round_trip_through_replication() {
     assert!(matches!(applied[0].payload, EntryPayload::Noop));
     assert_eq!(applied[1], normal(1, 2, b"x"));
 }
+
+#[test]
+fn unreachable_peer_falls_back_to_probing_from_its_match() {
+    let size = normal(1, 1, b"x").size_bytes();
+    let mut n = replicating_leader(256, 1 << 20, size);
+    for _ in 0..3 {
+        n.propose(b"x".to_vec()).unwrap();
+    }
+    handle_ready(&mut n);
+    assert_eq!(n.status().progress[&NodeId(2)].next, LogIndex(5), "pipelined optimistically");
+    n.report_unreachable(NodeId(2));
+    let pr = &n.status().progress[&NodeId(2)];
+    assert_eq!((pr.state, pr.next), (ProgressState::Probe, LogIndex(2)));
+    let rd = handle_ready(&mut n);
+    let sent = appends_to(&rd.messages, 2);
+    assert_eq!(sent.len(), 1, "one probe");
+    assert_eq!(sent[0].prev_log_id.index, LogIndex(1));
+}
+
+#[test]
+fn lost_append_is_detected_by_the_next_heartbeat() {
+    // The heartbeat asserts the pipelined prefix; the follower lacks it and
+    // rejects, so the leader re-sends without waiting for a timeout.
+    let mut c = Cluster::new(&[1, 2, 3]);
+    c.elect(1);
+    c.node(1).propose(b"lost".to_vec()).unwrap();
+    let rd = handle_ready(c.node(1));
+    c.queue.extend(rd.messages.into_iter().filter(|m| m.to != NodeId(3)));
+    c.stabilize();
+    assert_eq!(c.node(3).status().last_index, LogIndex(1));
+    c.tick_all();
+    c.tick_all();
+    assert_eq!(c.node(3).status().last_index, LogIndex(2));
+    assert_eq!(c.node(3).status().commit, LogIndex(2));
+}
+
+#[test]
+fn status_reports_progress_only_on_the_leader() {
+    let mut c = Cluster::new(&[1, 2, 3]);
+    c.elect(1);
+    let st = c.node(1).status();
+    assert_eq!(st.progress.keys().copied().collect::<Vec<_>>(), ids(&[1, 2, 3]));
+    assert!(st.progress.values().all(|p| p.matched == LogIndex(1)));
+    assert!(c.node(2).status().progress.is_empty());
+}
