@@ -8,6 +8,8 @@
 //! Everything is drawn from one `SeededRng`, so a seed is a complete
 //! reproduction.
 
+use std::collections::BTreeMap;
+
 use raft_core::{LogIndex, NodeId, SeededRng};
 
 use crate::harness::{derive_seed, Cluster, CrashPoint, NetConfig, SimConfig};
@@ -18,7 +20,7 @@ use crate::harness::{derive_seed, Cluster, CrashPoint, NetConfig, SimConfig};
 pub const LIVENESS_TICKS: u64 = 200;
 
 /// What one run did, for determinism checks and reporting.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunSummary {
     /// The seed.
     pub seed: u64,
@@ -36,6 +38,12 @@ pub struct RunSummary {
     pub messages: u64,
     /// Faults injected (partitions, crashes, restarts).
     pub faults: u64,
+    /// Crashes, and how many of them hit inside a Ready handling.
+    pub crashes: (u64, u64),
+    /// InstallSnapshot messages sent.
+    pub installs: u64,
+    /// Reads served.
+    pub reads: usize,
 }
 
 /// The shape of a run, drawn from its seed.
@@ -153,7 +161,14 @@ fn shuffle(rng: &mut SeededRng, v: &mut [NodeId]) {
 }
 
 /// One chaos tick: maybe propose, maybe read, maybe inject a fault.
-fn chaos_tick(c: &mut Cluster, rng: &mut SeededRng, plan: &Plan, counter: &mut u64, faults: &mut u64) {
+fn chaos_tick(
+    c: &mut Cluster,
+    rng: &mut SeededRng,
+    plan: &Plan,
+    counter: &mut u64,
+    faults: &mut u64,
+    reads: &mut BTreeMap<u64, LogIndex>,
+) {
     if rng.gen_bool(plan.propose_rate) {
         let target = c.connected_leader().or_else(|| pick(rng, &c.ids()));
         if let Some(id) = target.filter(|id| c.is_up(*id)) {
@@ -167,7 +182,10 @@ fn chaos_tick(c: &mut Cluster, rng: &mut SeededRng, plan: &Plan, counter: &mut u
     if rng.gen_bool(0.05) {
         if let Some(l) = c.connected_leader() {
             *counter += 1;
-            let _ = c.read_index(l, *counter);
+            let committed_before = c.inv.applied().keys().next_back().copied().unwrap_or_default();
+            if c.read_index(l, *counter).is_ok() {
+                reads.insert(*counter, committed_before);
+            }
         }
     }
     if rng.gen_bool(plan.fault_rate) {
@@ -228,10 +246,12 @@ pub fn run(seed: u64, nodes: usize) -> RunSummary {
     let (cfg, plan) = build(seed, nodes, &mut rng);
     let mut c = Cluster::new(cfg);
     let (mut counter, mut faults) = (0u64, 0u64);
+    let mut reads = BTreeMap::new();
     for _ in 0..plan.chaos_ticks {
-        chaos_tick(&mut c, &mut rng, &plan, &mut counter, &mut faults);
+        chaos_tick(&mut c, &mut rng, &plan, &mut counter, &mut faults, &mut reads);
     }
     let liveness_ticks = liveness(&mut c, &mut rng);
+    check_reads(&c, &reads);
     RunSummary {
         seed,
         nodes,
@@ -241,6 +261,31 @@ pub fn run(seed: u64, nodes: usize) -> RunSummary {
         applied: c.hosts.values().map(|h| h.sm.applied).max().unwrap_or_default(),
         messages: c.net.stats.sent,
         faults,
+        crashes: (c.crashes, c.ready_crashes),
+        installs: c.net.stats.by_kind.get("InstallSnapshot").copied().unwrap_or(0),
+        reads: c.reads.len(),
+    }
+}
+
+/// Linearizable reads (§8, thesis §6.4): every served read saw at least
+/// everything that some node had applied when the read was requested, and
+/// was answered from the agreed state at its applied index.
+fn check_reads(c: &Cluster, started: &BTreeMap<u64, LogIndex>) {
+    for (ctx, r) in &c.reads {
+        let Some(&committed_before) = started.get(ctx) else { continue };
+        if r.index < committed_before {
+            c.fail(format!(
+                "ReadIndex (§6.4) violated: read {ctx} served by {} at index {} but {committed_before} was committed before it started",
+                r.node, r.index
+            ));
+        }
+        let agreed = c.inv.applied().get(&r.applied).map(|rec| rec.digest);
+        if agreed != Some(r.digest) {
+            c.fail(format!(
+                "read {ctx} answered from state {:#x} at {}, agreed state is {agreed:?}",
+                r.digest, r.applied
+            ));
+        }
     }
 }
 

@@ -50,18 +50,33 @@ fn run_reporting(seed: u64, nodes: usize) -> RunSummary {
 fn run_size(nodes: usize, default_base: u64) {
     let runs = env_u64("SIM_RUNS").unwrap_or(CI_RUNS_PER_SIZE);
     let base = env_u64("SIM_SEED_BASE").map(|b| b + nodes as u64 * 1_000_000).unwrap_or(default_base);
-    let (mut steps, mut max_live, mut faults, mut msgs) = (0u64, 0u64, 0u64, 0u64);
+    let mut total = fuzz::RunSummary { seed: base, nodes, ..Default::default() };
     for seed in base..base + runs {
         let s = run_reporting(seed, nodes);
-        steps += s.steps;
-        faults += s.faults;
-        msgs += s.messages;
-        max_live = max_live.max(s.liveness_ticks);
+        total.steps += s.steps;
+        total.ticks += s.ticks;
+        total.faults += s.faults;
+        total.messages += s.messages;
+        total.crashes.0 += s.crashes.0;
+        total.crashes.1 += s.crashes.1;
+        total.installs += s.installs;
+        total.reads += s.reads;
+        total.applied = total.applied.max(s.applied);
+        total.liveness_ticks = total.liveness_ticks.max(s.liveness_ticks);
     }
     println!(
-        "sim {nodes} nodes: seeds {base}..{}: {runs} runs, {steps} checked steps, {msgs} messages, {faults} faults, \
-         slowest recovery {max_live} ticks",
-        base + runs
+        "sim {nodes} nodes: seeds {base}..{}: {runs} runs, {} ticks, {} checked steps, {} messages, {} faults, \
+         {} crashes ({} inside a Ready), {} InstallSnapshots, {} reads served, slowest recovery {} ticks",
+        base + runs,
+        total.ticks,
+        total.steps,
+        total.messages,
+        total.faults,
+        total.crashes.0,
+        total.crashes.1,
+        total.installs,
+        total.reads,
+        total.liveness_ticks
     );
 }
 

@@ -78,6 +78,10 @@ pub struct Cluster {
     pub steps: u64,
     /// Answered reads by ctx.
     pub reads: BTreeMap<u64, ReadResult>,
+    /// Crashes so far (between steps and inside Ready handling).
+    pub crashes: u64,
+    /// Crashes that hit inside a Ready handling.
+    pub ready_crashes: u64,
     /// Randomness for harness decisions (fully determined by the seed).
     pub rng: SeededRng,
     /// Nodes attached to the network (6.824-style connect/disconnect).
@@ -104,6 +108,8 @@ impl Cluster {
             now: 0,
             steps: 0,
             reads: BTreeMap::new(),
+            crashes: 0,
+            ready_crashes: 0,
             connected: ids.iter().copied().collect(),
             cuts: BTreeSet::new(),
             trace: VecDeque::new(),
@@ -173,6 +179,7 @@ impl Cluster {
             return;
         }
         self.hosts.get_mut(&id).expect("known id").crash();
+        self.crashes += 1;
         self.net.drop_in_flight_of(id, self.cfg.crash_drop_in_flight);
         self.note(format!("{id} crashed"));
     }
@@ -290,6 +297,8 @@ impl Cluster {
             self.note(n);
         }
         if out.crashed {
+            self.crashes += 1;
+            self.ready_crashes += 1;
             self.net.drop_in_flight_of(id, self.cfg.crash_drop_in_flight);
             self.note(format!("{id} crashed inside Ready handling"));
         }
