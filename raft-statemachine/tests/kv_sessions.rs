@@ -67,7 +67,7 @@ fn unknown_client_past_the_first_window_gets_session_expired() {
 }
 
 #[test]
-fn session_unused_for_ttl_entries_expires_at_the_same_index_everywhere() {
+fn session_unused_for_more_than_ttl_entries_expires_by_log_index() {
     let cfg = SessionConfig { ttl_entries: 10, window: 2, ..SessionConfig::default() };
     let mut s = store(cfg);
     for seq in 1..=3 {

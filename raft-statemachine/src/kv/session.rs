@@ -148,8 +148,8 @@ impl SessionTable {
     /// opening the session if needed, then enforces the window and the table
     /// bounds.
     pub(crate) fn record(&mut self, client: u64, seq: u64, index: LogIndex, response: KvResponse) {
-        if !self.sessions.contains_key(&client) {
-            self.sessions.insert(client, Session { last_used: index, ..Session::default() });
+        if let std::collections::btree_map::Entry::Vacant(slot) = self.sessions.entry(client) {
+            slot.insert(Session { last_used: index, ..Session::default() });
             self.lru.insert((index, client));
         }
         self.touch(client, index);
