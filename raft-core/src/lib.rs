@@ -45,11 +45,26 @@
 #![deny(missing_docs)]
 
 pub mod config;
+mod election;
 pub mod error;
+mod follower;
+pub mod inflights;
+pub mod membership_log;
 pub mod message;
+pub mod node;
+pub mod progress;
+pub mod quorum;
+pub mod raft_log;
+pub mod read_only;
 pub mod ready;
+mod ready_flow;
+mod replication;
 pub mod rng;
+pub mod status;
+mod step;
 pub mod storage;
+#[cfg(test)]
+mod test_util;
 pub mod types;
 
 #[cfg(feature = "codec")]
@@ -57,11 +72,21 @@ pub mod codec;
 
 pub use config::{Config, ConfigError};
 pub use error::{Error, ProposeError};
+pub use inflights::Inflights;
+pub use membership_log::MembershipLog;
 pub use message::{
     AppendEntries, AppendEntriesResponse, AppendResult, ConflictHint, InstallSnapshot, InstallSnapshotResponse,
     Message, MessageBody, RequestVote, RequestVoteResponse,
 };
+pub use node::RaftNode;
+pub use progress::{Progress, ProgressState};
+pub use quorum::VoteResult;
+pub use raft_log::RaftLog;
+pub use read_only::ReadOnly;
 pub use ready::{Event, ReadState, Ready, SoftState};
 pub use rng::SeededRng;
+pub use status::{PeerProgress, Status};
 pub use storage::{InitialState, MemStorage, MemStorageCore, Storage, StorageError, StorageResult};
-pub use types::{Entry, EntryPayload, HardState, LogId, LogIndex, Membership, NodeId, Role, Snapshot, SnapshotMeta, Term};
+pub use types::{
+    Entry, EntryPayload, HardState, LogId, LogIndex, Membership, NodeId, Role, Snapshot, SnapshotMeta, Term,
+};
