@@ -57,6 +57,27 @@
 //! original response instead of applying it again (thesis §6.3). The exact
 //! rule and the bounds are documented on [`SessionConfig`] and in
 //! [`KvError::StaleSequence`] / [`KvError::SessionExpired`].
+//!
+//! ## Example
+//!
+//! ```
+//! use raft_core::{Entry, EntryPayload, LogIndex, Term};
+//! use raft_statemachine::{KvOp, KvQuery, KvQueryResult, KvRequest, KvResponse, KvStore, StateMachine};
+//!
+//! let mut store = KvStore::default();
+//! let put = KvRequest { client_id: 7, seq: 1, op: KvOp::Put { key: b"k".to_vec(), value: b"v".to_vec() } };
+//! store.limits().validate(&put).unwrap(); // the server checks before proposing
+//! let entry = Entry::new(Term(1), LogIndex(1), EntryPayload::Normal(put.encode().unwrap()));
+//! assert_eq!(store.apply(&entry).unwrap(), Some(KvResponse::Put { prev: None }));
+//! let read = store.query(&KvQuery::Get { key: b"k".to_vec() }).unwrap();
+//! assert_eq!(read, KvQueryResult::Get { value: Some(b"v".to_vec()) });
+//!
+//! // Snapshot and restore elsewhere: identical state, including sessions.
+//! let (meta, bytes) = store.snapshot_to_vec().unwrap();
+//! let mut replica = KvStore::default();
+//! replica.restore(&meta, &mut &bytes[..]).unwrap();
+//! assert_eq!(replica, store);
+//! ```
 #![deny(missing_docs)]
 
 mod applied;
