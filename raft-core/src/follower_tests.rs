@@ -118,9 +118,13 @@ fn snapshot_is_sent_to_a_silent_peer_and_report_snapshot_resumes_probing() {
     handle_ready(&mut n);
     assert_eq!(n.status().commit, LogIndex(2));
     n.storage().wl().create_snapshot(LogIndex(2), membership(&[1, 2, 3]), b"s".to_vec()).unwrap();
-    // Node 3 never answered its probe; the next heartbeat re-probes from
-    // index 1, which is compacted now.
+    // Node 3 never answered its probe: it only gets heartbeats...
     n.tick();
+    let rd = handle_ready(&mut n);
+    let kinds: Vec<&str> = rd.messages.iter().filter(|m| m.to == NodeId(3)).map(|m| m.kind()).collect();
+    assert_eq!(kinds, vec!["Heartbeat"]);
+    // ...until it answers one; the re-probe from index 1 finds it compacted.
+    n.step(ack(3, 1, 1, 0)).unwrap();
     let rd = handle_ready(&mut n);
     let snap = n.storage().snapshot().unwrap();
     let to3: Vec<_> = rd.messages.iter().filter(|m| m.to == NodeId(3)).cloned().collect();

@@ -133,39 +133,29 @@ impl<S: Storage> RaftNode<S> {
         self.send(to, body);
     }
 
-    /// Periodic heartbeat (§5.2). A follower being probed gets its probe
-    /// again instead (the previous one may be lost); a pipeline with no
-    /// acknowledgement for an election timeout falls back to probing.
+    /// Periodic heartbeat (§5.2). A pipeline with no acknowledgement for an
+    /// election timeout (or a snapshot with no news for a few) falls back to
+    /// probing, paused until the peer shows signs of life.
     pub(crate) fn tick_heartbeat(&mut self) {
         let peers: Vec<NodeId> = self.progress.keys().copied().collect();
-        let last = self.log.last_index();
         let stall_limit = self.cfg.election_ticks.div_ceil(self.cfg.heartbeat_ticks);
         for peer in peers {
             let pr = self.progress.get_mut(&peer).expect("peer listed above");
-            if pr.state == ProgressState::Replicate && !pr.inflights.is_empty() {
-                pr.stalled_heartbeats += 1;
-                if pr.stalled_heartbeats >= stall_limit {
-                    pr.become_probe();
-                }
-            }
-            if pr.state == ProgressState::Snapshot {
+            let limit = match pr.state {
+                ProgressState::Replicate if !pr.inflights.is_empty() => Some(stall_limit),
                 // The runtime normally reports the transfer's outcome; if it
                 // never does (message lost), retry after a few timeouts.
+                ProgressState::Snapshot => Some(SNAPSHOT_STALL_TIMEOUTS * stall_limit),
+                _ => None,
+            };
+            if let Some(limit) = limit {
                 pr.stalled_heartbeats += 1;
-                if pr.stalled_heartbeats >= SNAPSHOT_STALL_TIMEOUTS * stall_limit {
-                    pr.pending_snapshot = LogIndex(0);
+                if pr.stalled_heartbeats >= limit {
+                    if pr.state == ProgressState::Snapshot {
+                        pr.pending_snapshot = LogIndex(0);
+                    }
                     pr.become_probe();
-                }
-            }
-            if pr.state == ProgressState::Probe && pr.next <= last {
-                pr.probe_sent = false;
-                let before = self.msgs.len();
-                if let Err(e) = self.send_append(peer, false) {
-                    tracing::warn!(node = self.id().0, term = self.term.0, to = peer.0, error = %e,
-                        "probe failed; sending heartbeat");
-                }
-                if self.msgs.len() > before {
-                    continue;
+                    pr.probe_sent = true;
                 }
             }
             self.send_heartbeat(peer);
@@ -211,6 +201,11 @@ impl<S: Storage> RaftNode<S> {
         }
         let pr = self.progress.get_mut(&from).expect("caller checked progress");
         if !pr.maybe_update(match_index) {
+            // No news (typically a heartbeat answer): the peer is alive, so
+            // a paused probe whose answer may have been lost is resent.
+            if pr.state == ProgressState::Probe {
+                pr.probe_sent = false;
+            }
             return Ok(());
         }
         match pr.state {
