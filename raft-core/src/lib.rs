@@ -59,6 +59,13 @@
 //! - Heartbeats to a pipelined follower assert everything already sent, so a
 //!   lost append is noticed one heartbeat later without extra messages;
 //!   their commit index is capped at the follower's known match.
+//! - A follower being probed gets one probe at a time; a lost probe is
+//!   re-sent only once the follower answers a heartbeat, so an unreachable
+//!   peer costs one heartbeat per interval, never a stream of appends or
+//!   snapshots.
+//! - Learning a higher term does not restart the election timer (only a
+//!   leader's message or a granted vote does, Figure 2): otherwise stale
+//!   candidates could keep the up-to-date nodes from ever timing out.
 //! - Everything a peer sends is checked; bad input is dropped with a
 //!   `tracing` event (fields `node`, `term`), never a panic. Only storage
 //!   failures surface as [`Error`].
