@@ -64,6 +64,10 @@ fn build(seed: u64, nodes: usize, rng: &mut SeededRng) -> (SimConfig, Plan) {
     if rng.gen_bool(0.3) {
         cfg.net.drop_rate = rng.gen_range(0, 30) as f64 / 100.0;
     }
+    if rng.gen_bool(0.25) {
+        // Short timeouts against multi-tick delays: many competing elections.
+        cfg.raft.election_ticks = rng.gen_range(3, 6);
+    }
     cfg.raft.pre_vote = rng.gen_bool(0.7);
     cfg.raft.check_quorum = rng.gen_bool(0.7);
     cfg.raft.snapshot_threshold = [0, 5, 20, 60][rng.gen_range(0, 4) as usize];
@@ -242,8 +246,19 @@ fn liveness(c: &mut Cluster, rng: &mut SeededRng) -> u64 {
 
 /// Runs the full schedule for `seed` on `nodes` nodes.
 pub fn run(seed: u64, nodes: usize) -> RunSummary {
+    run_with(seed, nodes, false)
+}
+
+/// Like [`run`]; with `broken_runtime` the runtime acknowledges writes
+/// before they are durable and crashes are frequent, which must end in a
+/// detected safety violation (a self-test of the checkers).
+pub fn run_with(seed: u64, nodes: usize, broken_runtime: bool) -> RunSummary {
     let mut rng = SeededRng::new(derive_seed(seed, 0x4655_5a5a));
-    let (cfg, plan) = build(seed, nodes, &mut rng);
+    let (mut cfg, mut plan) = build(seed, nodes, &mut rng);
+    if broken_runtime {
+        cfg.ack_before_persist = true;
+        plan.fault_rate = 0.4;
+    }
     let mut c = Cluster::new(cfg);
     let (mut counter, mut faults) = (0u64, 0u64);
     let mut reads = BTreeMap::new();

@@ -35,6 +35,9 @@ pub struct SimConfig {
     pub crash_drop_in_flight: f64,
     /// The command that replays this run (printed on failure).
     pub replay: String,
+    /// Break the runtime on purpose: acknowledge before persisting (only for
+    /// proving that the checkers catch the resulting safety violations).
+    pub ack_before_persist: bool,
 }
 
 impl SimConfig {
@@ -52,6 +55,7 @@ impl SimConfig {
             net: NetConfig::reliable(),
             raft,
             crash_drop_in_flight: 0.5,
+            ack_before_persist: false,
             replay: format!("SIM_SEED={seed} cargo test -p raft-core --test sim -- replay --nocapture"),
         }
     }
@@ -116,6 +120,8 @@ impl Cluster {
             cfg,
         };
         for id in ids {
+            let broken = c.cfg.ack_before_persist;
+            c.hosts.get_mut(&id).expect("known id").ack_before_persist = broken;
             c.start(id);
         }
         c

@@ -67,6 +67,9 @@ pub struct NodeHost {
     pub crash_at: Option<CrashPoint>,
     /// ReadStates waiting for the state machine to catch up.
     pending_reads: Vec<ReadState>,
+    /// A deliberately broken runtime (for testing the checkers end to end):
+    /// `persisted_messages` go out even when the write is lost in a crash.
+    pub ack_before_persist: bool,
 }
 
 fn contract(detail: String) -> Violation {
@@ -85,6 +88,7 @@ impl NodeHost {
             incarnation: 0,
             crash_at: None,
             pending_reads: Vec::new(),
+            ack_before_persist: false,
         }
     }
 
@@ -155,6 +159,9 @@ impl NodeHost {
         inv.on_ready(id, role, term, &ready, &self.storage)?;
         note_events(id, &ready, &mut out.notes);
         out.outbox.extend(ready.messages.iter().cloned());
+        if self.ack_before_persist {
+            out.outbox.extend(ready.persisted_messages.iter().cloned());
+        }
         if self.crash_at == Some(CrashPoint::BeforePersist) {
             self.crash();
             out.crashed = true;
@@ -166,7 +173,9 @@ impl NodeHost {
             out.crashed = true;
             return Ok(out);
         }
-        out.outbox.extend(ready.persisted_messages.iter().cloned());
+        if !self.ack_before_persist {
+            out.outbox.extend(ready.persisted_messages.iter().cloned());
+        }
         for e in &ready.committed_entries {
             self.apply(e, inv)?;
         }
