@@ -362,3 +362,20 @@ fn status_reports_progress_only_on_the_leader() {
     assert!(st.progress.values().all(|p| p.matched == LogIndex(1)));
     assert!(c.node(2).status().progress.is_empty());
 }
+
+#[test]
+fn backpressure_lifts_once_entries_commit() {
+    let mut c = Cluster::with_config(&[1, 2, 3], |id| {
+        let mut cfg = config(id);
+        cfg.max_uncommitted_bytes = 3 * normal(1, 1, b"x").size_bytes();
+        cfg
+    });
+    c.elect(1);
+    c.isolated.extend([NodeId(2), NodeId(3)]);
+    let accepted = (0..10).filter(|_| c.node(1).propose(b"x".to_vec()).is_ok()).count();
+    assert_eq!(accepted, 3, "limit reached while nothing commits");
+    c.isolated.clear();
+    c.tick_all();
+    c.tick_all();
+    assert!(c.node(1).propose(b"x".to_vec()).is_ok(), "committed bytes no longer count");
+}
