@@ -185,11 +185,11 @@ fn churn(c: &mut Cluster, seed: u64, unreliable: bool) {
     let mut seen: BTreeMap<LogIndex, Vec<u8>> = BTreeMap::new();
     let mut pending = Vec::new();
     let mut x = 0u64;
-    for _ in 0..20 {
-        for _ in 0..rng.gen_range(1, 8) {
+    for _ in 0..30 {
+        for _ in 0..rng.gen_range(3, 10) {
             x += 1;
             let ids = c.ids();
-            let id = ids[rng.gen_range(0, ids.len() as u64) as usize];
+            let id = c.connected_leader().unwrap_or_else(|| ids[rng.gen_range(0, ids.len() as u64) as usize]);
             if c.is_up(id) {
                 if let Ok(log_id) = c.propose(id, cmd(x)) {
                     pending.push((log_id, cmd(x)));
@@ -197,16 +197,19 @@ fn churn(c: &mut Cluster, seed: u64, unreliable: bool) {
             }
             c.run_ticks(rng.gen_range(0, 2));
         }
-        let id = NodeId(rng.gen_range(1, 6));
-        match rng.gen_range(0, 4) {
-            0 => c.disconnect(id),
-            1 => c.connect(id),
-            2 => c.crash(id),
-            _ => {
-                if !c.is_up(id) {
-                    c.restart(id);
-                }
+        // The 6.824 churn mix: disconnect 20%, restart+reconnect 50%, crash 20%.
+        if rng.gen_bool(0.2) {
+            c.disconnect(NodeId(rng.gen_range(1, 6)));
+        }
+        if rng.gen_bool(0.5) {
+            let id = NodeId(rng.gen_range(1, 6));
+            if !c.is_up(id) {
+                c.restart(id);
             }
+            c.connect(id);
+        }
+        if rng.gen_bool(0.2) {
+            c.crash(NodeId(rng.gen_range(1, 6)));
         }
         if unreliable {
             c.set_net(if rng.gen_bool(0.5) { NetConfig::unreliable() } else { NetConfig::delayed() });

@@ -69,7 +69,7 @@ fn leader_completeness_rejects_a_leader_missing_a_committed_entry() {
     let (a, b) = (store(), store());
     let mut inv = Invariants::default();
     persist(&mut inv, 1, &a, vec![entry(1, 1, b"x")]).unwrap();
-    inv.on_apply(NodeId(1), &entry(1, 1, b"x"), 7).unwrap();
+    inv.on_apply(NodeId(1), Term(1), &entry(1, 1, b"x"), 7).unwrap();
     let err = inv.after_step(&[view(2, Role::Leader, 2, 0, &b)]).unwrap_err();
     assert_eq!(err.invariant, "Leader Completeness");
 }
@@ -77,8 +77,8 @@ fn leader_completeness_rejects_a_leader_missing_a_committed_entry() {
 #[test]
 fn state_machine_safety_rejects_different_entries_at_one_index() {
     let mut inv = Invariants::default();
-    inv.on_apply(NodeId(1), &entry(1, 1, b"x"), 7).unwrap();
-    let err = inv.on_apply(NodeId(2), &entry(1, 1, b"y"), 8).unwrap_err();
+    inv.on_apply(NodeId(1), Term(1), &entry(1, 1, b"x"), 7).unwrap();
+    let err = inv.on_apply(NodeId(2), Term(1), &entry(1, 1, b"y"), 8).unwrap_err();
     assert_eq!(err.invariant, "State Machine Safety");
 }
 
@@ -108,4 +108,17 @@ fn leader_append_only_rejects_a_leader_truncating() {
     let ready = Ready { truncate_from: Some(LogIndex(2)), entries: vec![entry(1, 2, b"z")], ..Default::default() };
     let err = inv.on_ready(NodeId(1), Role::Leader, Term(1), &ready, &s).unwrap_err();
     assert_eq!(err.invariant, "Leader Append-Only");
+}
+
+/// Regression (seed 3300415): an entry of term 1 committed by the leader of
+/// term 3 need not be in the log of a stale, isolated leader of term 2.
+#[test]
+fn leader_completeness_allows_an_older_leader_to_lack_a_later_commit() {
+    let (a, b) = (store(), store());
+    let mut inv = Invariants::default();
+    persist(&mut inv, 1, &a, vec![entry(1, 1, b"x")]).unwrap();
+    inv.on_apply(NodeId(1), Term(3), &entry(1, 1, b"x"), 7).unwrap();
+    inv.after_step(&[view(2, Role::Leader, 2, 0, &b)]).unwrap();
+    let err = inv.after_step(&[view(3, Role::Leader, 4, 0, &b)]).unwrap_err();
+    assert_eq!(err.invariant, "Leader Completeness");
 }

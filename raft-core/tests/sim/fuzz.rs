@@ -85,6 +85,26 @@ fn pick(rng: &mut SeededRng, ids: &[NodeId]) -> Option<NodeId> {
     (!ids.is_empty()).then(|| ids[rng.gen_range(0, ids.len() as u64) as usize])
 }
 
+/// A random two-way split (majority/minority or any other sizes); with
+/// `bridge`, one node sits in both halves and sees everyone while the halves
+/// do not see each other.
+fn split(c: &mut Cluster, rng: &mut SeededRng, bridge: bool) {
+    let mut shuffled = c.ids();
+    shuffle(rng, &mut shuffled);
+    if !bridge {
+        let cut = rng.gen_range(1, shuffled.len() as u64) as usize;
+        c.partition(&[shuffled[..cut].to_vec(), shuffled[cut..].to_vec()]);
+        return;
+    }
+    let b = shuffled[0];
+    let half = 1 + (shuffled.len() - 1) / 2;
+    let mut left = shuffled[1..half].to_vec();
+    let mut right = shuffled[half..].to_vec();
+    left.push(b);
+    right.push(b);
+    c.partition(&[left, right]);
+}
+
 /// Injects one random fault or operator action.
 fn inject_fault(c: &mut Cluster, rng: &mut SeededRng) {
     let ids = c.ids();
@@ -93,31 +113,14 @@ fn inject_fault(c: &mut Cluster, rng: &mut SeededRng) {
     let leader = c.connected_leader();
     match rng.gen_range(0, 12) {
         0 | 1 => c.heal(),
-        2 => {
-            // Majority / minority split.
-            let mut shuffled = ids.clone();
-            shuffle(rng, &mut shuffled);
-            let cut = rng.gen_range(1, ids.len() as u64) as usize;
-            c.partition(&[shuffled[..cut].to_vec(), shuffled[cut..].to_vec()]);
-        }
+        2 => split(c, rng, false),
         3 => {
             if let Some(l) = leader {
                 let rest: Vec<NodeId> = ids.iter().copied().filter(|id| *id != l).collect();
                 c.partition(&[vec![l], rest]);
             }
         }
-        4 => {
-            // A bridge node sees both halves; the halves do not see each other.
-            let mut shuffled = ids.clone();
-            shuffle(rng, &mut shuffled);
-            let bridge = shuffled[0];
-            let half = 1 + (ids.len() - 1) / 2;
-            let mut a = shuffled[1..half].to_vec();
-            let mut b = shuffled[half..].to_vec();
-            a.push(bridge);
-            b.push(bridge);
-            c.partition(&[a, b]);
-        }
+        4 => split(c, rng, true),
         5 => {
             if let (Some(a), Some(b)) = (pick(rng, &ids), pick(rng, &ids)) {
                 if a != b {

@@ -54,6 +54,9 @@ fn run_size(nodes: usize, default_base: u64) {
     let mut total = fuzz::RunSummary { seed: base, nodes, ..Default::default() };
     for seed in base..base + runs {
         let s = run_reporting(seed, nodes);
+        if s.liveness_ticks > fuzz::LIVENESS_TICKS / 2 {
+            println!("slow recovery: seed {seed}, {nodes} nodes: {} ticks", s.liveness_ticks);
+        }
         total.steps += s.steps;
         total.ticks += s.ticks;
         total.faults += s.faults;

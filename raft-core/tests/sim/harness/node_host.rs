@@ -122,20 +122,20 @@ impl NodeHost {
             .map_err(|e| contract(format!("{} failed to restart from its storage: {e}", self.id)))?;
         let st = node.status();
         inv.on_restart(self.id, st.term, st.commit, &self.storage)?;
-        inv.on_restore(self.id, snap.meta.last_log_id.index, snap.meta.last_log_id.term, self.sm.digest)?;
+        inv.on_restore(self.id, st.term, snap.meta.last_log_id.index, snap.meta.last_log_id.term, self.sm.digest)?;
         if st.applied > self.sm.applied {
             let entries = self.storage.entries(self.sm.applied.next(), st.applied.next(), None).map_err(|e| {
                 contract(format!("{} reports applied {} but storage lacks it: {e}", self.id, st.applied))
             })?;
             for e in &entries {
-                self.apply(e, inv)?;
+                self.apply(e, st.term, inv)?;
             }
         }
         self.node = Some(node);
         Ok(())
     }
 
-    fn apply(&mut self, entry: &Entry, inv: &mut Invariants) -> Result<(), Violation> {
+    fn apply(&mut self, entry: &Entry, node_term: Term, inv: &mut Invariants) -> Result<(), Violation> {
         if entry.index != self.sm.applied.next() {
             return Err(contract(format!(
                 "{} was handed committed entry {} but has applied up to {}",
@@ -145,7 +145,7 @@ impl NodeHost {
             )));
         }
         self.sm.apply(entry);
-        inv.on_apply(self.id, entry, self.sm.digest)
+        inv.on_apply(self.id, node_term, entry, self.sm.digest)
     }
 
     /// Takes one `Ready` and handles it (persist, send, apply, advance),
@@ -167,7 +167,7 @@ impl NodeHost {
             out.crashed = true;
             return Ok(out);
         }
-        self.persist(&ready, inv)?;
+        self.persist(&ready, term, inv)?;
         if self.crash_at == Some(CrashPoint::AfterPersist) {
             self.crash();
             out.crashed = true;
@@ -177,7 +177,7 @@ impl NodeHost {
             out.outbox.extend(ready.persisted_messages.iter().cloned());
         }
         for e in &ready.committed_entries {
-            self.apply(e, inv)?;
+            self.apply(e, term, inv)?;
         }
         self.pending_reads.extend(ready.read_states.iter().cloned());
         self.serve_reads(&mut out.reads);
@@ -194,7 +194,7 @@ impl NodeHost {
     }
 
     /// Step 1 and 2 of the Ready contract: snapshot, truncate + append, hard state.
-    fn persist(&mut self, ready: &Ready, inv: &mut Invariants) -> Result<(), Violation> {
+    fn persist(&mut self, ready: &Ready, term: Term, inv: &mut Invariants) -> Result<(), Violation> {
         let id = self.id;
         let before = self.storage.rl().hard_state();
         if let Some(snap) = &ready.snapshot {
@@ -213,7 +213,7 @@ impl NodeHost {
             }
             self.storage.wl().apply_snapshot(snap.clone());
             self.sm = restored;
-            inv.on_restore(id, snap.meta.last_log_id.index, snap.meta.last_log_id.term, self.sm.digest)?;
+            inv.on_restore(id, term, snap.meta.last_log_id.index, snap.meta.last_log_id.term, self.sm.digest)?;
         }
         if let Some(from) = ready.truncate_from {
             if ready.entries.first().map(|e| e.index) != Some(from) {

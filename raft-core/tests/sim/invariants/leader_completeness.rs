@@ -3,11 +3,15 @@
 //! higher-numbered terms.
 //!
 //! "Committed" is what some state machine applied (or a snapshot covered),
-//! which is a subset of what is committed, so the check is sound. Every
-//! leader of a term `T` must hold every committed entry of a term `<= T`
-//! (for `T` itself it created them; Leader Append-Only keeps them). Each
-//! leader is checked incrementally: a full pass when it is first seen, then
-//! only entries committed since.
+//! which is a subset of what is committed, so the check is sound. The term
+//! an entry was committed *in* is not observable, but it is at most the
+//! current term of any node that applied it (that node learned the commit
+//! from a leader of a term no newer than its own); the smallest such term
+//! is kept as the bound `c`. Every leader of a term `T > c` must hold the
+//! entry. (A leader of an older term may legitimately lack an entry that a
+//! newer leader committed later: found by seed 3300415.) Each leader is
+//! checked incrementally: a full pass when first seen, then only entries
+//! committed since.
 
 use std::collections::BTreeMap;
 
@@ -21,15 +25,18 @@ const SECTION: &str = "§5.4";
 /// Committed entries and, per leader, how far it has been checked.
 #[derive(Default)]
 pub struct LeaderCompleteness {
-    committed: BTreeMap<LogIndex, Term>,
+    /// index -> (entry term, upper bound of the term it was committed in).
+    committed: BTreeMap<LogIndex, (Term, Term)>,
     /// node -> (term it leads, committed entries checked up to this index).
     checked: BTreeMap<NodeId, (Term, LogIndex)>,
 }
 
 impl LeaderCompleteness {
-    /// Records that `(index, term)` is committed.
-    pub fn on_committed(&mut self, index: LogIndex, term: Term) {
-        self.committed.entry(index).or_insert(term);
+    /// Records that `(index, term)` is committed, as seen by a node whose
+    /// current term is `seen_in`.
+    pub fn on_committed(&mut self, index: LogIndex, term: Term, seen_in: Term) {
+        let e = self.committed.entry(index).or_insert((term, seen_in));
+        e.1 = e.1.min(seen_in);
     }
 
     /// Checks every current leader against the committed entries it has
@@ -46,9 +53,9 @@ impl LeaderCompleteness {
             };
             let snap = crate::harness::snapshot_index(v.storage);
             let mut upto = from.prev();
-            for (&index, &term) in self.committed.range(from..) {
+            for (&index, &(term, committed_by)) in self.committed.range(from..) {
                 upto = index;
-                if term > v.term || index <= snap {
+                if committed_by >= v.term || index <= snap {
                     continue;
                 }
                 let has = v.storage.term(index).ok();

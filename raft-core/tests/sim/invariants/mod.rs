@@ -93,16 +93,18 @@ impl Invariants {
         self.election.on_persisted(id, before, storage)
     }
 
-    /// A node applied `entry`, reaching state-machine `digest`.
-    pub fn on_apply(&mut self, id: NodeId, entry: &Entry, digest: u64) -> Check {
-        self.completeness.on_committed(entry.index, entry.term);
+    /// A node whose current term is `node_term` applied `entry`, reaching
+    /// state-machine `digest`.
+    pub fn on_apply(&mut self, id: NodeId, node_term: Term, entry: &Entry, digest: u64) -> Check {
+        self.completeness.on_committed(entry.index, entry.term, node_term);
         self.sm_safety.on_apply(id, entry, digest)
     }
 
-    /// A node's state machine was restored from a snapshot at `index`.
-    pub fn on_restore(&mut self, id: NodeId, index: LogIndex, term: Term, digest: u64) -> Check {
+    /// A node whose current term is `node_term` restored its state machine
+    /// from a snapshot at `index`.
+    pub fn on_restore(&mut self, id: NodeId, node_term: Term, index: LogIndex, term: Term, digest: u64) -> Check {
         if index.0 > 0 {
-            self.completeness.on_committed(index, term);
+            self.completeness.on_committed(index, term, node_term);
         }
         self.sm_safety.on_restore(id, index, term, digest)
     }
