@@ -1,0 +1,100 @@
+//! The checker's entry point: validate, split by key, search each key.
+
+use std::fmt::Write as _;
+
+use super::history::{History, HistoryError};
+use super::key_history::KeyHistory;
+use super::report::{CheckReport, KeyReport, KeyVerdict, Violation};
+use super::search::{search, SearchResult};
+
+/// Default per-key step budget: large enough for thousands of operations with a
+/// few dozen indeterminate ones, small enough to answer within seconds.
+pub const DEFAULT_MAX_STEPS_PER_KEY: u64 = 5_000_000;
+
+/// A linearizability checker for KV histories.
+#[derive(Clone, Copy, Debug)]
+pub struct Checker {
+    /// Search steps allowed per key before the key is reported as unknown.
+    pub max_steps_per_key: u64,
+}
+
+impl Default for Checker {
+    fn default() -> Self {
+        Checker { max_steps_per_key: DEFAULT_MAX_STEPS_PER_KEY }
+    }
+}
+
+impl Checker {
+    /// A checker with this per-key step budget.
+    pub fn with_budget(max_steps_per_key: u64) -> Self {
+        Checker { max_steps_per_key }
+    }
+
+    /// Checks every key of `history`. Errors only if the history is malformed.
+    pub fn check(&self, history: &History) -> Result<CheckReport, HistoryError> {
+        history.validate()?;
+        let mut report = CheckReport::default();
+        for (key, indices) in history.partition_by_key() {
+            report.keys.insert(key.to_string(), self.check_key(history, key, &indices));
+        }
+        Ok(report)
+    }
+
+    /// Checks the sub-history `indices`, which must all be operations on `key`.
+    fn check_key(&self, history: &History, key: &str, indices: &[usize]) -> KeyReport {
+        let sub = KeyHistory::build(history, indices);
+        let result = search(&sub.ops, self.max_steps_per_key);
+        let (verdict, explored) = match result {
+            SearchResult::Linearizable { explored } => (KeyVerdict::Linearizable, explored),
+            SearchResult::Exhausted { explored } => (KeyVerdict::Unknown { budget: self.max_steps_per_key }, explored),
+            SearchResult::Violation { prefix, state, stuck, explored } => {
+                let prefix: Vec<usize> = prefix.into_iter().map(|p| sub.ops[p].index).collect();
+                let state = sub.interner.value(state).map(str::to_string);
+                let stuck = sub.ops[stuck].index;
+                let explanation = explain(history, key, &prefix, state.as_deref(), stuck, indices);
+                let v = Violation {
+                    key: key.to_string(),
+                    linearized_prefix: prefix,
+                    state_after_prefix: state,
+                    stuck_op: stuck,
+                    explanation,
+                };
+                (KeyVerdict::NotLinearizable(v), explored)
+            }
+        };
+        KeyReport { verdict, operations: indices.len(), pruned: sub.pruned.len(), explored }
+    }
+}
+
+/// Checks `history` with the default budget.
+pub fn check(history: &History) -> Result<CheckReport, HistoryError> {
+    Checker::default().check(history)
+}
+
+/// Words for a violation: the prefix that worked, the state it left, the op that
+/// could not follow it, and the ops still concurrent with that op.
+fn explain(history: &History, key: &str, prefix: &[usize], state: Option<&str>, stuck: usize, all: &[usize]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "key {key:?} is not linearizable.");
+    let _ = writeln!(s, "longest linearizable prefix ({} of {} ops):", prefix.len(), all.len());
+    for &i in prefix {
+        let _ = writeln!(s, "    #{i}: {}", history.operations[i]);
+    }
+    let _ = writeln!(s, "state after it: {}", super::model::show(state));
+    let _ = writeln!(s, "cannot place #{stuck}: {}", history.operations[stuck]);
+    let stuck_op = &history.operations[stuck];
+    let stuck_end = stuck_op.complete.unwrap_or(u64::MAX);
+    let concurrent: Vec<usize> = all
+        .iter()
+        .copied()
+        .filter(|&i| i != stuck && !prefix.contains(&i))
+        .filter(|&i| history.operations[i].invoke <= stuck_end)
+        .collect();
+    if !concurrent.is_empty() {
+        let _ = writeln!(s, "other unplaced ops invoked before it completed:");
+        for i in concurrent.into_iter().take(10) {
+            let _ = writeln!(s, "    #{i}: {}", history.operations[i]);
+        }
+    }
+    s
+}

@@ -1,0 +1,215 @@
+//! The Wing–Gong search with Lowe's just-in-time linearization and memoization,
+//! as in Porcupine (`checkSingle`).
+//!
+//! The sub-history becomes a doubly-linked list of call and return events
+//! ordered by time (a call sorts before a return at the same instant, so
+//! touching intervals count as concurrent). Walking the list, the search tries
+//! to linearize each call it meets; linearizing "lifts" the call and its return
+//! out of the list and restarts from the head. Meeting a return means the op it
+//! belongs to should already have been linearized: backtrack the most recent
+//! choice. A cache of (linearized set, model state) pairs prunes every
+//! configuration reached twice (Lowe 2017, "Testing for linearizability", §4).
+
+use std::collections::HashSet;
+
+use super::key_history::KeyOp;
+use super::model::{Val, ABSENT};
+
+const NIL: usize = usize::MAX;
+
+/// What the search concluded for one key.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum SearchResult {
+    /// A linearization exists.
+    Linearizable {
+        /// Search steps taken.
+        explored: u64,
+    },
+    /// No linearization exists.
+    Violation {
+        /// The longest prefix the search could linearize (positions in `ops`).
+        prefix: Vec<usize>,
+        /// The model state after that prefix.
+        state: Val,
+        /// The op whose return was reached without any way to place it.
+        stuck: usize,
+        /// Search steps taken.
+        explored: u64,
+    },
+    /// The step budget ran out first.
+    Exhausted {
+        /// Search steps taken.
+        explored: u64,
+    },
+}
+
+/// A set of op positions.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Bits(Box<[u64]>);
+
+impl Bits {
+    fn new(n: usize) -> Self {
+        Bits(vec![0; n.div_ceil(64)].into_boxed_slice())
+    }
+    fn set(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+    fn clear(&mut self, i: usize) {
+        self.0[i / 64] &= !(1 << (i % 64));
+    }
+}
+
+/// The event list: entries `0..n` are calls, `n..2n` returns, `2n` the head.
+struct Events {
+    n: usize,
+    prev: Vec<usize>,
+    next: Vec<usize>,
+}
+
+impl Events {
+    fn new(ops: &[KeyOp]) -> Self {
+        let n = ops.len();
+        let mut order: Vec<usize> = (0..2 * n).collect();
+        // (time, calls first) — see the module docs.
+        order.sort_by_key(|&e| if e < n { (ops[e].invoke, 0) } else { (ops[e - n].complete, 1) });
+        let head = 2 * n;
+        let mut prev = vec![NIL; 2 * n + 1];
+        let mut next = vec![NIL; 2 * n + 1];
+        let mut last = head;
+        for e in order {
+            next[last] = e;
+            prev[e] = last;
+            last = e;
+        }
+        Events { n, prev, next }
+    }
+
+    fn head(&self) -> usize {
+        2 * self.n
+    }
+
+    fn remove(&mut self, e: usize) {
+        let (p, nx) = (self.prev[e], self.next[e]);
+        self.next[p] = nx;
+        if nx != NIL {
+            self.prev[nx] = p;
+        }
+    }
+
+    /// Re-inserts `e`; valid when undoing removals in reverse order (dancing links).
+    fn restore(&mut self, e: usize) {
+        let (p, nx) = (self.prev[e], self.next[e]);
+        self.next[p] = e;
+        if nx != NIL {
+            self.prev[nx] = e;
+        }
+    }
+
+    fn lift(&mut self, call: usize) {
+        self.remove(call);
+        self.remove(call + self.n);
+    }
+
+    fn unlift(&mut self, call: usize) {
+        self.restore(call + self.n);
+        self.restore(call);
+    }
+}
+
+/// Searches for a linearization of `ops`, taking at most `budget` steps.
+pub(crate) fn search(ops: &[KeyOp], budget: u64) -> SearchResult {
+    let n = ops.len();
+    let mut events = Events::new(ops);
+    let head = events.head();
+    let mut linearized = Bits::new(n);
+    let mut cache: HashSet<(Bits, Val)> = HashSet::new();
+    let mut calls: Vec<(usize, Val)> = Vec::new();
+    let mut best: Option<(Vec<usize>, Val, usize)> = None;
+    let mut state = ABSENT;
+    let mut explored = 0u64;
+    let mut entry = events.next[head];
+    while events.next[head] != NIL {
+        explored += 1;
+        if explored > budget {
+            return SearchResult::Exhausted { explored: budget };
+        }
+        assert!(entry != NIL, "invariant: the event list always ends with a return event");
+        if entry < n {
+            if let Some(new_state) = ops[entry].step.apply(state) {
+                linearized.set(entry);
+                if cache.insert((linearized.clone(), new_state)) {
+                    calls.push((entry, state));
+                    state = new_state;
+                    events.lift(entry);
+                    entry = events.next[head];
+                    continue;
+                }
+                linearized.clear(entry);
+            }
+            entry = events.next[entry];
+        } else {
+            let stuck = entry - n;
+            if best.as_ref().is_none_or(|(prefix, _, _)| calls.len() > prefix.len()) {
+                best = Some((calls.iter().map(|&(c, _)| c).collect(), state, stuck));
+            }
+            let Some((call, previous)) = calls.pop() else {
+                let (prefix, state, stuck) = best.expect("invariant: best is recorded before giving up");
+                return SearchResult::Violation { prefix, state, stuck, explored };
+            };
+            state = previous;
+            linearized.clear(call);
+            events.unlift(call);
+            entry = events.next[call];
+        }
+    }
+    SearchResult::Linearizable { explored }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::linearizability::model::Step;
+
+    fn op(step: Step, invoke: u64, complete: Option<u64>) -> KeyOp {
+        KeyOp { index: 0, step, invoke, complete: complete.unwrap_or(u64::MAX), indeterminate: complete.is_none() }
+    }
+
+    #[test]
+    fn empty_history_is_linearizable() {
+        assert_eq!(search(&[], 10), SearchResult::Linearizable { explored: 0 });
+    }
+
+    #[test]
+    fn overlapping_write_and_read_linearize_in_either_order() {
+        let ops = [op(Step::Write(1), 0, Some(10)), op(Step::Read(ABSENT), 1, Some(9))];
+        assert!(matches!(search(&ops, 100), SearchResult::Linearizable { .. }));
+        let ops = [op(Step::Write(1), 0, Some(10)), op(Step::Read(1), 1, Some(9))];
+        assert!(matches!(search(&ops, 100), SearchResult::Linearizable { .. }));
+    }
+
+    #[test]
+    fn touching_intervals_count_as_concurrent() {
+        // The read is invoked at the very instant the write completes.
+        let ops = [op(Step::Write(1), 0, Some(5)), op(Step::Read(ABSENT), 5, Some(6))];
+        assert!(matches!(search(&ops, 100), SearchResult::Linearizable { .. }));
+    }
+
+    #[test]
+    fn violation_reports_the_longest_prefix_and_the_stuck_op() {
+        let ops = [op(Step::Write(1), 0, Some(1)), op(Step::Read(2), 2, Some(3))];
+        let SearchResult::Violation { prefix, state, stuck, .. } = search(&ops, 100) else {
+            panic!("expected violation")
+        };
+        assert_eq!(prefix, vec![0]);
+        assert_eq!(state, 1);
+        assert_eq!(stuck, 1);
+    }
+
+    #[test]
+    fn budget_exhaustion_is_reported_as_such() {
+        let ops: Vec<KeyOp> = (0..20).map(|i| op(Step::Write(i + 1), 0, None)).collect();
+        let mut with_read = ops.clone();
+        with_read.push(op(Step::Read(99), 0, Some(1)));
+        assert_eq!(search(&with_read, 5), SearchResult::Exhausted { explored: 5 });
+    }
+}
