@@ -15,3 +15,20 @@
 
 pub mod linearizability;
 pub mod rng;
+
+pub mod binary;
+pub mod cluster;
+pub mod error;
+pub mod history;
+pub mod nemesis;
+pub mod netns;
+pub mod ports;
+pub mod process;
+pub mod rundir;
+
+pub use cluster::{ClusterConfig, Network, ProcessCluster};
+pub use error::{HarnessError, NodeId};
+pub use history::{HistoryRecorder, PendingOp};
+pub use nemesis::{ClusterTarget, Fault, FaultKind, FaultTarget, Nemesis, Schedule, ScheduleConfig, Target};
+pub use netns::{LinkFault, Netns, NetnsError};
+pub use rundir::RunDir;
