@@ -23,7 +23,10 @@ pub fn raft_cli() -> Result<PathBuf, HarnessError> {
         return if path.is_file() {
             Ok(path)
         } else {
-            Err(HarnessError::BinaryNotFound { name: RAFT_CLI.into(), searched: format!("${BIN_ENV}={}", path.display()) })
+            Err(HarnessError::BinaryNotFound {
+                name: RAFT_CLI.into(),
+                searched: format!("${BIN_ENV}={}", path.display()),
+            })
         };
     }
     let exe = std::env::current_exe().map_err(|e| HarnessError::io("locating the test executable", e))?;

@@ -95,7 +95,8 @@ impl ProcessCluster {
                 Network::Namespaces => Some(Netns::create(&ids)?),
             };
             let addrs = addresses(&ids, netns.as_ref())?;
-            let mut cluster = ProcessCluster { nodes: BTreeMap::new(), addrs, netns, ready_timeout: config.ready_timeout };
+            let mut cluster =
+                ProcessCluster { nodes: BTreeMap::new(), addrs, netns, ready_timeout: config.ready_timeout };
             match cluster.spawn_all(config, &binary, run).and_then(|()| cluster.wait_all_ready()) {
                 Ok(()) => return Ok(cluster),
                 Err(e) if attempt < START_ATTEMPTS && config.network == Network::Loopback && port_taken(&e) => {
@@ -107,8 +108,7 @@ impl ProcessCluster {
     }
 
     fn spawn_all(&mut self, config: &ClusterConfig, binary: &Path, run: &RunDir) -> Result<(), HarnessError> {
-        let peers =
-            self.addrs.iter().map(|(id, addr)| format!("{id}={addr}")).collect::<Vec<_>>().join(",");
+        let peers = self.addrs.iter().map(|(id, addr)| format!("{id}={addr}")).collect::<Vec<_>>().join(",");
         for (&id, addr) in &self.addrs {
             let data = run.node_data(id);
             std::fs::create_dir_all(&data).map_err(|e| HarnessError::io(format!("creating {}", data.display()), e))?;
@@ -249,13 +249,16 @@ impl ProcessCluster {
 
 fn addresses(ids: &[NodeId], netns: Option<&Netns>) -> Result<BTreeMap<NodeId, SocketAddr>, HarnessError> {
     match netns {
-        Some(net) => ids
-            .iter()
-            .map(|&id| Ok((id, SocketAddr::new(IpAddr::V4(net.node_addr(id)?), NAMESPACE_PORT))))
-            .collect(),
+        Some(net) => {
+            ids.iter().map(|&id| Ok((id, SocketAddr::new(IpAddr::V4(net.node_addr(id)?), NAMESPACE_PORT)))).collect()
+        }
         None => {
             let ports = crate::ports::free_ports(ids.len())?;
-            Ok(ids.iter().zip(ports).map(|(&id, p)| (id, SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), p))).collect())
+            Ok(ids
+                .iter()
+                .zip(ports)
+                .map(|(&id, p)| (id, SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), p)))
+                .collect())
         }
     }
 }

@@ -38,7 +38,8 @@ impl RunDir {
     pub fn create_in(base: &Path, test_name: &str) -> Result<Self, HarnessError> {
         let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let safe: String = test_name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        let safe: String =
+            test_name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
         let path = base.join(format!("{safe}-{secs}-{}-{n}", std::process::id()));
         for sub in ["logs", "data", "histories"] {
             std::fs::create_dir_all(path.join(sub))

@@ -160,7 +160,9 @@ impl Nemesis {
             }
             Fault::Lossy(p) => {
                 let ids = target.node_ids();
-                ids.iter().flat_map(|&a| ids.iter().filter(move |&&b| b != a).map(move |&b| LinkFault::lossy(a, b, *p))).collect()
+                ids.iter()
+                    .flat_map(|&a| ids.iter().filter(move |&&b| b != a).map(move |&b| LinkFault::lossy(a, b, *p)))
+                    .collect()
             }
         };
         self.log(format!("{fault}: {} link rules", links.len()));

@@ -79,7 +79,9 @@ impl std::fmt::Display for Fault {
             Fault::Pause(t) => write!(f, "pause {t} (SIGSTOP), resume on heal"),
             Fault::Partition(groups) => write!(f, "partition {groups:?}"),
             Fault::IsolateLeader => write!(f, "isolate the leader"),
-            Fault::Bridge { bridge, left, right } => write!(f, "bridge: {left:?} | {right:?} joined only via node {bridge}"),
+            Fault::Bridge { bridge, left, right } => {
+                write!(f, "bridge: {left:?} | {right:?} joined only via node {bridge}")
+            }
             Fault::OneWay { from, to } => write!(f, "drop everything {from} sends to {to}"),
             Fault::Lossy(p) => write!(f, "every link drops {:.0}% of packets", p * 100.0),
         }

@@ -73,7 +73,9 @@ pub(crate) fn run(argv: &[&str], stdin: Option<&str>) -> Result<String, NetnsErr
         pipe.write_all(text.as_bytes())
             .map_err(|source| NetnsError::Io { context: format!("writing to `{command}`"), source })?;
     }
-    let out = child.wait_with_output().map_err(|source| NetnsError::Io { context: format!("waiting for `{command}`"), source })?;
+    let out = child
+        .wait_with_output()
+        .map_err(|source| NetnsError::Io { context: format!("waiting for `{command}`"), source })?;
     if !out.status.success() {
         return Err(NetnsError::Command {
             command,
