@@ -176,7 +176,7 @@ fn exhausted_budget_is_reported_as_unknown_not_as_a_violation() {
     let history = History::new(ops);
     let small = Checker::with_budget(1_000).check(&history).unwrap();
     assert_eq!(small.verdict(), Verdict::Unknown { keys: vec!["x".into()] });
-    assert!(matches!(small.keys["x"].verdict, KeyVerdict::Unknown { budget: 1_000 }));
+    assert!(matches!(&small.keys["x"].verdict, KeyVerdict::Unknown { reason } if reason.contains("1000 steps")));
     assert!(small.to_string().contains("search budget"), "{small}");
     let big = Checker::with_budget(50_000_000).check(&history).unwrap();
     assert!(matches!(big.verdict(), Verdict::NotLinearizable(_)), "{big}");

@@ -5,29 +5,37 @@ use std::fmt::Write as _;
 use super::history::{History, HistoryError};
 use super::key_history::KeyHistory;
 use super::report::{CheckReport, KeyReport, KeyVerdict, Violation};
-use super::search::{search, SearchResult};
+use super::search::{search, Budget, SearchResult};
 
 /// Default per-key step budget: large enough for thousands of operations with a
-/// few dozen indeterminate ones, small enough to answer within seconds.
-pub const DEFAULT_MAX_STEPS_PER_KEY: u64 = 5_000_000;
+/// few dozen indeterminate ones, small enough to answer within about a minute.
+pub const DEFAULT_MAX_STEPS_PER_KEY: u64 = 20_000_000;
+
+/// Default per-key memory budget of the search cache.
+pub const DEFAULT_MAX_CACHE_BYTES_PER_KEY: usize = 512 << 20;
 
 /// A linearizability checker for KV histories.
 #[derive(Clone, Copy, Debug)]
 pub struct Checker {
     /// Search steps allowed per key before the key is reported as unknown.
     pub max_steps_per_key: u64,
+    /// Cache memory allowed per key before the key is reported as unknown.
+    pub max_cache_bytes_per_key: usize,
 }
 
 impl Default for Checker {
     fn default() -> Self {
-        Checker { max_steps_per_key: DEFAULT_MAX_STEPS_PER_KEY }
+        Checker {
+            max_steps_per_key: DEFAULT_MAX_STEPS_PER_KEY,
+            max_cache_bytes_per_key: DEFAULT_MAX_CACHE_BYTES_PER_KEY,
+        }
     }
 }
 
 impl Checker {
-    /// A checker with this per-key step budget.
+    /// A checker with this per-key step budget (and the default memory budget).
     pub fn with_budget(max_steps_per_key: u64) -> Self {
-        Checker { max_steps_per_key }
+        Checker { max_steps_per_key, ..Checker::default() }
     }
 
     /// Checks every key of `history`. Errors only if the history is malformed.
@@ -43,10 +51,22 @@ impl Checker {
     /// Checks the sub-history `indices`, which must all be operations on `key`.
     fn check_key(&self, history: &History, key: &str, indices: &[usize]) -> KeyReport {
         let sub = KeyHistory::build(history, indices);
-        let result = search(&sub.ops, self.max_steps_per_key);
+        let budget = Budget { steps: self.max_steps_per_key, cache_bytes: self.max_cache_bytes_per_key };
+        let result = search(&sub.ops, budget);
         let (verdict, explored) = match result {
             SearchResult::Linearizable { explored } => (KeyVerdict::Linearizable, explored),
-            SearchResult::Exhausted { explored } => (KeyVerdict::Unknown { budget: self.max_steps_per_key }, explored),
+            SearchResult::Exhausted { explored, cache_bytes } => {
+                let reason = if explored > self.max_steps_per_key {
+                    format!("search budget of {} steps exhausted", self.max_steps_per_key)
+                } else {
+                    format!(
+                        "search cache reached {} MiB (limit {} MiB)",
+                        cache_bytes >> 20,
+                        self.max_cache_bytes_per_key >> 20
+                    )
+                };
+                (KeyVerdict::Unknown { reason }, explored)
+            }
             SearchResult::Violation { prefix, state, stuck, explored } => {
                 let prefix: Vec<usize> = prefix.into_iter().map(|p| sub.ops[p].index).collect();
                 let state = sub.interner.value(state).map(str::to_string);

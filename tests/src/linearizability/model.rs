@@ -119,6 +119,12 @@ pub(crate) enum Step {
 }
 
 impl Step {
+    /// Whether the step only observes the state (never changes it) and has a
+    /// known output: a read, or a cas known to have failed.
+    pub(crate) fn is_observation(self) -> bool {
+        matches!(self, Step::Read(_) | Step::Cas { outcome: Some(false), .. })
+    }
+
     /// The register's transition: the next state, or `None` if `self` cannot be
     /// linearized in `state` because its observed output would differ.
     pub(crate) fn apply(self, state: Val) -> Option<Val> {

@@ -28,10 +28,10 @@ pub enum KeyVerdict {
     Linearizable,
     /// No linearization exists.
     NotLinearizable(Violation),
-    /// The search gave up after its step budget; nothing is known.
+    /// The search gave up (step or memory budget); nothing is known.
     Unknown {
-        /// The budget that ran out.
-        budget: u64,
+        /// Which budget ran out.
+        reason: String,
     },
 }
 
@@ -115,7 +115,7 @@ impl fmt::Display for CheckReport {
             let verdict = match &r.verdict {
                 KeyVerdict::Linearizable => "linearizable".to_string(),
                 KeyVerdict::NotLinearizable(_) => "NOT linearizable".to_string(),
-                KeyVerdict::Unknown { budget } => format!("unknown (search budget of {budget} steps exhausted)"),
+                KeyVerdict::Unknown { reason } => format!("unknown ({reason})"),
             };
             writeln!(f, "  key {key:?}: {verdict}; {} ops, {} pruned, {} steps", r.operations, r.pruned, r.explored)?;
         }

@@ -10,7 +10,8 @@
 //! choice. A cache of (linearized set, model state) pairs prunes every
 //! configuration reached twice (Lowe 2017, "Testing for linearizability", §4).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::key_history::KeyOp;
 use super::model::{Val, ABSENT};
@@ -36,26 +37,79 @@ pub(crate) enum SearchResult {
         /// Search steps taken.
         explored: u64,
     },
-    /// The step budget ran out first.
+    /// The step or memory budget ran out first.
     Exhausted {
         /// Search steps taken.
         explored: u64,
+        /// Memory the cache held.
+        cache_bytes: usize,
     },
 }
 
-/// A set of op positions.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Bits(Box<[u64]>);
+/// A set of op positions with an incrementally maintained Zobrist hash, so a
+/// cache probe costs O(1) instead of hashing the whole set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Bits {
+    words: Box<[u64]>,
+    hash: u64,
+}
 
 impl Bits {
     fn new(n: usize) -> Self {
-        Bits(vec![0; n.div_ceil(64)].into_boxed_slice())
+        Bits { words: vec![0; n.div_ceil(64)].into_boxed_slice(), hash: 0 }
     }
-    fn set(&mut self, i: usize) {
-        self.0[i / 64] |= 1 << (i % 64);
+    fn set(&mut self, i: usize, zobrist: &[u64]) {
+        self.words[i / 64] |= 1 << (i % 64);
+        self.hash ^= zobrist[i];
     }
-    fn clear(&mut self, i: usize) {
-        self.0[i / 64] &= !(1 << (i % 64));
+    fn clear(&mut self, i: usize, zobrist: &[u64]) {
+        self.words[i / 64] &= !(1 << (i % 64));
+        self.hash ^= zobrist[i];
+    }
+}
+
+/// Hasher for keys that already are uniformly random 64-bit hashes.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// The memo of visited (linearized set, state) configurations.
+struct Cache {
+    zobrist: Vec<u64>,
+    buckets: HashMap<u64, Vec<(Bits, Val)>, BuildHasherDefault<PassThrough>>,
+    bytes: usize,
+}
+
+impl Cache {
+    fn new(n: usize) -> Self {
+        let mut rng = crate::rng::Rng::new(0x11E4_121A_B1E5);
+        let zobrist = (0..n).map(|_| rng.next_u64()).collect();
+        Cache { zobrist, buckets: HashMap::default(), bytes: 0 }
+    }
+
+    /// Records the configuration; false if it was already visited.
+    fn insert(&mut self, bits: &Bits, state: Val) -> bool {
+        let key = bits.hash ^ u64::from(state).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let bucket = self.buckets.entry(key).or_default();
+        if bucket.iter().any(|(b, s)| *s == state && b.words == bits.words) {
+            return false;
+        }
+        self.bytes += bits.words.len() * 8 + 32;
+        bucket.push((bits.clone(), state));
+        true
     }
 }
 
@@ -116,13 +170,22 @@ impl Events {
     }
 }
 
-/// Searches for a linearization of `ops`, taking at most `budget` steps.
-pub(crate) fn search(ops: &[KeyOp], budget: u64) -> SearchResult {
+/// Limits of one key's search.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Budget {
+    /// Events visited.
+    pub(crate) steps: u64,
+    /// Approximate memory of the configuration cache.
+    pub(crate) cache_bytes: usize,
+}
+
+/// Searches for a linearization of `ops` within `budget`.
+pub(crate) fn search(ops: &[KeyOp], budget: Budget) -> SearchResult {
     let n = ops.len();
     let mut events = Events::new(ops);
     let head = events.head();
     let mut linearized = Bits::new(n);
-    let mut cache: HashSet<(Bits, Val)> = HashSet::new();
+    let mut cache = Cache::new(n);
     let mut calls: Vec<(usize, Val)> = Vec::new();
     let mut best: Option<(Vec<usize>, Val, usize)> = None;
     let mut state = ABSENT;
@@ -130,21 +193,21 @@ pub(crate) fn search(ops: &[KeyOp], budget: u64) -> SearchResult {
     let mut entry = events.next[head];
     while events.next[head] != NIL {
         explored += 1;
-        if explored > budget {
-            return SearchResult::Exhausted { explored: budget };
+        if explored > budget.steps || cache.bytes > budget.cache_bytes {
+            return SearchResult::Exhausted { explored, cache_bytes: cache.bytes };
         }
         assert!(entry != NIL, "invariant: the event list always ends with a return event");
         if entry < n {
             if let Some(new_state) = ops[entry].step.apply(state) {
-                linearized.set(entry);
-                if cache.insert((linearized.clone(), new_state)) {
+                linearized.set(entry, &cache.zobrist);
+                if cache.insert(&linearized, new_state) {
                     calls.push((entry, state));
                     state = new_state;
                     events.lift(entry);
                     entry = events.next[head];
                     continue;
                 }
-                linearized.clear(entry);
+                linearized.clear(entry, &cache.zobrist);
             }
             entry = events.next[entry];
         } else {
@@ -152,14 +215,24 @@ pub(crate) fn search(ops: &[KeyOp], budget: u64) -> SearchResult {
             if best.as_ref().is_none_or(|(prefix, _, _)| calls.len() > prefix.len()) {
                 best = Some((calls.iter().map(|&(c, _)| c).collect(), state, stuck));
             }
-            let Some((call, previous)) = calls.pop() else {
-                let (prefix, state, stuck) = best.expect("invariant: best is recorded before giving up");
-                return SearchResult::Violation { prefix, state, stuck, explored };
-            };
-            state = previous;
-            linearized.clear(call);
-            events.unlift(call);
-            entry = events.next[call];
+            // Backtrack. An observation (a read, or a cas known to have failed)
+            // leaves the state unchanged and was enabled when it was taken, so any
+            // solution from the configuration before it could have taken it first:
+            // if the configuration after it failed, so did the one before. Keep
+            // popping past observations instead of trying alternatives to them.
+            loop {
+                let Some((call, previous)) = calls.pop() else {
+                    let (prefix, state, stuck) = best.expect("invariant: best is recorded before giving up");
+                    return SearchResult::Violation { prefix, state, stuck, explored };
+                };
+                state = previous;
+                linearized.clear(call, &cache.zobrist);
+                events.unlift(call);
+                entry = events.next[call];
+                if !ops[call].step.is_observation() {
+                    break;
+                }
+            }
         }
     }
     SearchResult::Linearizable { explored }
@@ -170,34 +243,36 @@ mod tests {
     use super::*;
     use crate::linearizability::model::Step;
 
+    const BIG: Budget = Budget { steps: 1_000_000, cache_bytes: 1 << 30 };
+
     fn op(step: Step, invoke: u64, complete: Option<u64>) -> KeyOp {
         KeyOp { index: 0, step, invoke, complete: complete.unwrap_or(u64::MAX), indeterminate: complete.is_none() }
     }
 
     #[test]
     fn empty_history_is_linearizable() {
-        assert_eq!(search(&[], 10), SearchResult::Linearizable { explored: 0 });
+        assert_eq!(search(&[], BIG), SearchResult::Linearizable { explored: 0 });
     }
 
     #[test]
     fn overlapping_write_and_read_linearize_in_either_order() {
         let ops = [op(Step::Write(1), 0, Some(10)), op(Step::Read(ABSENT), 1, Some(9))];
-        assert!(matches!(search(&ops, 100), SearchResult::Linearizable { .. }));
+        assert!(matches!(search(&ops, BIG), SearchResult::Linearizable { .. }));
         let ops = [op(Step::Write(1), 0, Some(10)), op(Step::Read(1), 1, Some(9))];
-        assert!(matches!(search(&ops, 100), SearchResult::Linearizable { .. }));
+        assert!(matches!(search(&ops, BIG), SearchResult::Linearizable { .. }));
     }
 
     #[test]
     fn touching_intervals_count_as_concurrent() {
         // The read is invoked at the very instant the write completes.
         let ops = [op(Step::Write(1), 0, Some(5)), op(Step::Read(ABSENT), 5, Some(6))];
-        assert!(matches!(search(&ops, 100), SearchResult::Linearizable { .. }));
+        assert!(matches!(search(&ops, BIG), SearchResult::Linearizable { .. }));
     }
 
     #[test]
     fn violation_reports_the_longest_prefix_and_the_stuck_op() {
         let ops = [op(Step::Write(1), 0, Some(1)), op(Step::Read(2), 2, Some(3))];
-        let SearchResult::Violation { prefix, state, stuck, .. } = search(&ops, 100) else {
+        let SearchResult::Violation { prefix, state, stuck, .. } = search(&ops, BIG) else {
             panic!("expected violation")
         };
         assert_eq!(prefix, vec![0]);
@@ -210,6 +285,11 @@ mod tests {
         let ops: Vec<KeyOp> = (0..20).map(|i| op(Step::Write(i + 1), 0, None)).collect();
         let mut with_read = ops.clone();
         with_read.push(op(Step::Read(99), 0, Some(1)));
-        assert_eq!(search(&with_read, 5), SearchResult::Exhausted { explored: 5 });
+        let steps = Budget { steps: 5, cache_bytes: usize::MAX };
+        assert!(matches!(search(&with_read, steps), SearchResult::Exhausted { explored: 6, .. }));
+        let memory = Budget { steps: u64::MAX, cache_bytes: 1000 };
+        assert!(
+            matches!(search(&with_read, memory), SearchResult::Exhausted { cache_bytes, .. } if cache_bytes > 1000)
+        );
     }
 }
