@@ -171,3 +171,31 @@ fn cluster_in_namespaces_survives_faults_and_kills() {
     cluster.start_node(1).unwrap();
     assert!(cluster.probe(a1).unwrap());
 }
+
+#[test]
+fn nemesis_schedule_runs_against_a_namespaced_cluster_and_leaves_it_whole() {
+    use raft_tests::process::ProcessState;
+    use raft_tests::{ClusterTarget, FaultKind, Nemesis, Schedule, ScheduleConfig};
+    if skipped(&raft_tests::netns::availability()) {
+        return;
+    }
+    let seed = raft_tests::rng::seed_from_env("NEMESIS_SEED");
+    let run = RunDir::create("netns_nemesis").unwrap();
+    let mut cfg = ClusterConfig::new(3);
+    cfg.network = Network::Namespaces;
+    cfg.binary = Some(PathBuf::from(env!("CARGO_BIN_EXE_fake-node")));
+    let mut cluster = ProcessCluster::start(&cfg, &run).unwrap();
+    let mut schedule_cfg = ScheduleConfig::new(cluster.node_ids(), 12, FaultKind::ALL);
+    schedule_cfg.hold_ms = (10, 30);
+    schedule_cfg.recover_ms = (0, 10);
+    let schedule = Schedule::random(seed, &schedule_cfg);
+    run.write("nemesis.json", &schedule.to_json()).unwrap();
+    let mut nemesis = Nemesis::new(schedule);
+    // The fake nodes elect nobody; pretend node 1 leads.
+    nemesis.run(&mut ClusterTarget::new(&mut cluster, || Some(1))).unwrap();
+    assert!(cluster.netns().unwrap().faults().is_empty(), "seed {seed}: network not healed");
+    for id in cluster.node_ids() {
+        assert_eq!(cluster.state(id).unwrap(), ProcessState::Running, "seed {seed}: node {id}");
+        assert!(cluster.probe(cluster.addr(id).unwrap()).unwrap());
+    }
+}
