@@ -86,10 +86,34 @@ impl Hasher for PassThrough {
     }
 }
 
+/// A linearized set stored compactly: ops are indexed in invoke order and the
+/// search linearizes roughly in that order, so a set is "all words below `lo`
+/// full" plus a short window of words; everything above the window is empty.
+#[derive(Debug, PartialEq, Eq)]
+struct Compact {
+    lo: usize,
+    window: Box<[u64]>,
+}
+
+impl Compact {
+    fn of(words: &[u64]) -> Self {
+        let lo = words.iter().position(|&w| w != u64::MAX).unwrap_or(words.len());
+        let hi = words.iter().rposition(|&w| w != 0).map_or(0, |i| i + 1).max(lo);
+        Compact { lo, window: words[lo..hi].into() }
+    }
+
+    fn matches(&self, words: &[u64]) -> bool {
+        let hi = self.lo + self.window.len();
+        words[..self.lo].iter().all(|&w| w == u64::MAX)
+            && words[self.lo..hi] == *self.window
+            && words[hi..].iter().all(|&w| w == 0)
+    }
+}
+
 /// The memo of visited (linearized set, state) configurations.
 struct Cache {
     zobrist: Vec<u64>,
-    buckets: HashMap<u64, Vec<(Bits, Val)>, BuildHasherDefault<PassThrough>>,
+    buckets: HashMap<u64, Vec<(Compact, Val)>, BuildHasherDefault<PassThrough>>,
     bytes: usize,
 }
 
@@ -104,11 +128,12 @@ impl Cache {
     fn insert(&mut self, bits: &Bits, state: Val) -> bool {
         let key = bits.hash ^ u64::from(state).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let bucket = self.buckets.entry(key).or_default();
-        if bucket.iter().any(|(b, s)| *s == state && b.words == bits.words) {
+        if bucket.iter().any(|(c, s)| *s == state && c.matches(&bits.words)) {
             return false;
         }
-        self.bytes += bits.words.len() * 8 + 32;
-        bucket.push((bits.clone(), state));
+        let compact = Compact::of(&bits.words);
+        self.bytes += compact.window.len() * 8 + 64;
+        bucket.push((compact, state));
         true
     }
 }
@@ -247,6 +272,19 @@ mod tests {
 
     fn op(step: Step, invoke: u64, complete: Option<u64>) -> KeyOp {
         KeyOp { index: 0, step, invoke, complete: complete.unwrap_or(u64::MAX), indeterminate: complete.is_none() }
+    }
+
+    #[test]
+    fn compact_sets_match_exactly_the_set_they_were_made_from() {
+        let words = [u64::MAX, u64::MAX, 0b1011, 0, 0];
+        let c = Compact::of(&words);
+        assert_eq!((c.lo, c.window.len()), (2, 1));
+        assert!(c.matches(&words));
+        assert!(!c.matches(&[u64::MAX, u64::MAX, 0b1011, 0, 1]));
+        assert!(!c.matches(&[u64::MAX, 7, 0b1011, 0, 0]));
+        let full = Compact::of(&[u64::MAX; 3]);
+        assert!(full.matches(&[u64::MAX; 3]) && full.window.is_empty());
+        assert!(Compact::of(&[0, 0]).matches(&[0, 0]));
     }
 
     #[test]
