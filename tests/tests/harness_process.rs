@@ -31,6 +31,9 @@ fn kill_stops_and_restart_starts_a_new_process_appending_to_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let mut p = ManagedProcess::spawn(7, spec(dir.path(), &["sh", "-c", "echo hello-$$; exec sleep 1000"])).unwrap();
     let first = p.pid().unwrap();
+    // Let the first incarnation write its line before killing it, or the
+    // kill can win the race and the log holds only the second line.
+    assert!(wait_until(Duration::from_secs(5), || p.log_tail(10).contains("hello-")), "{}", p.log_tail(10));
     p.kill().unwrap();
     assert_eq!(p.state(), ProcessState::Stopped);
     assert!(is_dead(first));
