@@ -42,8 +42,11 @@ fn kill_stops_and_restart_starts_a_new_process_appending_to_the_log() {
     let second = p.pid().unwrap();
     assert_ne!(first, second);
     assert_eq!(p.starts(), 2);
-    assert!(wait_until(Duration::from_secs(5), || p.log_tail(10).matches("hello-").count() == 2), "{}", p.log_tail(10));
-    assert!(p.log_tail(10).contains("start #2 of node 7"));
+    let second_line = format!("hello-{second}");
+    assert!(wait_until(Duration::from_secs(20), || p.log_tail(10).contains(&second_line)), "{}", p.log_tail(10));
+    let log = p.log_tail(10);
+    let restart_at = log.find("start #2 of node 7").expect("restart header in the log");
+    assert!(log[..restart_at].contains("start #1 of node 7"), "the first incarnation's output is kept: {log}");
 }
 
 #[test]
