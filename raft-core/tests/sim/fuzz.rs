@@ -209,7 +209,11 @@ fn liveness(c: &mut Cluster, rng: &mut SeededRng) -> u64 {
         h.crash_at = None;
     }
     c.heal();
-    c.set_net(NetConfig::delayed());
+    // Raft's timing requirement (§5.6): broadcast time << election timeout.
+    // Schedules with 3..5-tick timeouts recover on an undelayed network; with
+    // 2-tick delays they would (legitimately) split votes for a long time.
+    let sane_timing = c.cfg.raft.election_ticks >= 10;
+    c.set_net(if sane_timing { NetConfig::delayed() } else { NetConfig::reliable() });
     let ids = c.ids();
     let may_stay_down = ids.len() - (ids.len() / 2 + 1);
     let stay_down = rng.gen_range(0, may_stay_down as u64 + 1) as usize;
@@ -221,6 +225,7 @@ fn liveness(c: &mut Cluster, rng: &mut SeededRng) -> u64 {
         }
     }
     let live = ids.iter().filter(|id| c.is_up(**id)).count();
+    c.note(format!("liveness phase: {live} of {} up, network healed", ids.len()));
     let start = c.now;
     let mut proposed: Option<raft_core::LogId> = None;
     while c.now - start < LIVENESS_TICKS {

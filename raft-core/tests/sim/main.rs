@@ -12,6 +12,7 @@
 //!
 //! A seed is a full reproduction. On failure the panic message prints
 //! `SIM_SEED=<seed> SIM_NODES=<n> cargo test -p raft-core --test sim -- replay --nocapture`.
+//! Add `SIM_TRACE=1` to a replay to print every event as it happens.
 //! CI runs a fixed seed set; `SIM_RUNS=<n>` runs `n` seeds per cluster size
 //! instead (long soaks), starting at `SIM_SEED_BASE` (default fixed).
 

@@ -93,6 +93,8 @@ pub struct Cluster {
     /// Extra cut links `(from, to)` from partitions and one-way faults.
     cuts: BTreeSet<(NodeId, NodeId)>,
     trace: VecDeque<String>,
+    /// `SIM_TRACE=1`: print every trace line as it happens (for replays).
+    echo: bool,
 }
 
 impl Cluster {
@@ -117,6 +119,7 @@ impl Cluster {
             connected: ids.iter().copied().collect(),
             cuts: BTreeSet::new(),
             trace: VecDeque::new(),
+            echo: std::env::var_os("SIM_TRACE").is_some(),
             cfg,
         };
         for id in ids {
@@ -142,7 +145,11 @@ impl Cluster {
         if self.trace.len() == TRACE_LINES {
             self.trace.pop_front();
         }
-        self.trace.push_back(format!("t={} {line}", self.now));
+        let line = format!("t={} {line}", self.now);
+        if self.echo {
+            println!("{line}");
+        }
+        self.trace.push_back(line);
     }
 
     /// Panics with the violation, the seed and the replay command.
