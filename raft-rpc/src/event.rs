@@ -99,3 +99,54 @@ pub enum EventKind {
         missed: u64,
     },
 }
+
+impl EventKind {
+    /// The event a core [`raft_core::Event`] of node `node` reports as
+    /// (a core `BecameLeader` names no leader: it is `node` itself).
+    pub fn from_core(node: NodeId, e: &raft_core::Event) -> EventKind {
+        use raft_core::Event as E;
+        match e {
+            E::ElectionStarted { term, pre_vote } => EventKind::ElectionStarted { term: *term, pre_vote: *pre_vote },
+            E::BecameLeader { term, votes } => {
+                EventKind::LeaderElected { term: *term, leader: node, votes: votes.clone() }
+            }
+            E::BecameFollower { term, leader } => EventKind::TermChanged { term: *term, leader: *leader },
+            E::LostQuorum { term } => EventKind::LostQuorum { term: *term },
+            E::Committed { index, term } => EventKind::Committed { index: *index, term: *term },
+            E::TransferStarted { to } => EventKind::TransferStarted { to: *to },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_events_map_to_node_events() {
+        let me = NodeId(3);
+        let cases = [
+            (
+                raft_core::Event::BecameLeader { term: Term(4), votes: vec![NodeId(1), me] },
+                EventKind::LeaderElected { term: Term(4), leader: me, votes: vec![NodeId(1), me] },
+            ),
+            (
+                raft_core::Event::BecameFollower { term: Term(5), leader: None },
+                EventKind::TermChanged { term: Term(5), leader: None },
+            ),
+            (
+                raft_core::Event::ElectionStarted { term: Term(6), pre_vote: true },
+                EventKind::ElectionStarted { term: Term(6), pre_vote: true },
+            ),
+            (
+                raft_core::Event::Committed { index: LogIndex(9), term: Term(6) },
+                EventKind::Committed { index: LogIndex(9), term: Term(6) },
+            ),
+            (raft_core::Event::LostQuorum { term: Term(7) }, EventKind::LostQuorum { term: Term(7) }),
+            (raft_core::Event::TransferStarted { to: NodeId(2) }, EventKind::TransferStarted { to: NodeId(2) }),
+        ];
+        for (core, expected) in cases {
+            assert_eq!(EventKind::from_core(me, &core), expected);
+        }
+    }
+}

@@ -25,6 +25,10 @@ pub struct Limits {
     /// How long a client or admin request may wait for the runtime.
     /// Default 5 s.
     pub request_timeout: Duration,
+    /// How long an inbound peer message may wait for room in the runtime's
+    /// queue before the batch is refused (RESOURCE_EXHAUSTED). Default
+    /// 500 ms.
+    pub peer_enqueue_timeout: Duration,
     /// How long a snapshot stream may stay silent between chunks before it
     /// is abandoned. Default 10 s.
     pub snapshot_idle_timeout: Duration,
@@ -41,6 +45,7 @@ impl Default for Limits {
             max_scan_limit: 10_000,
             max_batch_messages: 4096,
             request_timeout: Duration::from_secs(5),
+            peer_enqueue_timeout: Duration::from_millis(500),
             snapshot_idle_timeout: Duration::from_secs(10),
         }
     }

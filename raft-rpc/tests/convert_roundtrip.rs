@@ -160,7 +160,8 @@ fn append(p: &mut pb::RaftMessage) -> &mut pb::AppendEntries {
 
 #[test]
 fn malformed_messages_are_rejected_not_defaulted() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut pb::RaftMessage)>)> = vec![
+    type Mutation = Box<dyn Fn(&mut pb::RaftMessage)>;
+    let cases: Vec<(&str, Mutation)> = vec![
         ("zero from", Box::new(|p| p.from = 0)),
         ("zero to", Box::new(|p| p.to = 0)),
         ("missing body", Box::new(|p| p.body = None)),

@@ -263,3 +263,24 @@ async fn peer_pool_recovers_when_the_peer_comes_up() {
     let m = timeout(DEADLINE, node.peer_rx.recv()).await.unwrap().unwrap();
     assert_eq!(m, heartbeat(1, 2, 2));
 }
+
+#[tokio::test]
+async fn shutdown_completes_while_a_watcher_is_connected() {
+    use raft_rpc::{channels, serve_with_listener, ServerConfig};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (handles, _inbound) = channels(8, 8);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let config = ServerConfig { cluster_id: CLUSTER.into(), node_id: NodeId(1), limits: Limits::default() };
+    let server = tokio::spawn(serve_with_listener(listener, config, handles.clone(), async move {
+        let _ = stop_rx.await;
+    }));
+    let admin = AdminClient::connect(&addr.to_string(), ClientConfig::new(CLUSTER)).await.unwrap();
+    let mut events = Box::pin(timeout(DEADLINE, admin.watch()).await.unwrap().unwrap());
+    stop_tx.send(()).unwrap();
+    // `handles` (the events sender) is still alive: only shutdown ends the stream.
+    let end = timeout(DEADLINE, events.next()).await.expect("watch stream ends on shutdown");
+    assert!(end.as_ref().is_none_or(|e| e.is_err()), "{end:?}");
+    timeout(DEADLINE, server).await.expect("server stops").unwrap().expect("clean shutdown");
+    drop(handles);
+}

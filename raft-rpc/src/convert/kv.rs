@@ -2,7 +2,7 @@
 
 use raft_core::LogIndex;
 
-use super::{index, node_id, opt_node_id};
+use super::{index, opt_node_id};
 use crate::api::{Consistency, LeaderHint, ReadRequest, ScanRange, ScanResult, WriteOp, WriteRequest, WriteResult};
 use crate::error::ConvertError;
 use crate::pb;
@@ -190,7 +190,6 @@ impl TryFrom<pb::NotLeader> for NotLeaderReply {
             }
             return Ok(NotLeaderReply(None));
         };
-        let id = node_id(id.0, "not_leader.leader_id")?;
         let address = (!r.leader_address.is_empty()).then_some(r.leader_address);
         Ok(NotLeaderReply(Some(LeaderHint { id, address })))
     }

@@ -234,6 +234,11 @@ impl PeerPool {
     }
 }
 
+/// Interval of HTTP/2 pings on idle and busy connections.
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// A connection whose ping is not answered within this is considered dead.
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A channel that connects on first use and reconnects after failures.
 pub(crate) fn lazy_channel(address: &str, config: &PeerConfig) -> Result<Channel, RpcError> {
     Ok(endpoint(address, config.connect_timeout)?.connect_lazy())
@@ -244,5 +249,12 @@ pub(crate) fn endpoint(address: &str, connect_timeout: Duration) -> Result<Endpo
     let uri = if address.contains("://") { address.to_owned() } else { format!("http://{address}") };
     let invalid = |reason: String| RpcError::InvalidEndpoint { endpoint: address.to_owned(), reason };
     let ep = Endpoint::from_shared(uri).map_err(|e| invalid(e.to_string()))?;
-    Ok(ep.connect_timeout(connect_timeout).tcp_nodelay(true))
+    // HTTP/2 keep-alive notices a silently dead connection (peer host gone)
+    // well before TCP would.
+    Ok(ep
+        .connect_timeout(connect_timeout)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
+        .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
+        .keep_alive_while_idle(true))
 }

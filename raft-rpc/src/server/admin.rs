@@ -68,7 +68,8 @@ impl AdminService for AdminHandler {
     async fn watch(&self, request: Request<pb::WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
         self.shared.check_cluster(&request.get_ref().cluster_id)?;
         let me = self.shared.config.node_id;
-        let stream = BroadcastStream::new(self.shared.handles.events.subscribe()).map(move |item| {
+        let events = BroadcastStream::new(self.shared.handles.events.subscribe());
+        let stream = events.take_until(self.shared.stopped()).map(move |item| {
             let event = match item {
                 Ok(e) => e,
                 Err(BroadcastStreamRecvError::Lagged(missed)) => NodeEvent::now(me, EventKind::Lagged { missed }),

@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
@@ -39,7 +40,7 @@ pub async fn serve(
 
 /// Serves all services on an already bound listener (tests bind
 /// `127.0.0.1:0` and read the port first) until `shutdown` resolves;
-/// in-flight calls finish first.
+/// in-flight unary calls finish first and Watch streams end.
 pub async fn serve_with_listener(
     listener: TcpListener,
     config: ServerConfig,
@@ -47,7 +48,13 @@ pub async fn serve_with_listener(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RpcError> {
     let max = config.limits.max_message_bytes;
-    let shared = Arc::new(shared::Shared::new(config, handles));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shared = Arc::new(shared::Shared::new(config, handles, stop_rx));
+    let shutdown = async move {
+        shutdown.await;
+        // Ends Watch streams; in-flight unary calls still finish.
+        let _ = stop_tx.send(true);
+    };
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<PeerServiceServer<peer::PeerHandler>>().await;

@@ -54,8 +54,11 @@ impl PeerService for PeerHandler {
             self.check_recipient(&msg)?;
             messages.push(msg);
         }
+        // Raft tolerates lost messages, so a full runtime queue sheds peer
+        // traffic quickly instead of holding the sender past its deadline.
+        let wait = self.shared.limits().peer_enqueue_timeout;
         for msg in messages {
-            self.shared.submit(Inbound::Peer(msg)).await?;
+            self.shared.submit_within(Inbound::Peer(msg), wait).await?;
         }
         Ok(Response::new(pb::Ack {}))
     }

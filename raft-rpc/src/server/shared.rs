@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use raft_core::{Message, NodeId};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tonic::Status;
 
 use crate::api::{ReadRequest, ReadResult, ServiceError, WriteRequest, WriteResult};
@@ -84,11 +84,23 @@ pub struct ServerConfig {
 pub(crate) struct Shared {
     pub(crate) config: ServerConfig,
     pub(crate) handles: ServerHandles,
+    /// Becomes true when shutdown begins; endless streams (Watch) end then,
+    /// so that graceful shutdown does not wait for them forever.
+    stopping: watch::Receiver<bool>,
 }
 
 impl Shared {
-    pub(crate) fn new(config: ServerConfig, handles: ServerHandles) -> Self {
-        Shared { config, handles }
+    pub(crate) fn new(config: ServerConfig, handles: ServerHandles, stopping: watch::Receiver<bool>) -> Self {
+        Shared { config, handles, stopping }
+    }
+
+    /// Resolves once shutdown has begun.
+    pub(crate) fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.stopping.clone();
+        async move {
+            // An error means the server is gone, which is a stop too.
+            let _ = rx.wait_for(|stopping| *stopping).await;
+        }
     }
 
     pub(crate) fn limits(&self) -> &Limits {
@@ -109,7 +121,11 @@ impl Shared {
     /// Queues work for the runtime, waiting at most the request timeout for
     /// room.
     pub(crate) async fn submit(&self, work: Inbound) -> Result<(), Status> {
-        let timeout = self.limits().request_timeout;
+        self.submit_within(work, self.limits().request_timeout).await
+    }
+
+    /// Queues work for the runtime, waiting at most `timeout` for room.
+    pub(crate) async fn submit_within(&self, work: Inbound, timeout: Duration) -> Result<(), Status> {
         match self.handles.inbound.send_timeout(work, timeout).await {
             Ok(()) => Ok(()),
             Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
