@@ -52,7 +52,7 @@ impl RocksStore {
         let mut wb = rocksdb::WriteBatch::default();
         let prepared = {
             let st = self.read_state();
-            prepare(&*st, &mut wb).and_then(|next| Ok((next, seal(SNAPSHOT_KEY, &record)?)))
+            prepare(&st, &mut wb).and_then(|next| Ok((next, seal(SNAPSHOT_KEY, &record)?)))
         };
         let (mut next, sealed) = match prepared {
             Ok(p) => p,
@@ -97,10 +97,10 @@ impl RaftStore for RocksStore {
             // Readers must not see entries vanish under the bounds they checked.
             let mut st = self.write_state();
             self.commit(wb, batch.sync)?;
-            apply(&mut *st);
+            apply(&mut st);
         } else {
             self.commit(wb, batch.sync)?;
-            apply(&mut *self.write_state());
+            apply(&mut self.write_state());
         }
         Ok(())
     }
@@ -114,7 +114,7 @@ impl RaftStore for RocksStore {
             }
             Ok(())
         };
-        check_newer(&*self.read_state())?;
+        check_newer(&self.read_state())?;
         let record = self.snapshots.write(&snapshot.meta, &snapshot.data)?;
         let (log, meta) = (self.cf_log(), self.cf_meta());
         self.commit_snapshot(record, |st, wb| {
@@ -146,7 +146,7 @@ impl RaftStore for RocksStore {
             }
             Ok(term)
         };
-        let term = check(&*self.read_state())?;
+        let term = check(&self.read_state())?;
         let meta = SnapshotMeta { last_log_id: LogId::new(term, index), membership };
         let record = self.snapshots.write(&meta, &data)?;
         let log = self.cf_log();
