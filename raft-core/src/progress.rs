@@ -1,0 +1,208 @@
+//! What a leader knows about one follower's log (Figure 2 `nextIndex` /
+//! `matchIndex`, plus etcd's flow-control states).
+//!
+//! - **Probe**: the leader does not know where the follower's log diverges;
+//!   it sends one append at a time and waits for the answer (§5.3).
+//! - **Replicate**: the follower is known to match up to `matched`; appends
+//!   are pipelined optimistically within the [`Inflights`] window.
+//! - **Snapshot**: the entries the follower needs are compacted away; an
+//!   InstallSnapshot is in flight and nothing else is sent until it is done.
+
+#[cfg(feature = "codec")]
+use serde::{Deserialize, Serialize};
+
+use crate::inflights::Inflights;
+use crate::types::LogIndex;
+
+/// The flow-control state of a follower.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "codec", derive(Serialize, Deserialize))]
+pub enum ProgressState {
+    /// One probe append at a time until the match point is found.
+    Probe,
+    /// Pipelined appends.
+    Replicate,
+    /// An InstallSnapshot is in flight.
+    Snapshot,
+}
+
+/// The leader's view of one member.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Highest index known to match the leader's log. Never decreases.
+    pub matched: LogIndex,
+    /// Next index to send. Invariant: `matched < next`.
+    pub next: LogIndex,
+    /// Flow-control state.
+    pub state: ProgressState,
+    /// In the Snapshot state: index of the snapshot being sent.
+    pub pending_snapshot: LogIndex,
+    /// In the Probe state: a probe is outstanding, so no other is sent.
+    pub probe_sent: bool,
+    /// Heard from since the last CheckQuorum round (thesis §6.2).
+    pub recent_active: bool,
+    /// Highest ReadIndex round the member acknowledged (§6.4).
+    pub read_round: u64,
+    /// Heartbeat intervals spent in Replicate with messages in flight and
+    /// no acknowledgement: a lost append is suspected when it grows large.
+    pub stalled_heartbeats: u64,
+    /// The in-flight window (used in Replicate).
+    pub inflights: Inflights,
+}
+
+impl Progress {
+    /// A fresh progress in the Probe state that will first send `next`.
+    pub fn new(next: LogIndex, max_inflight_msgs: usize, max_inflight_bytes: u64) -> Self {
+        Progress {
+            matched: LogIndex(0),
+            next: next.max(LogIndex(1)),
+            state: ProgressState::Probe,
+            pending_snapshot: LogIndex(0),
+            probe_sent: false,
+            recent_active: false,
+            read_round: 0,
+            stalled_heartbeats: 0,
+            inflights: Inflights::new(max_inflight_msgs, max_inflight_bytes),
+        }
+    }
+
+    fn reset_state(&mut self, state: ProgressState) {
+        self.state = state;
+        self.probe_sent = false;
+        self.pending_snapshot = LogIndex(0);
+        self.stalled_heartbeats = 0;
+        self.inflights.reset();
+    }
+
+    /// Back to probing from just after `matched` (or after a snapshot that
+    /// was just sent).
+    pub fn become_probe(&mut self) {
+        let after_snapshot = if self.state == ProgressState::Snapshot { self.pending_snapshot } else { LogIndex(0) };
+        self.reset_state(ProgressState::Probe);
+        self.next = self.matched.max(after_snapshot).next();
+    }
+
+    /// Start pipelining from just after `matched`.
+    pub fn become_replicate(&mut self) {
+        self.reset_state(ProgressState::Replicate);
+        self.next = self.matched.next();
+    }
+
+    /// An InstallSnapshot at `index` is being sent.
+    pub fn become_snapshot(&mut self, index: LogIndex) {
+        self.reset_state(ProgressState::Snapshot);
+        self.pending_snapshot = index;
+    }
+
+    /// Records that the follower matches up to `index`. Returns true if that
+    /// is news (the match index grew).
+    pub fn maybe_update(&mut self, index: LogIndex) -> bool {
+        let updated = index > self.matched;
+        if updated {
+            self.matched = index;
+            self.probe_sent = false;
+            self.stalled_heartbeats = 0;
+        }
+        if self.next <= index {
+            self.next = index.next();
+        }
+        self.inflights.free_to(index);
+        updated
+    }
+
+    /// Records that an append ending at `last` with `bytes` of entries went
+    /// out (optimistically advancing `next` in Replicate).
+    pub fn sent_entries(&mut self, last: LogIndex, bytes: u64) {
+        match self.state {
+            ProgressState::Replicate => {
+                self.inflights.add(last, bytes);
+                self.next = last.next();
+            }
+            ProgressState::Probe => self.probe_sent = true,
+            ProgressState::Snapshot => {}
+        }
+    }
+
+    /// Moves `next` back after a rejection of the append at
+    /// `rejected_index`, to `hint_next` (at most `rejected_index`, at least
+    /// `matched + 1`). Returns false for a stale rejection.
+    pub fn maybe_decrease_to(&mut self, rejected_index: LogIndex, hint_next: LogIndex) -> bool {
+        if self.state == ProgressState::Replicate {
+            if rejected_index <= self.matched {
+                return false;
+            }
+            self.become_probe();
+        } else if rejected_index != self.next.prev() {
+            // Probe: only the answer to the outstanding probe counts.
+            return false;
+        }
+        self.next = hint_next.min(rejected_index).max(self.matched.next());
+        self.probe_sent = false;
+        true
+    }
+
+    /// True when nothing may be sent to this follower now.
+    pub fn is_paused(&self) -> bool {
+        match self.state {
+            ProgressState::Probe => self.probe_sent,
+            ProgressState::Replicate => self.inflights.is_full(),
+            ProgressState::Snapshot => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pr() -> Progress {
+        Progress::new(LogIndex(6), 4, 1000)
+    }
+
+    #[test]
+    fn probe_pauses_after_one_send() {
+        let mut p = pr();
+        assert!(!p.is_paused());
+        p.sent_entries(LogIndex(7), 10);
+        assert!(p.is_paused());
+        assert_eq!(p.next, LogIndex(6), "probe does not advance next optimistically");
+    }
+
+    #[test]
+    fn replicate_advances_next_optimistically() {
+        let mut p = pr();
+        p.maybe_update(LogIndex(5));
+        p.become_replicate();
+        p.sent_entries(LogIndex(9), 10);
+        assert_eq!(p.next, LogIndex(10));
+        assert_eq!(p.inflights.count(), 1);
+        assert!(p.maybe_update(LogIndex(9)));
+        assert!(p.inflights.is_empty());
+    }
+
+    #[test]
+    fn stale_rejection_is_ignored_in_probe() {
+        let mut p = pr();
+        assert!(!p.maybe_decrease_to(LogIndex(3), LogIndex(2)));
+        assert!(p.maybe_decrease_to(LogIndex(5), LogIndex(2)));
+        assert_eq!(p.next, LogIndex(2));
+    }
+
+    #[test]
+    fn rejection_never_moves_next_below_match() {
+        let mut p = pr();
+        p.maybe_update(LogIndex(3));
+        p.next = LogIndex(6);
+        assert!(p.maybe_decrease_to(LogIndex(5), LogIndex(1)));
+        assert_eq!(p.next, LogIndex(4));
+    }
+
+    #[test]
+    fn snapshot_done_probes_after_snapshot() {
+        let mut p = pr();
+        p.become_snapshot(LogIndex(20));
+        assert!(p.is_paused());
+        p.become_probe();
+        assert_eq!(p.next, LogIndex(21));
+    }
+}

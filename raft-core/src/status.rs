@@ -1,0 +1,47 @@
+//! A read-only snapshot of a node's state, for monitoring, admin APIs and
+//! tests.
+
+use std::collections::BTreeMap;
+
+use crate::progress::ProgressState;
+use crate::types::{LogIndex, Membership, NodeId, Role, Term};
+
+/// What a leader knows about one member's log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerProgress {
+    /// Highest index known to match the leader's log.
+    pub matched: LogIndex,
+    /// Next index the leader will send.
+    pub next: LogIndex,
+    /// Flow-control state.
+    pub state: ProgressState,
+}
+
+/// The node's state at one moment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// This node.
+    pub id: NodeId,
+    /// Its role.
+    pub role: Role,
+    /// Its current term.
+    pub term: Term,
+    /// The leader it knows of in `term`.
+    pub leader: Option<NodeId>,
+    /// Whom it voted for in `term`.
+    pub vote: Option<NodeId>,
+    /// Commit index.
+    pub commit: LogIndex,
+    /// Highest index handed to the state machine and acknowledged by
+    /// `advance`.
+    pub applied: LogIndex,
+    /// First index still in the log.
+    pub first_index: LogIndex,
+    /// Last index in the log (durable or not).
+    pub last_index: LogIndex,
+    /// The effective membership (latest in the log, thesis §4.1).
+    pub membership: Membership,
+    /// Per-member progress; empty unless the node leads. Includes the
+    /// leader itself (its durable last index).
+    pub progress: BTreeMap<NodeId, PeerProgress>,
+}
