@@ -9,7 +9,12 @@ set -euo pipefail
 
 need=()
 have_libclang() {
-    ls /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/x86_64-linux-gnu/libclang*.so* /usr/lib/aarch64-linux-gnu/libclang*.so* >/dev/null 2>&1
+    # Any one of these is enough for bindgen; `compgen -G` tests each glob alone.
+    local g
+    for g in '/usr/lib/llvm-*/lib/libclang*.so*' '/usr/lib/*-linux-gnu/libclang*.so*'; do
+        compgen -G "$g" >/dev/null && return 0
+    done
+    return 1
 }
 have_libclang || need+=(libclang-dev)
 command -v c++ >/dev/null 2>&1 || need+=(g++)
