@@ -28,14 +28,13 @@ pub struct PeerConfig {
 impl PeerConfig {
     /// Parses the command-line form `id=host:port`.
     pub fn parse(s: &str) -> Result<Self, ConfigError> {
-        let (id, addr) = s.split_once('=').ok_or_else(|| ConfigError::BadPeer {
-            input: s.to_string(),
-            reason: "expected id=host:port".into(),
-        })?;
-        let id: u64 = id.trim().parse().map_err(|_| ConfigError::BadPeer {
-            input: s.to_string(),
-            reason: format!("{id:?} is not a node id"),
-        })?;
+        let (id, addr) = s
+            .split_once('=')
+            .ok_or_else(|| ConfigError::BadPeer { input: s.to_string(), reason: "expected id=host:port".into() })?;
+        let id: u64 = id
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::BadPeer { input: s.to_string(), reason: format!("{id:?} is not a node id") })?;
         Ok(PeerConfig { id, addr: addr.trim().to_string() })
     }
 }
@@ -290,8 +289,7 @@ impl NodeConfig {
 }
 
 fn parse_addr(what: &str, addr: &str) -> Result<SocketAddr, ConfigError> {
-    addr.parse()
-        .map_err(|_| ConfigError::BadAddress { what: what.to_string(), addr: addr.to_string() })
+    addr.parse().map_err(|_| ConfigError::BadAddress { what: what.to_string(), addr: addr.to_string() })
 }
 
 /// A configuration that cannot be used.

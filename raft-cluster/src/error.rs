@@ -60,7 +60,9 @@ pub enum ClientError {
     },
     /// The entry at `index` was overwritten by a leader of another term: the
     /// write did not commit. Retry.
-    #[error("write at index {index} (term {term}) was not committed: a leader of term {committed_term} overwrote it; retry")]
+    #[error(
+        "write at index {index} (term {term}) was not committed: a leader of term {committed_term} overwrote it; retry"
+    )]
     NotCommitted {
         /// Index the write was appended at.
         index: LogIndex,

@@ -204,9 +204,10 @@ impl<M: NodeStateMachine> LocalCluster<M> {
 
     fn take_node(&mut self, id: NodeId) -> Result<Node<M>, ClusterError> {
         let slot = self.slots.get_mut(&id).ok_or_else(|| unknown(id))?;
-        let node = slot.node.take().ok_or_else(|| {
-            ClusterError::Config(crate::ConfigError::Invalid(format!("node {id} is not running")))
-        })?;
+        let node = slot
+            .node
+            .take()
+            .ok_or_else(|| ClusterError::Config(crate::ConfigError::Invalid(format!("node {id} is not running"))))?;
         self.network.unregister(id);
         Ok(node)
     }
@@ -229,7 +230,8 @@ impl<M: NodeStateMachine> LocalCluster<M> {
         let check = || {
             let st: Vec<NodeStatus> = among.iter().filter_map(|id| self.status(*id)).collect();
             let max_term = st.iter().map(|s| s.term).max()?;
-            let leaders: Vec<&NodeStatus> = st.iter().filter(|s| s.role == Role::Leader && s.term == max_term).collect();
+            let leaders: Vec<&NodeStatus> =
+                st.iter().filter(|s| s.role == Role::Leader && s.term == max_term).collect();
             (leaders.len() == 1).then(|| leaders[0].id)
         };
         wait_until("a leader", deadline, check, || tokio::time::sleep(POLL_INTERVAL), || self.describe()).await
@@ -241,7 +243,12 @@ impl<M: NodeStateMachine> LocalCluster<M> {
     }
 
     /// Waits until every node of `ids` has applied `index`.
-    pub async fn wait_for_applied_on(&self, ids: &[NodeId], index: raft_core::LogIndex, deadline: Duration) -> Result<(), WaitError> {
+    pub async fn wait_for_applied_on(
+        &self,
+        ids: &[NodeId],
+        index: raft_core::LogIndex,
+        deadline: Duration,
+    ) -> Result<(), WaitError> {
         let what = format!("index {index} applied on {ids:?}");
         let check = || ids.iter().all(|id| self.status(*id).is_some_and(|s| s.applied >= index)).then_some(());
         wait_until(&what, deadline, check, || tokio::time::sleep(POLL_INTERVAL), || self.describe()).await
@@ -280,7 +287,12 @@ impl<M: NodeStateMachine> LocalCluster<M> {
     }
 
     fn any_leader(&self) -> Option<NodeId> {
-        self.running().into_iter().filter_map(|id| self.status(id)).filter(|s| s.is_leader()).max_by_key(|s| s.term).map(|s| s.id)
+        self.running()
+            .into_iter()
+            .filter_map(|id| self.status(id))
+            .filter(|s| s.is_leader())
+            .max_by_key(|s| s.term)
+            .map(|s| s.id)
     }
 
     /// One line per node: role, term, commit, applied.
@@ -290,7 +302,10 @@ impl<M: NodeStateMachine> LocalCluster<M> {
             .map(|(id, s)| match &s.node {
                 Some(n) => {
                     let st = n.status();
-                    format!("{id}: {} {} commit={} applied={} last={}", st.role, st.term, st.commit.0, st.applied.0, st.last_index.0)
+                    format!(
+                        "{id}: {} {} commit={} applied={} last={}",
+                        st.role, st.term, st.commit.0, st.applied.0, st.last_index.0
+                    )
                 }
                 None => format!("{id}: down"),
             })

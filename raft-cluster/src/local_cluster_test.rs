@@ -139,8 +139,8 @@ async fn a_follower_behind_the_compaction_point_catches_up_by_snapshot() {
     c.restart(follower).await.unwrap();
     let mut events = c.subscribe(follower).unwrap();
     c.wait_for_applied_on(&[follower], LogIndex(last), DEADLINE).await.unwrap();
-    let installed = std::iter::from_fn(|| events.try_recv().ok())
-        .any(|e| matches!(e.kind, EventKind::SnapshotInstalled { .. }));
+    let installed =
+        std::iter::from_fn(|| events.try_recv().ok()).any(|e| matches!(e.kind, EventKind::SnapshotInstalled { .. }));
     assert!(installed, "follower must have caught up through InstallSnapshot");
     assert_eq!(stale_get(&c, follower, "first").await.as_deref(), Some("1"));
     assert_eq!(stale_get(&c, follower, "k59").await.as_deref(), Some("59"));

@@ -4,9 +4,7 @@
 
 use std::sync::Mutex;
 
-use raft_core::{
-    Entry, InitialState, LogIndex, MemStorage, Membership, Snapshot, Storage, StorageResult, Term,
-};
+use raft_core::{Entry, InitialState, LogIndex, MemStorage, Membership, Snapshot, Storage, StorageResult, Term};
 
 use crate::store::{NodeStore, PersistBatch, StoreFailure, StoreIdentity};
 

@@ -26,7 +26,10 @@ async fn a_store_from_another_cluster_is_refused() {
     let node = Node::start(single_node_config("alpha", 1), parts(&store)).await.unwrap();
     node.shutdown().await.unwrap();
     let err = Node::start(single_node_config("beta", 1), parts(&store)).await.err().expect("must refuse");
-    assert!(matches!(err, ClusterError::IdentityMismatch { ref found_cluster, .. } if found_cluster == "alpha"), "{err}");
+    assert!(
+        matches!(err, ClusterError::IdentityMismatch { ref found_cluster, .. } if found_cluster == "alpha"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -69,7 +72,8 @@ async fn a_burst_of_writes_is_grouped_into_few_synced_appends() {
     use std::sync::atomic::Ordering::Relaxed;
     let counting = Arc::new(crate::test_support::CountingStore::new());
     let store: Arc<dyn NodeStore> = counting.clone();
-    let parts = NodeParts { store, state_machine: TestKv::default(), transport: Arc::new(LocalNetwork::new().transport()) };
+    let parts =
+        NodeParts { store, state_machine: TestKv::default(), transport: Arc::new(LocalNetwork::new().transport()) };
     let node = Node::start(single_node_config("alpha", 1), parts).await.unwrap();
     let client = node.client();
     client.wait_for("leadership", Duration::from_secs(10), NodeStatus::is_leader).await.unwrap();

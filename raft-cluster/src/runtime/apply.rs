@@ -83,5 +83,4 @@ impl<M: NodeStateMachine> NodeTask<M> {
         self.emit(EventKind::SnapshotTaken { last_log_id, bytes });
         Ok(())
     }
-
 }

@@ -50,10 +50,9 @@ impl<R> PendingWrites<R> {
         } else {
             match result {
                 Some(r) => r.map(|r| (applied.index, r)),
-                None => Err(ClientError::StateMachine(format!(
-                    "entry {} produced no answer for its write",
-                    applied.index
-                ))),
+                None => {
+                    Err(ClientError::StateMachine(format!("entry {} produced no answer for its write", applied.index)))
+                }
             }
         };
         let _ = reply.send(answer);

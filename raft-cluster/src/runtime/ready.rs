@@ -89,7 +89,9 @@ impl<M: NodeStateMachine> NodeTask<M> {
             let kind = match ev {
                 Event::ElectionStarted { pre_vote, .. } => EventKind::ElectionStarted { pre_vote: *pre_vote },
                 Event::BecameLeader { votes, .. } => EventKind::LeaderElected { votes: votes.clone() },
-                Event::BecameFollower { leader, .. } => EventKind::RoleChanged { role: Role::Follower, leader: *leader },
+                Event::BecameFollower { leader, .. } => {
+                    EventKind::RoleChanged { role: Role::Follower, leader: *leader }
+                }
                 Event::LostQuorum { .. } => EventKind::LostQuorum,
                 Event::Committed { index, term } => EventKind::Committed { index: *index, entry_term: *term },
                 Event::TransferStarted { to } => EventKind::LeaderTransfer { to: *to },

@@ -173,7 +173,8 @@ impl<M: NodeStateMachine> NodeTask<M> {
 
     fn handle_request(&mut self, req: Request<M>) {
         if self.writes.len() + self.reads.len() >= self.config.limits.max_pending_requests {
-            let msg = format!("{} requests pending (limits.max_pending_requests)", self.config.limits.max_pending_requests);
+            let msg =
+                format!("{} requests pending (limits.max_pending_requests)", self.config.limits.max_pending_requests);
             return reject(req, ClientError::Overloaded(msg));
         }
         match req {
@@ -244,7 +245,6 @@ impl<M: NodeStateMachine> NodeTask<M> {
             changed
         });
     }
-
 }
 
 /// Answers a request that will not be processed.
