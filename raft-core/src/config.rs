@@ -32,6 +32,10 @@ pub struct Config {
     pub max_uncommitted_bytes: u64,
     /// Largest payload accepted by `propose`.
     pub max_entry_bytes: u64,
+    /// At most this many entry bytes of committed entries in one
+    /// [`crate::Ready`] (at least one entry is always included), so a node
+    /// catching up on a long committed log applies it in bounded batches.
+    pub max_apply_bytes: u64,
     /// Suggest a snapshot (via [`crate::Ready::snapshot_hint`]) once this many
     /// applied entries sit in the log after the last snapshot. 0 = never.
     pub snapshot_threshold: u64,
@@ -53,6 +57,7 @@ impl Config {
             max_msg_bytes: 1 << 20,
             max_uncommitted_bytes: 64 << 20,
             max_entry_bytes: 8 << 20,
+            max_apply_bytes: 64 << 20,
             snapshot_threshold: 10_000,
             seed: id.0,
         }
@@ -80,6 +85,9 @@ impl Config {
                 "max_msg_bytes ({}) must be non-zero and at most max_inflight_bytes ({})",
                 self.max_msg_bytes, self.max_inflight_bytes
             )));
+        }
+        if self.max_apply_bytes == 0 {
+            return Err(ConfigError::Invalid("max_apply_bytes must be non-zero".into()));
         }
         Ok(())
     }

@@ -155,7 +155,14 @@ impl<S: Storage> RaftNode<S> {
         }
         self.role = Role::Follower;
         self.leader = leader;
-        self.reset_timers();
+        // Figure 2: the election timer restarts on hearing from a leader or
+        // granting a vote, not on merely learning a higher term. Otherwise a
+        // stale candidate (without pre-vote) keeps resetting the timers of
+        // the up-to-date nodes that alone can win, and elections livelock.
+        if leader.is_some() {
+            self.reset_timers();
+        }
+        self.heartbeat_elapsed = 0;
         self.progress.clear();
         self.votes.clear();
         self.transfer = None;
@@ -209,7 +216,8 @@ impl<S: Storage> RaftNode<S> {
             || (rv.pre_vote && msg_term > self.term);
         // §5.4.1: only for a log at least as up-to-date as ours.
         let up_to_date = rv.last_log_id >= self.log.last_log_id()?;
-        let granted = can_vote && up_to_date;
+        // Learners and removed nodes never vote.
+        let granted = can_vote && up_to_date && self.promotable();
         tracing::debug!(
             node = self.id().0,
             term = self.term.0,
@@ -270,3 +278,7 @@ impl<S: Storage> RaftNode<S> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "election_tests.rs"]
+mod tests;

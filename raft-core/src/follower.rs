@@ -29,6 +29,22 @@ fn malformed(ae: &AppendEntries, msg_term: Term) -> Option<&'static str> {
     None
 }
 
+/// Entries up to our commit index are in every later leader's log (Leader
+/// Completeness, §5.4), so an append reaching back before it is trimmed to
+/// start at the commit index. Returns false if nothing new remains.
+fn skip_committed_prefix(ae: &mut AppendEntries, committed: LogIndex) -> bool {
+    if ae.prev_log_id.index >= committed {
+        return true;
+    }
+    let skip = (committed.0 - ae.prev_log_id.index.0) as usize;
+    if skip >= ae.entries.len() {
+        return false;
+    }
+    ae.prev_log_id = ae.entries[skip - 1].log_id();
+    ae.entries.drain(..skip);
+    true
+}
+
 impl<S: Storage> RaftNode<S> {
     pub(crate) fn handle_append(&mut self, from: NodeId, mut ae: AppendEntries) -> Result<(), Error> {
         self.election_elapsed = 0;
@@ -37,16 +53,9 @@ impl<S: Storage> RaftNode<S> {
             return Ok(());
         }
         let committed = self.log.committed();
-        if ae.prev_log_id.index < committed {
-            // Entries up to our commit index are in every later leader's
-            // log (Leader Completeness, §5.4): skip them.
-            let skip = (committed.0 - ae.prev_log_id.index.0) as usize;
-            if skip >= ae.entries.len() {
-                self.reply_append(from, ae.read_round, AppendResult::Success { match_index: committed });
-                return Ok(());
-            }
-            ae.prev_log_id = ae.entries[skip - 1].log_id();
-            ae.entries.drain(..skip);
+        if !skip_committed_prefix(&mut ae, committed) {
+            self.reply_append(from, ae.read_round, AppendResult::Success { match_index: committed });
+            return Ok(());
         }
         let last = self.log.last_index();
         let prev = ae.prev_log_id;
@@ -87,7 +96,9 @@ impl<S: Storage> RaftNode<S> {
             return Ok(());
         }
         let match_index = LogIndex(prev.index.0 + ae.entries.len() as u64);
-        self.append_new_entries(ae.entries)?;
+        if !self.append_new_entries(ae.entries)? {
+            return Ok(());
+        }
         // Figure 2 rule 5: commit = min(leaderCommit, index of last new entry).
         let new_commit = ae.leader_commit.min(match_index);
         if self.log.commit_to(new_commit) {
@@ -101,7 +112,9 @@ impl<S: Storage> RaftNode<S> {
 
     /// Appends what is new in `entries` (all of which follow a matching
     /// prev), truncating at the first conflicting entry (§5.3 step 3).
-    fn append_new_entries(&mut self, entries: Vec<Entry>) -> Result<(), Error> {
+    /// Returns false (and changes nothing) if that would rewrite a
+    /// committed entry.
+    fn append_new_entries(&mut self, entries: Vec<Entry>) -> Result<bool, Error> {
         let last = self.log.last_index();
         let mut start = entries.len();
         for (k, e) in entries.iter().enumerate() {
@@ -111,7 +124,7 @@ impl<S: Storage> RaftNode<S> {
             }
         }
         if start == entries.len() {
-            return Ok(());
+            return Ok(true);
         }
         let new: Vec<Entry> = entries.into_iter().skip(start).collect();
         let first = new[0].index;
@@ -122,7 +135,7 @@ impl<S: Storage> RaftNode<S> {
                 index = first.0,
                 "append conflicts with a committed entry; ignored"
             );
-            return Ok(());
+            return Ok(false);
         }
         if first <= last {
             tracing::info!(node = self.id().0, term = self.term.0, index = first.0, "truncating conflicting suffix");
@@ -141,7 +154,7 @@ impl<S: Storage> RaftNode<S> {
             }
         }
         self.log.truncate_and_append(new);
-        Ok(())
+        Ok(true)
     }
 
     /// The first index of the run of `term` entries ending at `index`
@@ -191,3 +204,7 @@ impl<S: Storage> RaftNode<S> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "follower_tests.rs"]
+mod tests;

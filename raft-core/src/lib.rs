@@ -38,6 +38,38 @@
 //!    runtime applies it to its state machine and answers the client.
 //!    Followers learn the commit index from the next append or heartbeat.
 //!
+//! ## Where the protocol lives
+//! [`RaftNode`] is one struct whose behaviour is split by concern into
+//! plain `impl` blocks: `election.rs` (pre-vote, vote, CheckQuorum, role
+//! changes), `replication.rs` (the leader: appends, heartbeats, commit,
+//! ReadIndex, transfer), `follower.rs` (AppendEntries and InstallSnapshot on
+//! the receiving side), `step.rs` (input validation and the term rules) and
+//! `ready_flow.rs` (`ready`/`advance`). The pieces with their own invariants
+//! are separate types: [`RaftLog`] (durable view + unstable tail),
+//! [`Progress`] + [`Inflights`] (per-follower flow control),
+//! [`MembershipLog`] (the configuration in effect), [`ReadOnly`] (pending
+//! reads) and [`quorum`] (majority arithmetic, property-tested).
+//!
+//! ## Why some choices
+//! - Appends are built in `ready()`, not in `propose()`: proposals between
+//!   two Readies travel as one AppendEntries per follower.
+//! - Votes, vote requests and append acknowledgements go in
+//!   [`Ready::persisted_messages`] whenever the node holds state that is not
+//!   yet durable: they promise that state survives a crash.
+//! - Heartbeats to a pipelined follower assert everything already sent, so a
+//!   lost append is noticed one heartbeat later without extra messages;
+//!   their commit index is capped at the follower's known match.
+//! - A follower being probed gets one probe at a time; a lost probe is
+//!   re-sent only once the follower answers a heartbeat, so an unreachable
+//!   peer costs one heartbeat per interval, never a stream of appends or
+//!   snapshots.
+//! - Learning a higher term does not restart the election timer (only a
+//!   leader's message or a granted vote does, Figure 2): otherwise stale
+//!   candidates could keep the up-to-date nodes from ever timing out.
+//! - Everything a peer sends is checked; bad input is dropped with a
+//!   `tracing` event (fields `node`, `term`), never a panic. Only storage
+//!   failures surface as [`Error`].
+//!
 //! ## Storage
 //! [`Storage`] is read-only: the core reads the durable log through it and
 //! tells the runtime what to write. [`MemStorage`] is the in-memory

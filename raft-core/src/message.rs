@@ -138,8 +138,9 @@ pub struct InstallSnapshot {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "codec", derive(Serialize, Deserialize))]
 pub struct InstallSnapshotResponse {
-    /// The follower's last log index after handling the snapshot (the
-    /// snapshot's last index when installed).
+    /// An index up to which the follower's log is now known to match the
+    /// leader's: the snapshot's last index when installed, or the
+    /// follower's commit index when the snapshot was stale and ignored.
     pub last_index: LogIndex,
 }
 

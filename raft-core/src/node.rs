@@ -5,7 +5,7 @@
 //! vote, role changes), `replication.rs` (the leader's side of
 //! AppendEntries, commit), `follower.rs` (the follower's side, snapshot
 //! install), `step.rs` (message validation and term rules) and
-//! `ready_flow.rs` (building a [`Ready`] and `advance`). This file holds the
+//! `ready_flow.rs` (building a [`crate::Ready`] and `advance`). This file holds the
 //! state and the client-facing API.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -160,7 +160,8 @@ impl<S: Storage> RaftNode<S> {
             return Err(ProposeError::EntryTooLarge { size, limit: self.cfg.max_entry_bytes });
         }
         let limit = self.cfg.max_uncommitted_bytes;
-        if limit > 0 && self.uncommitted_bytes > 0 && self.uncommitted_bytes + size > limit {
+        let entry_bytes = size + crate::types::ENTRY_OVERHEAD_BYTES;
+        if limit > 0 && self.uncommitted_bytes > 0 && self.uncommitted_bytes + entry_bytes > limit {
             return Err(ProposeError::Backpressure { pending: self.uncommitted_bytes });
         }
         Ok(self.append_entry(EntryPayload::Normal(data)))

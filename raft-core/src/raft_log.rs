@@ -330,12 +330,13 @@ impl<S: Storage> RaftLog<S> {
         self.committed > self.applying
     }
 
-    /// Hands out committed, not yet handed entries.
-    pub fn take_committed_entries(&mut self) -> StorageResult<Vec<Entry>> {
+    /// Hands out committed, not yet handed entries, at most `max_bytes` of
+    /// them (at least one).
+    pub fn take_committed_entries(&mut self, max_bytes: u64) -> StorageResult<Vec<Entry>> {
         if !self.has_next_committed() {
             return Ok(Vec::new());
         }
-        let entries = self.entries(self.applying.next(), self.committed.next(), None)?;
+        let entries = self.entries(self.applying.next(), self.committed.next(), Some(max_bytes))?;
         if let Some(last) = entries.last() {
             self.applying = last.index;
         }

@@ -104,3 +104,80 @@ fn commit_past_last_index_in_storage_is_corruption() {
     let s = MemStorage::new_with_membership(membership(&[1]));
     assert!(matches!(RaftLog::new(s, LogIndex(3)), Err(StorageError::Corrupted { .. })));
 }
+
+mod model {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Append(u8),
+        Truncate(u8, u8),
+        Ready,
+        Advance,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (1u8..4).prop_map(Op::Append),
+            (0u8..6, 1u8..4).prop_map(|(back, n)| Op::Truncate(back, n)),
+            Just(Op::Ready),
+            Just(Op::Advance),
+        ]
+    }
+
+    proptest! {
+        /// The log view always equals a plain model log, and what the Readies
+        /// tell storage to write (truncate_from + entries) reproduces it:
+        /// storage holds the model up to `persisted`.
+        #[test]
+        fn log_view_and_storage_follow_the_model(ops in proptest::collection::vec(op(), 1..60)) {
+            let mut log = log_with(&[]);
+            let store = log.storage().clone();
+            let mut model: Vec<Entry> = Vec::new();
+            let mut term = 1u64;
+            let mut handed: Vec<LogId> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Append(n) => {
+                        let start = model.len() as u64 + 1;
+                        let new: Vec<Entry> = (0..n as u64).map(|k| noop(term, start + k)).collect();
+                        model.extend(new.iter().cloned());
+                        log.append(new);
+                    }
+                    Op::Truncate(back, n) => {
+                        let last = model.len() as u64;
+                        let at = last.saturating_sub(back as u64).max(1).min(last + 1);
+                        term += 1;
+                        let new: Vec<Entry> = (0..n as u64).map(|k| noop(term, at + k)).collect();
+                        model.truncate(at as usize - 1);
+                        model.extend(new.iter().cloned());
+                        log.truncate_and_append(new);
+                    }
+                    Op::Ready => {
+                        let (truncate, entries) = log.take_ready_entries();
+                        if let Some(t) = truncate {
+                            prop_assert_eq!(Some(t), entries.first().map(|e| e.index));
+                        }
+                        store.wl().append(&entries);
+                        if let Some(e) = entries.last() {
+                            handed.push(e.log_id());
+                        }
+                    }
+                    Op::Advance => {
+                        if !handed.is_empty() {
+                            log.stable_to(handed.remove(0));
+                        }
+                    }
+                }
+                log.check();
+                prop_assert_eq!(log.last_index(), LogIndex(model.len() as u64));
+                let view = log.entries(LogIndex(1), log.last_index().next(), None).unwrap();
+                prop_assert_eq!(&view, &model);
+                let p = log.persisted().0 as usize;
+                let stored = store.entries(LogIndex(1), LogIndex(p as u64 + 1), None).unwrap();
+                prop_assert_eq!(&stored[..], &model[..p], "storage must hold the model up to persisted");
+            }
+        }
+    }
+}

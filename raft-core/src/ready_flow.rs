@@ -48,7 +48,7 @@ impl<S: Storage> RaftNode<S> {
         }
         let vote_changed = (hs.term, hs.vote) != (durable.term, durable.vote);
         rd.must_sync = rd.snapshot.is_some() || rd.truncate_from.is_some() || !rd.entries.is_empty() || vote_changed;
-        rd.committed_entries = self.log.take_committed_entries()?;
+        rd.committed_entries = self.log.take_committed_entries(self.cfg.max_apply_bytes)?;
         rd.messages = std::mem::take(&mut self.msgs);
         rd.persisted_messages = std::mem::take(&mut self.persisted_msgs);
         rd.read_states = std::mem::take(&mut self.read_states);

@@ -15,6 +15,10 @@ use crate::ready::{Event, ReadState};
 use crate::storage::{Storage, StorageError};
 use crate::types::{Entry, LogId, LogIndex, NodeId, Role, Term};
 
+/// Election timeouts without news after which an InstallSnapshot is
+/// presumed lost and retried.
+const SNAPSHOT_STALL_TIMEOUTS: u64 = 3;
+
 impl<S: Storage> RaftNode<S> {
     /// Sends what each follower is missing, within its flow-control window.
     /// Called when building a Ready so proposals made since the last one go
@@ -106,14 +110,18 @@ impl<S: Storage> RaftNode<S> {
         Ok(false)
     }
 
-    /// A heartbeat to `to`: an empty AppendEntries at its match index, so
-    /// it always passes the consistency check, carrying the commit index
-    /// capped at what the follower is known to hold.
+    /// A heartbeat to `to`: an empty AppendEntries. For a pipelined
+    /// follower it asserts everything sent so far (`next - 1`), so a lost
+    /// append shows up as a rejection one heartbeat later; otherwise it sits
+    /// at the match index and always passes the consistency check. The
+    /// commit index is capped at what the follower is known to hold.
     pub(crate) fn send_heartbeat(&mut self, to: NodeId) {
         let Some(pr) = self.progress.get(&to) else { return };
-        let (prev, commit) = match self.log.term(pr.matched) {
-            Ok(term) => (LogId::new(term, pr.matched), self.log.committed().min(pr.matched)),
-            // Match point compacted: the follower answers with its commit.
+        let at = if pr.state == ProgressState::Replicate { pr.next.prev() } else { pr.matched };
+        let commit = self.log.committed().min(pr.matched);
+        let (prev, commit) = match self.log.term(at) {
+            Ok(term) => (LogId::new(term, at), commit),
+            // Compacted: the follower answers with its commit index.
             Err(_) => (LogId::new(Term(0), LogIndex(0)), LogIndex(0)),
         };
         let body = MessageBody::AppendEntries(AppendEntries {
@@ -125,30 +133,29 @@ impl<S: Storage> RaftNode<S> {
         self.send(to, body);
     }
 
-    /// Periodic heartbeat (§5.2). A follower being probed gets its probe
-    /// again instead (the previous one may be lost); a pipeline with no
-    /// acknowledgement for an election timeout falls back to probing.
+    /// Periodic heartbeat (§5.2). A pipeline with no acknowledgement for an
+    /// election timeout (or a snapshot with no news for a few) falls back to
+    /// probing, paused until the peer shows signs of life.
     pub(crate) fn tick_heartbeat(&mut self) {
         let peers: Vec<NodeId> = self.progress.keys().copied().collect();
-        let last = self.log.last_index();
         let stall_limit = self.cfg.election_ticks.div_ceil(self.cfg.heartbeat_ticks);
         for peer in peers {
             let pr = self.progress.get_mut(&peer).expect("peer listed above");
-            if pr.state == ProgressState::Replicate && !pr.inflights.is_empty() {
+            let limit = match pr.state {
+                ProgressState::Replicate if !pr.inflights.is_empty() => Some(stall_limit),
+                // The runtime normally reports the transfer's outcome; if it
+                // never does (message lost), retry after a few timeouts.
+                ProgressState::Snapshot => Some(SNAPSHOT_STALL_TIMEOUTS * stall_limit),
+                _ => None,
+            };
+            if let Some(limit) = limit {
                 pr.stalled_heartbeats += 1;
-                if pr.stalled_heartbeats >= stall_limit {
+                if pr.stalled_heartbeats >= limit {
+                    if pr.state == ProgressState::Snapshot {
+                        pr.pending_snapshot = LogIndex(0);
+                    }
                     pr.become_probe();
-                }
-            }
-            if pr.state == ProgressState::Probe && pr.next <= last {
-                pr.probe_sent = false;
-                let before = self.msgs.len();
-                if let Err(e) = self.send_append(peer, false) {
-                    tracing::warn!(node = self.id().0, term = self.term.0, to = peer.0, error = %e,
-                        "probe failed; sending heartbeat");
-                }
-                if self.msgs.len() > before {
-                    continue;
+                    pr.probe_sent = true;
                 }
             }
             self.send_heartbeat(peer);
@@ -194,11 +201,17 @@ impl<S: Storage> RaftNode<S> {
         }
         let pr = self.progress.get_mut(&from).expect("caller checked progress");
         if !pr.maybe_update(match_index) {
+            // No news (typically a heartbeat answer): the peer is alive, so
+            // a paused probe whose answer may have been lost is resent.
+            if pr.state == ProgressState::Probe {
+                pr.probe_sent = false;
+            }
             return Ok(());
         }
         match pr.state {
             ProgressState::Probe => pr.become_replicate(),
-            ProgressState::Snapshot if pr.matched >= pr.pending_snapshot => pr.become_probe(),
+            // The follower holds the snapshot and we know its match: pipeline.
+            ProgressState::Snapshot if pr.matched >= pr.pending_snapshot => pr.become_replicate(),
             _ => {}
         }
         self.maybe_commit()?;
@@ -260,7 +273,7 @@ impl<S: Storage> RaftNode<S> {
         }
         pr.maybe_update(r.last_index);
         if pr.state == ProgressState::Snapshot && pr.matched >= pr.pending_snapshot {
-            pr.become_probe();
+            pr.become_replicate();
         }
         self.maybe_commit()
     }
@@ -361,3 +374,7 @@ impl<S: Storage> RaftNode<S> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "replication_tests.rs"]
+mod tests;

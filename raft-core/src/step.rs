@@ -56,6 +56,9 @@ impl<S: Storage> RaftNode<S> {
             "addressed to another node"
         } else if msg.from == me || msg.from.0 == 0 {
             "invalid sender"
+        } else if msg.term.0 == 0 {
+            // Every real message is sent in term >= 1 (terms start at 1).
+            "term 0"
         } else if !self.members.effective().contains(msg.from) && !self.accept_stranger(msg) {
             "sender is not a member"
         } else {

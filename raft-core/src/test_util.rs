@@ -192,3 +192,69 @@ impl Cluster {
             .unwrap_or_default()
     }
 }
+
+/// Makes `n` leader by feeding it the pre-vote and vote grants of `voters`,
+/// then handles the Ready (persisting the noop) and returns that Ready.
+pub fn elect_manually(n: &mut Node, voters: &[u64]) -> Ready {
+    n.campaign().expect("campaign");
+    let me = n.id().0;
+    if n.role() == Role::PreCandidate {
+        let t = n.term().0 + 1;
+        for &v in voters {
+            let body =
+                MessageBody::RequestVoteResponse(crate::message::RequestVoteResponse { pre_vote: true, granted: true });
+            n.step(msg(v, me, t, body)).expect("step");
+        }
+    }
+    if n.role() == Role::Candidate {
+        let t = n.term().0;
+        for &v in voters {
+            let body = MessageBody::RequestVoteResponse(crate::message::RequestVoteResponse {
+                pre_vote: false,
+                granted: true,
+            });
+            n.step(msg(v, me, t, body)).expect("step");
+        }
+    }
+    assert_eq!(n.role(), Role::Leader, "manual election must win");
+    handle_ready(n)
+}
+
+/// An acknowledgement from `from` to `to`.
+pub fn ack(from: u64, to: u64, term: u64, match_index: u64) -> Message {
+    msg(
+        from,
+        to,
+        term,
+        MessageBody::AppendEntriesResponse(crate::message::AppendEntriesResponse {
+            result: crate::message::AppendResult::Success { match_index: LogIndex(match_index) },
+            read_round: 0,
+        }),
+    )
+}
+
+/// An AppendEntries from leader `from` to `to`.
+pub fn append(from: u64, to: u64, term: u64, prev: (u64, u64), entries: Vec<Entry>, commit: u64) -> Message {
+    msg(
+        from,
+        to,
+        term,
+        MessageBody::AppendEntries(crate::message::AppendEntries {
+            prev_log_id: crate::types::LogId::new(Term(prev.0), LogIndex(prev.1)),
+            entries,
+            leader_commit: LogIndex(commit),
+            read_round: 0,
+        }),
+    )
+}
+
+/// The AppendEntries bodies among `msgs` addressed to `to`.
+pub fn appends_to(msgs: &[Message], to: u64) -> Vec<crate::message::AppendEntries> {
+    msgs.iter()
+        .filter(|m| m.to == NodeId(to))
+        .filter_map(|m| match &m.body {
+            MessageBody::AppendEntries(a) => Some(a.clone()),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,318 @@
+//! The randomized schedule: a chaos phase (proposals, reads, transfers,
+//! partitions of every shape, crashes at and between Ready boundaries,
+//! restarts, lossy network) with every invariant checked after every step,
+//! then a liveness phase: the network heals with a majority up, and a leader
+//! must be elected and a fresh proposal committed within
+//! [`LIVENESS_TICKS`].
+//!
+//! Everything is drawn from one `SeededRng`, so a seed is a complete
+//! reproduction.
+
+use std::collections::BTreeMap;
+
+use raft_core::{LogIndex, NodeId, SeededRng};
+
+use crate::harness::{derive_seed, Cluster, CrashPoint, NetConfig, SimConfig};
+
+/// A healed cluster with a majority up must elect a leader and commit a new
+/// entry on every live node within this many ticks (20 s at 100 ms a tick;
+/// election timeouts are 10..20 ticks, with pre-vote two rounds each).
+pub const LIVENESS_TICKS: u64 = 200;
+
+/// What one run did, for determinism checks and reporting.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// The seed.
+    pub seed: u64,
+    /// Cluster size.
+    pub nodes: usize,
+    /// Steps taken.
+    pub steps: u64,
+    /// Ticks taken in total.
+    pub ticks: u64,
+    /// Ticks the liveness phase needed.
+    pub liveness_ticks: u64,
+    /// Highest applied index on any node.
+    pub applied: LogIndex,
+    /// Messages sent.
+    pub messages: u64,
+    /// Faults injected (partitions, crashes, restarts).
+    pub faults: u64,
+    /// Crashes, and how many of them hit inside a Ready handling.
+    pub crashes: (u64, u64),
+    /// InstallSnapshot messages sent.
+    pub installs: u64,
+    /// Reads served.
+    pub reads: usize,
+}
+
+/// The shape of a run, drawn from its seed.
+struct Plan {
+    chaos_ticks: u64,
+    fault_rate: f64,
+    propose_rate: f64,
+}
+
+fn build(seed: u64, nodes: usize, rng: &mut SeededRng) -> (SimConfig, Plan) {
+    let mut cfg = SimConfig::new(nodes, seed);
+    cfg.replay = format!("SIM_SEED={seed} SIM_NODES={nodes} cargo test -p raft-core --test sim -- replay --nocapture");
+    cfg.net = match rng.gen_range(0, 4) {
+        0 => NetConfig::reliable(),
+        1 => NetConfig::delayed(),
+        _ => NetConfig::unreliable(),
+    };
+    if rng.gen_bool(0.3) {
+        cfg.net.drop_rate = rng.gen_range(0, 30) as f64 / 100.0;
+    }
+    if rng.gen_bool(0.25) {
+        // Short timeouts against multi-tick delays: many competing elections.
+        cfg.raft.election_ticks = rng.gen_range(3, 6);
+    }
+    cfg.raft.pre_vote = rng.gen_bool(0.7);
+    cfg.raft.check_quorum = rng.gen_bool(0.7);
+    cfg.raft.snapshot_threshold = [0, 5, 20, 60][rng.gen_range(0, 4) as usize];
+    cfg.raft.max_msg_bytes = [256, 4096, 1 << 20][rng.gen_range(0, 3) as usize];
+    cfg.raft.max_inflight_msgs = [1, 4, 256][rng.gen_range(0, 3) as usize];
+    let plan = Plan {
+        chaos_ticks: rng.gen_range(150, 300),
+        fault_rate: rng.gen_range(2, 12) as f64 / 100.0,
+        propose_rate: rng.gen_range(10, 80) as f64 / 100.0,
+    };
+    (cfg, plan)
+}
+
+fn pick(rng: &mut SeededRng, ids: &[NodeId]) -> Option<NodeId> {
+    (!ids.is_empty()).then(|| ids[rng.gen_range(0, ids.len() as u64) as usize])
+}
+
+/// A random two-way split (majority/minority or any other sizes); with
+/// `bridge`, one node sits in both halves and sees everyone while the halves
+/// do not see each other.
+fn split(c: &mut Cluster, rng: &mut SeededRng, bridge: bool) {
+    let mut shuffled = c.ids();
+    shuffle(rng, &mut shuffled);
+    if !bridge {
+        let cut = rng.gen_range(1, shuffled.len() as u64) as usize;
+        c.partition(&[shuffled[..cut].to_vec(), shuffled[cut..].to_vec()]);
+        return;
+    }
+    let b = shuffled[0];
+    let half = 1 + (shuffled.len() - 1) / 2;
+    let mut left = shuffled[1..half].to_vec();
+    let mut right = shuffled[half..].to_vec();
+    left.push(b);
+    right.push(b);
+    c.partition(&[left, right]);
+}
+
+/// Injects one random fault or operator action.
+fn inject_fault(c: &mut Cluster, rng: &mut SeededRng) {
+    let ids = c.ids();
+    let up: Vec<NodeId> = ids.iter().copied().filter(|id| c.is_up(*id)).collect();
+    let down: Vec<NodeId> = ids.iter().copied().filter(|id| !c.is_up(*id)).collect();
+    let leader = c.connected_leader();
+    match rng.gen_range(0, 12) {
+        0 | 1 => c.heal(),
+        2 => split(c, rng, false),
+        3 => {
+            if let Some(l) = leader {
+                let rest: Vec<NodeId> = ids.iter().copied().filter(|id| *id != l).collect();
+                c.partition(&[vec![l], rest]);
+            }
+        }
+        4 => split(c, rng, true),
+        5 => {
+            if let (Some(a), Some(b)) = (pick(rng, &ids), pick(rng, &ids)) {
+                if a != b {
+                    c.cut_one_way(a, b);
+                }
+            }
+        }
+        6 => {
+            if let Some(id) = pick(rng, &up) {
+                c.crash(id);
+            }
+        }
+        7 => {
+            if let Some(id) = pick(rng, &up) {
+                let point = [CrashPoint::BeforePersist, CrashPoint::AfterPersist, CrashPoint::BeforeAdvance]
+                    [rng.gen_range(0, 3) as usize];
+                c.crash_at_next_ready(id, point);
+            }
+        }
+        8 | 9 => {
+            if let Some(id) = pick(rng, &down) {
+                c.restart(id);
+            }
+        }
+        10 => {
+            if let (Some(l), Some(to)) = (leader, pick(rng, &ids)) {
+                if l != to {
+                    let _ = c.transfer_leader(l, to);
+                }
+            }
+        }
+        _ => {
+            if let Some(id) = pick(rng, &up) {
+                c.campaign(id);
+            }
+        }
+    }
+}
+
+fn shuffle(rng: &mut SeededRng, v: &mut [NodeId]) {
+    for i in (1..v.len()).rev() {
+        let j = rng.gen_range(0, i as u64 + 1) as usize;
+        v.swap(i, j);
+    }
+}
+
+/// One chaos tick: maybe propose, maybe read, maybe inject a fault.
+fn chaos_tick(
+    c: &mut Cluster,
+    rng: &mut SeededRng,
+    plan: &Plan,
+    counter: &mut u64,
+    faults: &mut u64,
+    reads: &mut BTreeMap<u64, LogIndex>,
+) {
+    if rng.gen_bool(plan.propose_rate) {
+        let target = c.connected_leader().or_else(|| pick(rng, &c.ids()));
+        if let Some(id) = target.filter(|id| c.is_up(*id)) {
+            *counter += 1;
+            let len = rng.gen_range(1, 48) as usize;
+            let mut data = format!("cmd-{counter}-").into_bytes();
+            data.resize(data.len() + len, b'a' + (*counter % 26) as u8);
+            let _ = c.propose(id, data);
+        }
+    }
+    if rng.gen_bool(0.05) {
+        if let Some(l) = c.connected_leader() {
+            *counter += 1;
+            let committed_before = c.inv.applied().keys().next_back().copied().unwrap_or_default();
+            if c.read_index(l, *counter).is_ok() {
+                reads.insert(*counter, committed_before);
+            }
+        }
+    }
+    if rng.gen_bool(plan.fault_rate) {
+        *faults += 1;
+        inject_fault(c, rng);
+    }
+    c.tick();
+}
+
+/// Heals the network, brings a majority (or more) up, and requires a leader
+/// and a freshly committed entry on every live node within the bound.
+fn liveness(c: &mut Cluster, rng: &mut SeededRng) -> u64 {
+    for h in c.hosts.values_mut() {
+        h.crash_at = None;
+    }
+    c.heal();
+    // Raft's timing requirement (§5.6): broadcast time << election timeout.
+    // Schedules with 3..5-tick timeouts recover on an undelayed network; with
+    // 2-tick delays they would (legitimately) split votes for a long time.
+    let sane_timing = c.cfg.raft.election_ticks >= 10;
+    c.set_net(if sane_timing { NetConfig::delayed() } else { NetConfig::reliable() });
+    let ids = c.ids();
+    let may_stay_down = ids.len() - (ids.len() / 2 + 1);
+    let stay_down = rng.gen_range(0, may_stay_down as u64 + 1) as usize;
+    for (k, id) in ids.iter().enumerate() {
+        if k >= stay_down && !c.is_up(*id) {
+            c.restart(*id);
+        } else if k < stay_down && c.is_up(*id) {
+            c.crash(*id);
+        }
+    }
+    let live = ids.iter().filter(|id| c.is_up(**id)).count();
+    c.note(format!("liveness phase: {live} of {} up, network healed", ids.len()));
+    let start = c.now;
+    let mut proposed: Option<raft_core::LogId> = None;
+    while c.now - start < LIVENESS_TICKS {
+        c.tick();
+        if let Some(p) = proposed {
+            let rec = c.inv.applied().get(&p.index).map(|r| r.term);
+            let newer_leader = c.connected_leader().and_then(|l| c.hosts[&l].term()).is_some_and(|t| t > p.term);
+            if (rec.is_some() && rec != Some(p.term)) || (rec.is_none() && newer_leader) {
+                proposed = None; // lost with its leader's term; propose again
+            } else if c.n_committed(p.index).0 >= live {
+                return c.now - start;
+            }
+        }
+        if proposed.is_none() {
+            if let Some(l) = c.connected_leader() {
+                proposed = c.propose(l, format!("liveness-{}", c.cfg.seed).into_bytes()).ok();
+            }
+        }
+    }
+    c.fail(format!(
+        "liveness: healed cluster ({live} of {} up) did not elect a leader and commit on all live nodes within {LIVENESS_TICKS} ticks (leaders: {:?}, proposal: {proposed:?})",
+        ids.len(),
+        c.leaders()
+    ))
+}
+
+/// Runs the full schedule for `seed` on `nodes` nodes.
+pub fn run(seed: u64, nodes: usize) -> RunSummary {
+    run_with(seed, nodes, false)
+}
+
+/// Like [`run`]; with `broken_runtime` the runtime acknowledges writes
+/// before they are durable and crashes are frequent, which must end in a
+/// detected safety violation (a self-test of the checkers).
+pub fn run_with(seed: u64, nodes: usize, broken_runtime: bool) -> RunSummary {
+    let mut rng = SeededRng::new(derive_seed(seed, 0x4655_5a5a));
+    let (mut cfg, mut plan) = build(seed, nodes, &mut rng);
+    if broken_runtime {
+        cfg.ack_before_persist = true;
+        plan.fault_rate = 0.4;
+    }
+    let mut c = Cluster::new(cfg);
+    let (mut counter, mut faults) = (0u64, 0u64);
+    let mut reads = BTreeMap::new();
+    for _ in 0..plan.chaos_ticks {
+        chaos_tick(&mut c, &mut rng, &plan, &mut counter, &mut faults, &mut reads);
+    }
+    let liveness_ticks = liveness(&mut c, &mut rng);
+    check_reads(&c, &reads);
+    RunSummary {
+        seed,
+        nodes,
+        steps: c.steps,
+        ticks: c.now,
+        liveness_ticks,
+        applied: c.hosts.values().map(|h| h.sm.applied).max().unwrap_or_default(),
+        messages: c.net.stats.sent,
+        faults,
+        crashes: (c.crashes, c.ready_crashes),
+        installs: c.net.stats.by_kind.get("InstallSnapshot").copied().unwrap_or(0),
+        reads: c.reads.len(),
+    }
+}
+
+/// Linearizable reads (§8, thesis §6.4): every served read saw at least
+/// everything that some node had applied when the read was requested, and
+/// was answered from the agreed state at its applied index.
+fn check_reads(c: &Cluster, started: &BTreeMap<u64, LogIndex>) {
+    for (ctx, r) in &c.reads {
+        let Some(&committed_before) = started.get(ctx) else { continue };
+        if r.index < committed_before {
+            c.fail(format!(
+                "ReadIndex (§6.4) violated: read {ctx} served by {} at index {} but {committed_before} was committed before it started",
+                r.node, r.index
+            ));
+        }
+        let agreed = c.inv.applied().get(&r.applied).map(|rec| rec.digest);
+        if agreed != Some(r.digest) {
+            c.fail(format!(
+                "read {ctx} answered from state {:#x} at {}, agreed state is {agreed:?}",
+                r.digest, r.applied
+            ));
+        }
+    }
+}
+
+/// The cluster size a seed runs with when none is forced.
+pub fn nodes_for(seed: u64) -> usize {
+    [3, 5, 7][(derive_seed(seed, 0x4e4f_4445) % 3) as usize]
+}

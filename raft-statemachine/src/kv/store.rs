@@ -1,0 +1,178 @@
+//! [`KvStore`]: the replicated key-value store.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+
+use raft_core::{Entry, EntryPayload, LogId, LogIndex, SnapshotMeta};
+use serde::{Deserialize, Serialize};
+
+use super::query::run_query;
+use super::session::{SessionCheck, SessionTable};
+use super::snapshot::{read_snapshot, write_snapshot};
+use super::{KvError, KvLimits, KvOp, KvQuery, KvQueryResult, KvRequest, KvResponse, SessionConfig};
+use crate::{AppliedState, StateMachine, StateMachineError};
+
+/// Configuration of a [`KvStore`]. Must be identical on every replica,
+/// because apply depends on it (limits re-checked, sessions evicted).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KvConfig {
+    /// Size limits.
+    pub limits: KvLimits,
+    /// Session table bounds.
+    pub sessions: SessionConfig,
+}
+
+/// An in-memory, ordered key-value store with exactly-once client sessions.
+///
+/// State lives in memory only; on restart the runtime restores the latest
+/// snapshot and replays the committed log after it (see the crate docs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KvStore {
+    config: KvConfig,
+    applied: AppliedState,
+    data: BTreeMap<Vec<u8>, Vec<u8>>,
+    sessions: SessionTable,
+}
+
+impl Default for KvStore {
+    fn default() -> Self {
+        KvStore::new(KvConfig::default())
+    }
+}
+
+impl KvStore {
+    /// An empty store that has applied nothing (index 0).
+    pub fn new(config: KvConfig) -> Self {
+        let sessions = SessionTable::new(config.sessions.clone());
+        KvStore { config, applied: AppliedState::default(), data: BTreeMap::new(), sessions }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &KvConfig {
+        &self.config
+    }
+
+    /// The size limits (for validating requests before proposing them).
+    pub fn limits(&self) -> &KvLimits {
+        &self.config.limits
+    }
+
+    /// The id of the last applied entry.
+    pub fn applied_log_id(&self) -> LogId {
+        self.applied.last_applied()
+    }
+
+    /// The value of `key` in the applied state (no ReadIndex; local read).
+    pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        self.data.get(key).map(Vec::as_slice)
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// True if there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// Number of live client sessions (bounded by
+    /// [`SessionConfig::max_sessions`]).
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Bytes of remembered responses (bounded by
+    /// [`SessionConfig::max_cached_bytes`]).
+    pub fn cached_response_bytes(&self) -> u64 {
+        self.sessions.cached_bytes()
+    }
+
+    /// Applies the data of a `Normal` entry at `index`.
+    fn apply_command(&mut self, index: LogIndex, bytes: &[u8]) -> KvResponse {
+        let request = match KvRequest::decode(bytes) {
+            Ok(request) => request,
+            Err(e) => {
+                tracing::warn!(index = index.0, error = %e, "rejecting malformed KV command");
+                return KvResponse::Rejected(KvError::Malformed { reason: e.to_string() });
+            }
+        };
+        let (client_id, seq) = (request.client_id, request.seq);
+        match self.sessions.check(client_id, seq, index) {
+            SessionCheck::Duplicate(response) => return response,
+            SessionCheck::Reject(error) => return KvResponse::Rejected(error),
+            SessionCheck::New => {}
+        }
+        // Defensive: the server validates before proposing, but a command
+        // that got into the log anyway is rejected, not applied or panicked on.
+        let response = match self.config.limits.validate(&request) {
+            Err(error) => {
+                tracing::warn!(index = index.0, client_id, seq, %error, "oversize KV command in the log");
+                KvResponse::Rejected(error)
+            }
+            Ok(()) => self.execute(request.op),
+        };
+        self.sessions.record(client_id, seq, index, response.clone());
+        response
+    }
+
+    /// Performs a validated write.
+    fn execute(&mut self, op: KvOp) -> KvResponse {
+        match op {
+            KvOp::Put { key, value } => KvResponse::Put { prev: self.data.insert(key, value) },
+            KvOp::Delete { key } => KvResponse::Delete { prev: self.data.remove(&key) },
+            KvOp::Cas { key, expected, new } => {
+                let current = self.data.get(&key);
+                if current != expected.as_ref() {
+                    return KvResponse::Cas { swapped: false, current: current.cloned() };
+                }
+                match &new {
+                    Some(value) => self.data.insert(key, value.clone()),
+                    None => self.data.remove(&key),
+                };
+                KvResponse::Cas { swapped: true, current: new }
+            }
+        }
+    }
+}
+
+impl StateMachine for KvStore {
+    type Response = KvResponse;
+    type Query = KvQuery;
+    type QueryResult = Result<KvQueryResult, KvError>;
+
+    fn apply(&mut self, entry: &Entry) -> Result<Option<KvResponse>, StateMachineError> {
+        self.applied.check_next(entry)?;
+        // Expiry is a function of the log index only, so every replica drops
+        // the same sessions at the same entry.
+        self.sessions.expire(entry.index);
+        let response = match &entry.payload {
+            EntryPayload::Normal(bytes) => Some(self.apply_command(entry.index, bytes)),
+            EntryPayload::Noop | EntryPayload::Membership(_) => None,
+        };
+        self.applied.advance(entry);
+        Ok(response)
+    }
+
+    fn applied_index(&self) -> LogIndex {
+        self.applied.last_applied().index
+    }
+
+    fn query(&self, query: &KvQuery) -> Result<KvQueryResult, KvError> {
+        run_query(&self.data, &self.config.limits, query)
+    }
+
+    fn snapshot(&self, out: &mut dyn Write) -> Result<SnapshotMeta, StateMachineError> {
+        write_snapshot(out, self.applied.last_applied(), &self.data, &self.sessions)?;
+        Ok(self.applied.snapshot_meta())
+    }
+
+    fn restore(&mut self, meta: &SnapshotMeta, data: &mut dyn Read) -> Result<(), StateMachineError> {
+        let restored = read_snapshot(data, meta, &self.config.sessions)?;
+        self.data = restored.data;
+        self.sessions = restored.sessions;
+        self.applied = AppliedState::from_meta(meta);
+        Ok(())
+    }
+}
