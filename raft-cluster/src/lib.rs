@@ -35,6 +35,8 @@ pub mod config;
 mod error;
 mod event;
 mod fsm;
+pub mod grpc;
+mod kv;
 mod local_cluster;
 mod mem_store;
 mod node;
@@ -52,7 +54,9 @@ pub use config::{ConfigError, Limits, NodeConfig, PeerConfig};
 pub use error::{ClientError, ClusterError};
 pub use event::{EventKind, NodeEvent};
 pub use fsm::NodeStateMachine;
-pub use local_cluster::{ClusterOptions, LocalCluster, StateMachineFactory, StoreKind};
+pub use grpc::{start_grpc_node, GrpcNode, GrpcTransport, RpcServer};
+pub use kv::{KvReadResult, KvSession};
+pub use local_cluster::{ClusterOptions, LocalCluster, StateMachineFactory, StoreKind, TransportKind};
 pub use mem_store::MemNodeStore;
 pub use node::{Node, NodeParts, ShutdownHandle, EVENT_CAPACITY};
 pub use runtime::ReadMode;
@@ -60,3 +64,16 @@ pub use status::NodeStatus;
 pub use store::{NodeStore, PersistBatch, SharedStore, StoreFailure, StoreIdentity};
 pub use transport::{LinkFilter, LocalNetwork, MessageSink, Transport};
 pub use wait::{wait_until, WaitError};
+
+/// Opens the on-disk store for `config` (in `config.data_dir`).
+///
+/// The RocksDB store comes from `raft-storage`, which this build does not
+/// link yet; until it does, this returns a clear error and nodes run with an
+/// in-memory store only.
+pub fn open_disk_store(config: &NodeConfig) -> Result<std::sync::Arc<dyn NodeStore>, ClusterError> {
+    config.check_data_dir()?;
+    Err(ClusterError::Storage(format!(
+        "no on-disk store in this build (raft-storage is not wired yet); cannot open {}; run in memory",
+        config.data_dir.display()
+    )))
+}
