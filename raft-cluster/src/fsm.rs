@@ -9,7 +9,7 @@ use raft_core::{Entry, LogIndex, SnapshotMeta};
 /// skipped by the runtime, so a restore followed by a replay is safe).
 pub trait NodeStateMachine: Send + 'static {
     /// The answer to one applied write.
-    type Response: Clone + Send + std::fmt::Debug + 'static;
+    type Response: Clone + Send + 'static;
     /// A read.
     type Query: Send + 'static;
     /// The answer to a read.

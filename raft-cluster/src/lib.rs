@@ -35,9 +35,12 @@ pub mod config;
 mod error;
 mod event;
 mod fsm;
+pub mod grpc;
+mod kv;
 mod local_cluster;
 mod mem_store;
 mod node;
+mod rocks;
 mod runtime;
 mod status;
 mod store;
@@ -52,7 +55,9 @@ pub use config::{ConfigError, Limits, NodeConfig, PeerConfig};
 pub use error::{ClientError, ClusterError};
 pub use event::{EventKind, NodeEvent};
 pub use fsm::NodeStateMachine;
-pub use local_cluster::{ClusterOptions, LocalCluster, StateMachineFactory, StoreKind};
+pub use grpc::{start_grpc_node, GrpcNode, GrpcTransport, RpcServer};
+pub use kv::{KvReadResult, KvSession};
+pub use local_cluster::{ClusterOptions, LocalCluster, StateMachineFactory, StoreKind, TransportKind};
 pub use mem_store::MemNodeStore;
 pub use node::{Node, NodeParts, ShutdownHandle, EVENT_CAPACITY};
 pub use runtime::ReadMode;
@@ -60,3 +65,9 @@ pub use status::NodeStatus;
 pub use store::{NodeStore, PersistBatch, SharedStore, StoreFailure, StoreIdentity};
 pub use transport::{LinkFilter, LocalNetwork, MessageSink, Transport};
 pub use wait::{wait_until, WaitError};
+
+/// Opens (creating if needed) the RocksDB store in `config.data_dir`, after
+/// checking that the directory is writable.
+pub fn open_disk_store(config: &NodeConfig) -> Result<std::sync::Arc<dyn NodeStore>, ClusterError> {
+    Ok(rocks::open_rocks(config)?)
+}

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use raft_core::{NodeId, Role};
+use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 
 use crate::client::NodeClient;
@@ -19,12 +20,14 @@ use crate::config::{Limits, NodeConfig, PeerConfig};
 use crate::error::{ClientError, ClusterError};
 use crate::event::NodeEvent;
 use crate::fsm::NodeStateMachine;
+use crate::grpc::{GrpcTransport, RpcServer};
 use crate::mem_store::MemNodeStore;
 use crate::node::{Node, NodeParts};
 use crate::status::NodeStatus;
 use crate::store::NodeStore;
 use crate::transport::{FilteredTransport, LinkFilter, LocalNetwork, Transport};
 use crate::wait::{wait_until, WaitError, POLL_INTERVAL};
+use raft_statemachine::{KvLimits, KvStore};
 
 /// Where the nodes keep their state.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -32,6 +35,20 @@ pub enum StoreKind {
     /// In memory; survives kill and restart within the cluster's lifetime.
     #[default]
     Memory,
+    /// RocksDB, one directory per node under a temporary directory removed
+    /// when the cluster is dropped.
+    Disk,
+}
+
+/// How the nodes of a [`LocalCluster`] talk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TransportKind {
+    /// Direct in-process delivery.
+    #[default]
+    InProcess,
+    /// Real gRPC on loopback (KV clusters only: see
+    /// [`LocalCluster::start_kv`]).
+    Grpc,
 }
 
 /// How a [`LocalCluster`] is built.
@@ -41,6 +58,8 @@ pub struct ClusterOptions {
     pub nodes: usize,
     /// Store backend.
     pub store: StoreKind,
+    /// Transport between the nodes.
+    pub transport: TransportKind,
     /// Cluster name recorded in each store.
     pub cluster_id: String,
     /// Milliseconds per tick.
@@ -60,6 +79,7 @@ impl Default for ClusterOptions {
         ClusterOptions {
             nodes: 3,
             store: StoreKind::Memory,
+            transport: TransportKind::InProcess,
             cluster_id: "local".into(),
             tick_interval_ms: 10,
             election_ticks: 15,
@@ -73,10 +93,18 @@ impl Default for ClusterOptions {
 /// Builds a fresh state machine for a node (at start and at every restart).
 pub type StateMachineFactory<M> = Arc<dyn Fn(NodeId) -> M + Send + Sync>;
 
+/// Starts the gRPC server of a node (gRPC clusters only).
+type ServeFn<M> = Arc<dyn Fn(&Node<M>, &NodeConfig, TcpListener) -> Result<RpcServer, ClusterError> + Send + Sync>;
+
 struct Slot<M: NodeStateMachine> {
     config: NodeConfig,
-    store: Arc<dyn NodeStore>,
+    /// In-memory stores live here across restarts; disk stores are
+    /// reopened from `config.data_dir` at every start.
+    store: Option<Arc<dyn NodeStore>>,
     node: Option<Node<M>>,
+    server: Option<RpcServer>,
+    /// The port reservation, handed to the server on first start.
+    reserved: Option<std::net::TcpListener>,
 }
 
 /// A cluster of nodes in this process.
@@ -85,21 +113,41 @@ pub struct LocalCluster<M: NodeStateMachine> {
     filter: LinkFilter,
     network: LocalNetwork,
     make_sm: StateMachineFactory<M>,
+    serve: Option<ServeFn<M>>,
+    /// Parent of the nodes' data dirs (disk stores only).
+    data_root: Option<tempfile::TempDir>,
 }
 
 impl<M: NodeStateMachine> LocalCluster<M> {
     /// Starts `opts.nodes` nodes and returns once all are running (not
     /// necessarily with a leader: see [`Self::wait_for_leader`]).
     pub async fn start(opts: ClusterOptions, make_sm: StateMachineFactory<M>) -> Result<Self, ClusterError> {
-        if opts.nodes == 0 {
-            return Err(ClusterError::Config(crate::ConfigError::Invalid("a cluster needs at least one node".into())));
+        if opts.transport == TransportKind::Grpc {
+            return Err(invalid("gRPC clusters serve the KV store: use LocalCluster::start_kv"));
         }
-        let addrs = reserve_loopback_addrs(opts.nodes)?;
+        Self::start_with(opts, make_sm, None).await
+    }
+
+    async fn start_with(
+        opts: ClusterOptions,
+        make_sm: StateMachineFactory<M>,
+        serve: Option<ServeFn<M>>,
+    ) -> Result<Self, ClusterError> {
+        if opts.nodes == 0 {
+            return Err(invalid("a cluster needs at least one node"));
+        }
+        let reserved = reserve_loopback(opts.nodes)?;
         let peers: Vec<PeerConfig> =
-            addrs.iter().enumerate().map(|(i, a)| PeerConfig { id: i as u64 + 1, addr: a.clone() }).collect();
-        let mut cluster =
-            LocalCluster { slots: BTreeMap::new(), filter: LinkFilter::new(), network: LocalNetwork::new(), make_sm };
-        for p in &peers {
+            reserved.iter().enumerate().map(|(i, (a, _))| PeerConfig { id: i as u64 + 1, addr: a.clone() }).collect();
+        let mut cluster = LocalCluster {
+            slots: BTreeMap::new(),
+            filter: LinkFilter::new(),
+            network: LocalNetwork::new(),
+            make_sm,
+            serve,
+            data_root: None,
+        };
+        for (p, (_, listener)) in peers.iter().zip(reserved) {
             let mut config = NodeConfig::new(p.id, p.addr.clone(), peers.clone(), Default::default());
             config.cluster_id = opts.cluster_id.clone();
             config.tick_interval_ms = opts.tick_interval_ms;
@@ -107,10 +155,15 @@ impl<M: NodeStateMachine> LocalCluster<M> {
             config.heartbeat_ticks = opts.heartbeat_ticks;
             config.snapshot_threshold = opts.snapshot_threshold;
             config.limits = opts.limits.clone();
-            let store: Arc<dyn NodeStore> = match opts.store {
-                StoreKind::Memory => Arc::new(MemNodeStore::new()),
+            if opts.store == StoreKind::Disk {
+                config.data_dir = cluster.data_root()?.join(format!("node-{}", p.id));
+            }
+            let store = match opts.store {
+                StoreKind::Memory => Some(Arc::new(MemNodeStore::new()) as Arc<dyn NodeStore>),
+                StoreKind::Disk => None,
             };
-            cluster.slots.insert(NodeId(p.id), Slot { config, store, node: None });
+            let slot = Slot { config, store, node: None, server: None, reserved: Some(listener) };
+            cluster.slots.insert(NodeId(p.id), slot);
         }
         for id in cluster.ids() {
             cluster.launch(id).await?;
@@ -120,13 +173,40 @@ impl<M: NodeStateMachine> LocalCluster<M> {
 
     async fn launch(&mut self, id: NodeId) -> Result<(), ClusterError> {
         let slot = self.slots.get_mut(&id).ok_or_else(|| unknown(id))?;
-        let transport: Arc<dyn Transport> =
-            Arc::new(FilteredTransport::new(self.network.transport(), self.filter.clone()));
-        let parts = NodeParts { store: Arc::clone(&slot.store), state_machine: (self.make_sm)(id), transport };
+        let transport: Arc<dyn Transport> = match &self.serve {
+            Some(_) => Arc::new(FilteredTransport::new(GrpcTransport::new(&slot.config)?, self.filter.clone())),
+            None => Arc::new(FilteredTransport::new(self.network.transport(), self.filter.clone())),
+        };
+        let store = match &slot.store {
+            Some(s) => Arc::clone(s),
+            None => crate::open_disk_store(&slot.config)?,
+        };
+        let parts = NodeParts { store, state_machine: (self.make_sm)(id), transport };
         let node = Node::start(slot.config.clone(), parts).await?;
-        self.network.register(node.sink());
+        if let Some(serve) = &self.serve {
+            let listener = match slot.reserved.take() {
+                Some(l) => to_tokio(l)?,
+                None => TcpListener::bind(&slot.config.listen_addr)
+                    .await
+                    .map_err(|e| ClusterError::Transport(format!("rebind {}: {e}", slot.config.listen_addr)))?,
+            };
+            slot.server = Some(serve(&node, &slot.config, listener)?);
+        } else {
+            self.network.register(node.sink());
+        }
         slot.node = Some(node);
         Ok(())
+    }
+
+    fn data_root(&mut self) -> Result<std::path::PathBuf, ClusterError> {
+        if self.data_root.is_none() {
+            let dir = tempfile::Builder::new()
+                .prefix("raft-local-cluster-")
+                .tempdir()
+                .map_err(|e| ClusterError::Storage(format!("create temp dir: {e}")))?;
+            self.data_root = Some(dir);
+        }
+        Ok(self.data_root.as_ref().map(|d| d.path().to_path_buf()).unwrap_or_default())
     }
 
     /// Every node id, running or not.
@@ -179,16 +259,23 @@ impl<M: NodeStateMachine> LocalCluster<M> {
         self.filter.heal();
     }
 
-    /// Stops node `id` gracefully.
+    /// Stops node `id` gracefully (its server first, then the node).
     pub async fn stop(&mut self, id: NodeId) -> Result<(), ClusterError> {
-        let node = self.take_node(id)?;
-        node.shutdown().await
+        let (node, server) = self.take_node(id)?;
+        let served = match server {
+            Some(s) => s.stop().await,
+            None => Ok(()),
+        };
+        node.shutdown().await.and(served)
     }
 
-    /// Kills node `id`: aborts its task without any shutdown step; only what
-    /// its store had made durable survives.
+    /// Kills node `id`: aborts its task (and server) without any shutdown
+    /// step; only what its store had made durable survives.
     pub async fn kill(&mut self, id: NodeId) -> Result<(), ClusterError> {
-        let node = self.take_node(id)?;
+        let (node, server) = self.take_node(id)?;
+        if let Some(s) = server {
+            s.abort();
+        }
         node.kill(Duration::from_secs(10)).await.map_err(|e| ClusterError::TaskFailed(e.to_string()))
     }
 
@@ -197,19 +284,16 @@ impl<M: NodeStateMachine> LocalCluster<M> {
     pub async fn restart(&mut self, id: NodeId) -> Result<(), ClusterError> {
         let slot = self.slots.get(&id).ok_or_else(|| unknown(id))?;
         if slot.node.is_some() {
-            return Err(ClusterError::Config(crate::ConfigError::Invalid(format!("node {id} is already running"))));
+            return Err(invalid(&format!("node {id} is already running")));
         }
         self.launch(id).await
     }
 
-    fn take_node(&mut self, id: NodeId) -> Result<Node<M>, ClusterError> {
+    fn take_node(&mut self, id: NodeId) -> Result<(Node<M>, Option<RpcServer>), ClusterError> {
         let slot = self.slots.get_mut(&id).ok_or_else(|| unknown(id))?;
-        let node = slot
-            .node
-            .take()
-            .ok_or_else(|| ClusterError::Config(crate::ConfigError::Invalid(format!("node {id} is not running"))))?;
+        let node = slot.node.take().ok_or_else(|| invalid(&format!("node {id} is not running")))?;
         self.network.unregister(id);
-        Ok(node)
+        Ok((node, slot.server.take()))
     }
 
     /// Stops every running node gracefully; returns the first error.
@@ -264,6 +348,16 @@ impl<M: NodeStateMachine> LocalCluster<M> {
     /// answered and its response. Only errors that prove the write did not
     /// happen are retried; an unknown outcome is returned as an error.
     pub async fn propose(&self, data: Vec<u8>, deadline: Duration) -> Result<(NodeId, M::Response), ClientError> {
+        self.propose_indexed(data, deadline).await.map(|(id, _, r)| (id, r))
+    }
+
+    /// Like [`Self::propose`], also returning the log index the write was
+    /// applied at (the node's published status may lag behind the answer).
+    pub async fn propose_indexed(
+        &self,
+        data: Vec<u8>,
+        deadline: Duration,
+    ) -> Result<(NodeId, raft_core::LogIndex, M::Response), ClientError> {
         let end = tokio::time::Instant::now() + deadline;
         let mut hint: Option<NodeId> = None;
         loop {
@@ -275,8 +369,8 @@ impl<M: NodeStateMachine> LocalCluster<M> {
                 tokio::time::sleep(POLL_INTERVAL).await;
                 continue;
             };
-            match client.propose(data.clone()).await {
-                Ok(r) => return Ok((client.id(), r)),
+            match client.propose_indexed(data.clone()).await {
+                Ok((index, r)) => return Ok((client.id(), index, r)),
                 Err(ClientError::NotLeader { leader, .. }) if tokio::time::Instant::now() < end => {
                     hint = leader;
                     tokio::time::sleep(POLL_INTERVAL).await;
@@ -315,20 +409,46 @@ impl<M: NodeStateMachine> LocalCluster<M> {
 }
 
 fn unknown(id: NodeId) -> ClusterError {
-    ClusterError::Config(crate::ConfigError::Invalid(format!("no node {id} in this cluster")))
+    invalid(&format!("no node {id} in this cluster"))
 }
 
-/// Reserves `n` distinct loopback addresses by binding `127.0.0.1:0`.
-fn reserve_loopback_addrs(n: usize) -> Result<Vec<String>, ClusterError> {
-    let listeners: Vec<std::net::TcpListener> = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<_, _>>()
-        .map_err(|e| ClusterError::Transport(format!("bind 127.0.0.1:0: {e}")))?;
-    listeners
-        .iter()
-        .map(|l| l.local_addr().map(|a| a.to_string()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| ClusterError::Transport(e.to_string()))
+fn invalid(what: &str) -> ClusterError {
+    ClusterError::Config(crate::ConfigError::Invalid(what.to_string()))
+}
+
+/// Reserves `n` distinct loopback addresses by binding `127.0.0.1:0`; the
+/// listeners are kept so no other process can take the ports meanwhile.
+fn reserve_loopback(n: usize) -> Result<Vec<(String, std::net::TcpListener)>, ClusterError> {
+    (0..n)
+        .map(|_| {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")
+                .map_err(|e| ClusterError::Transport(format!("bind 127.0.0.1:0: {e}")))?;
+            let addr = l.local_addr().map_err(|e| ClusterError::Transport(e.to_string()))?;
+            Ok((addr.to_string(), l))
+        })
+        .collect()
+}
+
+fn to_tokio(l: std::net::TcpListener) -> Result<TcpListener, ClusterError> {
+    l.set_nonblocking(true).map_err(|e| ClusterError::Transport(e.to_string()))?;
+    TcpListener::from_std(l).map_err(|e| ClusterError::Transport(e.to_string()))
+}
+
+impl LocalCluster<KvStore> {
+    /// Starts a cluster of KV nodes; with [`TransportKind::Grpc`] each node
+    /// serves raft-rpc's services on its loopback address and talks to its
+    /// peers over gRPC.
+    pub async fn start_kv(opts: ClusterOptions) -> Result<Self, ClusterError> {
+        let serve: Option<ServeFn<KvStore>> = match opts.transport {
+            TransportKind::InProcess => None,
+            TransportKind::Grpc => {
+                Some(Arc::new(|node: &Node<KvStore>, config: &NodeConfig, listener: TcpListener| {
+                    RpcServer::start(node, config, listener, KvLimits::default())
+                }))
+            }
+        };
+        Self::start_with(opts, Arc::new(|_| KvStore::default()), serve).await
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,147 @@
+//! Conversions between the runtime's types and raft-rpc's API types.
+
+use raft_core::{ProposeError, Role};
+use raft_rpc::{
+    Consistency, LeaderHint, MemberStatus, ReadRequest, ReadResult, ScanResult, ServiceError, WriteOp, WriteRequest,
+    WriteResult,
+};
+use raft_statemachine::{KvLimits, KvOp, KvQuery, KvQueryResult, KvRequest, KvResponse, KvStore, ScanRange};
+
+use crate::client::NodeClient;
+use crate::config::NodeConfig;
+use crate::error::ClientError;
+use crate::event::{EventKind, NodeEvent};
+use crate::runtime::ReadMode;
+use crate::status::NodeStatus;
+
+/// Proposes a client write and shapes the answer for the KV service.
+pub(crate) async fn write(
+    client: &NodeClient<KvStore>,
+    req: WriteRequest,
+    limits: &KvLimits,
+) -> Result<WriteResult, ServiceError> {
+    let op = match req.op {
+        WriteOp::Put { key, value } => KvOp::Put { key, value },
+        WriteOp::Delete { key } => KvOp::Delete { key },
+        WriteOp::CompareAndSwap { key, expected, new_value } => KvOp::Cas { key, expected, new: Some(new_value) },
+    };
+    let request = KvRequest { client_id: req.client_id, seq: req.seq, op };
+    let (index, response) = client.kv_write_indexed(&request, limits).await.map_err(map_error)?;
+    let (succeeded, previous) = match response {
+        KvResponse::Put { prev } => (true, prev),
+        KvResponse::Delete { prev } => (prev.is_some(), prev),
+        KvResponse::Cas { swapped, current } => (swapped, current),
+        KvResponse::Rejected(e) => return Err(ServiceError::Invalid(e.to_string())),
+    };
+    Ok(WriteResult { succeeded, previous, index })
+}
+
+/// Serves a client read.
+pub(crate) async fn read(
+    client: &NodeClient<KvStore>,
+    req: ReadRequest,
+    limits: &KvLimits,
+) -> Result<ReadResult, ServiceError> {
+    let (query, consistency) = match req {
+        ReadRequest::Get { key, consistency } => (KvQuery::Get { key }, consistency),
+        ReadRequest::Scan { range, limit, consistency } => {
+            let range = match range {
+                raft_rpc::ScanRange::Prefix(p) => ScanRange::Prefix(p),
+                raft_rpc::ScanRange::Range { start, end } => ScanRange::Range { start, end },
+            };
+            (KvQuery::Scan { range, limit }, consistency)
+        }
+    };
+    let mode = match consistency {
+        Consistency::Linearizable => ReadMode::Linearizable,
+        Consistency::Stale => ReadMode::Stale,
+    };
+    let answer = client.kv_read(query, mode, limits).await.map_err(map_error)?;
+    match answer {
+        Ok(KvQueryResult::Get { value }) => Ok(ReadResult::Get(value)),
+        Ok(KvQueryResult::Scan { pairs, next_key }) => {
+            Ok(ReadResult::Scan(ScanResult { pairs, more: next_key.is_some() }))
+        }
+        Err(e) => Err(ServiceError::Invalid(e.to_string())),
+    }
+}
+
+/// Maps a client error to the service's error, filling in the leader's
+/// address from `config` when the error lacks it.
+pub(crate) fn service_error(e: ClientError, config: &NodeConfig) -> ServiceError {
+    match e {
+        ClientError::NotLeader { leader, leader_addr } => ServiceError::NotLeader {
+            leader: leader
+                .map(|id| LeaderHint { id, address: leader_addr.or_else(|| config.addr_of(id).map(str::to_string)) }),
+        },
+        other => map_error(other),
+    }
+}
+
+fn map_error(e: ClientError) -> ServiceError {
+    let text = e.to_string();
+    match e {
+        ClientError::NotLeader { leader, leader_addr } => {
+            ServiceError::NotLeader { leader: leader.map(|id| LeaderHint { id, address: leader_addr }) }
+        }
+        // Definitely not applied: the client may retry at once.
+        ClientError::NotCommitted { .. } | ClientError::ShuttingDown => ServiceError::Unavailable(text),
+        ClientError::LeadershipLost { .. } | ClientError::Timeout { .. } => ServiceError::Unknown(text),
+        ClientError::Overloaded(_) => ServiceError::Busy(text),
+        ClientError::Invalid(m) => ServiceError::Invalid(m),
+        ClientError::Rejected(ProposeError::Backpressure { .. }) => ServiceError::Busy(text),
+        ClientError::Rejected(ProposeError::TransferInProgress { .. }) => ServiceError::Unavailable(text),
+        ClientError::Rejected(_) => ServiceError::Invalid(text),
+        ClientError::StateMachine(_) => ServiceError::Internal(text),
+    }
+}
+
+/// The admin view of a node's status.
+pub(crate) fn status(s: &NodeStatus, config: &NodeConfig) -> raft_rpc::NodeStatus {
+    let members = s
+        .voters
+        .iter()
+        .map(|id| MemberStatus {
+            id: *id,
+            address: config.addr_of(*id).unwrap_or_default().to_string(),
+            voter: true,
+            matched: s.matched.get(id).copied(),
+            next: None,
+        })
+        .collect();
+    raft_rpc::NodeStatus {
+        id: s.id,
+        address: config.listen_addr.clone(),
+        role: if s.running { s.role } else { Role::Follower },
+        term: s.term,
+        leader: s.leader,
+        commit: s.commit,
+        applied: s.applied,
+        first_index: s.first_index,
+        last_index: s.last_index,
+        members,
+    }
+}
+
+/// The Watch view of a node event; `None` for events the API has no kind
+/// for (start and stop are visible through Status).
+pub(crate) fn event(ev: &NodeEvent) -> Option<raft_rpc::NodeEvent> {
+    use raft_rpc::EventKind as K;
+    let term = ev.term;
+    let kind = match &ev.kind {
+        EventKind::ElectionStarted { pre_vote } => K::ElectionStarted { term, pre_vote: *pre_vote },
+        EventKind::LeaderElected { votes } => K::LeaderElected { term, leader: ev.node, votes: votes.clone() },
+        EventKind::TermChanged { .. } => K::TermChanged { term, leader: None },
+        EventKind::RoleChanged { leader, .. } => K::TermChanged { term, leader: *leader },
+        EventKind::LeaderTransfer { to } => K::TransferStarted { to: *to },
+        EventKind::LostQuorum => K::LostQuorum { term },
+        EventKind::Committed { index, entry_term } => K::Committed { index: *index, term: *entry_term },
+        EventKind::Applied { index } => K::Applied { index: *index },
+        EventKind::SnapshotTaken { last_log_id, .. } => K::SnapshotTaken { last_log_id: *last_log_id },
+        EventKind::SnapshotInstalled { last_log_id } => K::SnapshotInstalled { last_log_id: *last_log_id },
+        EventKind::PeerUp { peer } => K::PeerUp { peer: *peer },
+        EventKind::PeerDown { peer } => K::PeerDown { peer: *peer },
+        EventKind::Started { .. } | EventKind::Stopped { .. } => return None,
+    };
+    Some(raft_rpc::NodeEvent::now(ev.node, kind))
+}

@@ -1,0 +1,161 @@
+//! [`RpcServer`]: raft-rpc's gRPC services in front of a running KV node.
+//!
+//! The server hands every request to us as an [`Inbound`] value on one
+//! bounded channel; a bridge task routes peer messages to the node's
+//! [`MessageSink`] without waiting, and runs each client request on its own
+//! task so one slow write never holds up the peer traffic behind it.
+
+use std::sync::Arc;
+
+use raft_rpc::{Inbound, ServerConfig, ServerHandles};
+use raft_statemachine::{KvLimits, KvStore};
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
+
+use super::convert;
+use crate::client::NodeClient;
+use crate::config::NodeConfig;
+use crate::error::ClusterError;
+use crate::event::NodeEvent;
+use crate::node::Node;
+use crate::transport::MessageSink;
+
+/// The inbound queue between the gRPC handlers and the bridge.
+const INBOUND_CAPACITY: usize = 4096;
+
+/// A running gRPC server for one node.
+pub struct RpcServer {
+    shutdown: Option<oneshot::Sender<()>>,
+    serve: JoinHandle<Result<(), raft_rpc::RpcError>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RpcServer {
+    /// Serves `node` on `listener` (already bound, so a test cluster can
+    /// reserve its ports up front).
+    pub fn start(
+        node: &Node<KvStore>,
+        config: &NodeConfig,
+        listener: TcpListener,
+        kv_limits: KvLimits,
+    ) -> Result<Self, ClusterError> {
+        let (handles, inbound) = raft_rpc::channels(INBOUND_CAPACITY, crate::node::EVENT_CAPACITY);
+        let rpc_events = handles.events.clone();
+        let server_config = ServerConfig {
+            cluster_id: config.cluster_id.clone(),
+            node_id: config.id(),
+            limits: rpc_limits(config, &kv_limits),
+        };
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let serve = tokio::spawn(serve(listener, server_config, handles, stop_rx));
+        let bridge = Bridge { client: node.client(), sink: node.sink(), config: Arc::new(config.clone()), kv_limits };
+        let tasks = vec![tokio::spawn(bridge.run(inbound)), tokio::spawn(forward_events(node.subscribe(), rpc_events))];
+        Ok(RpcServer { shutdown: Some(stop_tx), serve, tasks })
+    }
+
+    /// Stops serving and waits for the server to close its listener.
+    pub async fn stop(mut self) -> Result<(), ClusterError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        for t in &self.tasks {
+            t.abort();
+        }
+        match (&mut self.serve).await {
+            Ok(r) => r.map_err(|e| ClusterError::Transport(e.to_string())),
+            Err(e) if e.is_cancelled() => Ok(()),
+            Err(e) => Err(ClusterError::TaskFailed(e.to_string())),
+        }
+    }
+
+    /// Stops abruptly (a crash): every task is aborted.
+    pub fn abort(self) {
+        self.serve.abort();
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+async fn serve(
+    listener: TcpListener,
+    config: ServerConfig,
+    handles: ServerHandles,
+    stop: oneshot::Receiver<()>,
+) -> Result<(), raft_rpc::RpcError> {
+    raft_rpc::serve_with_listener(listener, config, handles, async move {
+        let _ = stop.await;
+    })
+    .await
+}
+
+fn rpc_limits(config: &NodeConfig, kv: &KvLimits) -> raft_rpc::Limits {
+    let mut l = raft_rpc::Limits::default();
+    l.max_key_bytes = kv.max_key_bytes as usize;
+    l.max_value_bytes = kv.max_value_bytes as usize;
+    l.max_scan_limit = kv.max_scan_limit;
+    l.request_timeout = config.request_timeout();
+    l
+}
+
+/// Copies node events to the Watch stream, converted to raft-rpc's type.
+async fn forward_events(mut rx: broadcast::Receiver<NodeEvent>, tx: broadcast::Sender<raft_rpc::NodeEvent>) {
+    loop {
+        match rx.recv().await {
+            Ok(ev) => {
+                if let Some(e) = convert::event(&ev) {
+                    let _ = tx.send(e);
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                warn!(missed = n, "event forwarder lagged");
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+struct Bridge {
+    client: NodeClient<KvStore>,
+    sink: MessageSink,
+    config: Arc<NodeConfig>,
+    kv_limits: KvLimits,
+}
+
+impl Bridge {
+    async fn run(self, mut inbound: mpsc::Receiver<Inbound>) {
+        while let Some(work) = inbound.recv().await {
+            match work {
+                Inbound::Peer(msg) => {
+                    if let Err(e) = self.sink.deliver(msg) {
+                        debug!(error = %e, "inbound peer message dropped");
+                    }
+                }
+                Inbound::Write { req, reply } => {
+                    let (client, limits) = (self.client.clone(), self.kv_limits.clone());
+                    tokio::spawn(async move {
+                        let _ = reply.send(convert::write(&client, req, &limits).await);
+                    });
+                }
+                Inbound::Read { req, reply } => {
+                    let (client, limits) = (self.client.clone(), self.kv_limits.clone());
+                    tokio::spawn(async move {
+                        let _ = reply.send(convert::read(&client, req, &limits).await);
+                    });
+                }
+                Inbound::Status { reply } => {
+                    let _ = reply.send(convert::status(&self.client.status(), &self.config));
+                }
+                Inbound::TransferLeader { to, reply } => {
+                    let (client, config) = (self.client.clone(), Arc::clone(&self.config));
+                    tokio::spawn(async move {
+                        let r = client.transfer_leader(to).await.map_err(|e| convert::service_error(e, &config));
+                        let _ = reply.send(r);
+                    });
+                }
+            }
+        }
+    }
+}

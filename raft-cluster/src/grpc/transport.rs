@@ -1,0 +1,65 @@
+//! [`GrpcTransport`]: the node's outgoing messages over raft-rpc's
+//! [`PeerPool`] (one ordered, bounded queue and sender task per peer;
+//! snapshots streamed in chunks).
+
+use std::sync::Mutex;
+
+use raft_core::{Message, NodeId};
+use raft_rpc::{PeerPool, PeerReport};
+use tokio::sync::mpsc;
+use tracing::debug;
+
+use crate::config::NodeConfig;
+use crate::error::ClusterError;
+use crate::transport::{Reporter, Transport};
+
+/// Reports the pool may queue before the node drains them.
+const POOL_REPORT_CAPACITY: usize = 1024;
+
+/// Sends through a [`PeerPool`] holding every other member of the config.
+pub struct GrpcTransport {
+    pool: PeerPool,
+    reports: Mutex<Option<mpsc::Receiver<PeerReport>>>,
+}
+
+impl GrpcTransport {
+    /// A pool with a link to every peer of `config` except the node itself.
+    /// Connections are made lazily, on the first message.
+    pub fn new(config: &NodeConfig) -> Result<Self, ClusterError> {
+        let peer_config = raft_rpc::PeerConfig::new(config.cluster_id.clone());
+        let (pool, reports) = PeerPool::new(peer_config, POOL_REPORT_CAPACITY);
+        for p in config.peers.iter().filter(|p| p.id != config.node_id) {
+            pool.set_peer(NodeId(p.id), &p.addr).map_err(|e| ClusterError::Transport(e.to_string()))?;
+        }
+        Ok(GrpcTransport { pool, reports: Mutex::new(Some(reports)) })
+    }
+
+    /// The underlying pool (for stats).
+    pub fn pool(&self) -> &PeerPool {
+        &self.pool
+    }
+}
+
+impl Transport for GrpcTransport {
+    fn send(&self, msg: Message, report: &Reporter) {
+        let to = msg.to;
+        if let Err(e) = self.pool.send(msg) {
+            debug!(peer = %to, error = %e, "peer send refused");
+            report.unreachable(to);
+        }
+    }
+
+    /// Forwards the pool's reports to the node until the pool closes.
+    fn attach(&self, report: Reporter) {
+        let Some(mut rx) = self.reports.lock().unwrap_or_else(|e| e.into_inner()).take() else { return };
+        tokio::spawn(async move {
+            while let Some(r) = rx.recv().await {
+                match r {
+                    PeerReport::Unreachable { peer } => report.unreachable(peer),
+                    PeerReport::Reachable { peer } => report.reachable(peer),
+                    PeerReport::SnapshotDone { peer, success } => report.snapshot_status(peer, success),
+                }
+            }
+        });
+    }
+}
