@@ -1,0 +1,87 @@
+//! Flags of `raft-cli bench`.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::client::DEFAULT_ENDPOINTS;
+use crate::duration::parse_duration;
+use crate::output::OutputFormat;
+
+/// Largest key or value the benchmark will generate (the server's entry limit is 1 MiB).
+pub const MAX_ITEM_BYTES: usize = 512 * 1024;
+/// Most concurrent clients.
+pub const MAX_CLIENTS: usize = 4096;
+
+/// `raft-cli bench`: closed-loop load against a running cluster, or a local one with `--local N`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Concurrent clients, each with one request in flight.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=MAX_CLIENTS as u64))]
+    pub clients: u64,
+    /// How long to measure.
+    #[arg(long, value_parser = parse_duration, default_value = "15s")]
+    pub duration: Duration,
+    /// Key size in bytes (keys are drawn from 10,000 distinct keys).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(8..=MAX_ITEM_BYTES as u64))]
+    pub key_size: u64,
+    /// Value size in bytes.
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(0..=MAX_ITEM_BYTES as u64))]
+    pub value_size: u64,
+    /// Fraction of operations that are (linearizable) reads, 0.0 to 1.0.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_ratio)]
+    pub read_ratio: f64,
+    /// Cluster members to load (ignored with --local).
+    #[arg(long, env = "RAFT_ENDPOINTS", value_delimiter = ',', default_value = DEFAULT_ENDPOINTS)]
+    pub endpoints: Vec<String>,
+    /// Start a cluster of N node processes (like the demo) and load it instead.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=7))]
+    pub local: Option<u64>,
+    /// First port of the --local cluster.
+    #[arg(long, default_value_t = 7101)]
+    pub base_port: u16,
+    /// Per-request timeout (a timed-out request counts as failed).
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub timeout: Duration,
+    /// Output format of the final report.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+fn parse_ratio(s: &str) -> Result<f64, String> {
+    let r: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if !(0.0..=1.0).contains(&r) {
+        return Err(format!("{r} is outside 0.0..=1.0"));
+    }
+    Ok(r)
+}
+
+/// Distinct keys the benchmark draws from.
+pub const KEY_SPACE: u64 = 10_000;
+
+/// Key number `draw % KEY_SPACE`, zero-padded to exactly `size` bytes.
+pub fn bench_key(draw: u64, size: usize) -> Vec<u8> {
+    let n = draw % KEY_SPACE;
+    let mut key = format!("b{n:0>width$}", width = size.saturating_sub(1)).into_bytes();
+    key.truncate(size);
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_have_the_requested_size_and_a_bounded_space() {
+        assert_eq!(bench_key(42, 16), b"b000000000000042".to_vec());
+        assert_eq!(bench_key(42 + KEY_SPACE, 16), bench_key(42, 16));
+        assert_eq!(bench_key(9999, 8).len(), 8);
+    }
+
+    #[test]
+    fn ratio_must_be_a_fraction() {
+        assert_eq!(parse_ratio("0.25"), Ok(0.25));
+        assert!(parse_ratio("1.5").is_err());
+        assert!(parse_ratio("x").is_err());
+    }
+}

@@ -1,0 +1,137 @@
+//! The benchmark's final numbers.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::histogram::Histogram;
+use super::load::LoadResult;
+use crate::output::{Report, Table};
+
+/// Throughput and latency of one run.
+#[derive(Clone, Debug)]
+pub struct BenchReport {
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Key and value sizes in bytes.
+    pub key_size: usize,
+    /// Value size in bytes.
+    pub value_size: usize,
+    /// Fraction of reads requested.
+    pub read_ratio: f64,
+    /// What was measured.
+    pub result: LoadResult,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn latency_json(h: &Histogram) -> Value {
+    json!({
+        "count": h.count(),
+        "mean_ms": ms(h.mean()),
+        "p50_ms": ms(h.quantile(0.50)),
+        "p90_ms": ms(h.quantile(0.90)),
+        "p99_ms": ms(h.quantile(0.99)),
+        "max_ms": ms(h.max()),
+    })
+}
+
+impl BenchReport {
+    /// Successful operations per second.
+    pub fn throughput(&self) -> f64 {
+        let secs = self.result.elapsed.as_secs_f64();
+        if secs == 0.0 {
+            return 0.0;
+        }
+        self.result.ok_ops() as f64 / secs
+    }
+}
+
+impl Report for BenchReport {
+    fn human(&self) -> String {
+        let r = &self.result;
+        let mut out = format!(
+            "{} ok operations ({} failed) in {:.1}s with {} clients: {:.0} ops/s\n",
+            r.ok_ops(),
+            r.failed_ops(),
+            r.elapsed.as_secs_f64(),
+            self.clients,
+            self.throughput()
+        );
+        let mut table = Table::new(["latency", "count", "p50", "p90", "p99", "max"]);
+        let all = r.all();
+        for (name, h) in [("reads", &r.reads), ("writes", &r.writes), ("all", &all)] {
+            if h.count() == 0 {
+                continue;
+            }
+            let cell = |d: Duration| format!("{:.2}ms", ms(d));
+            table.row([
+                name.to_string(),
+                h.count().to_string(),
+                cell(h.quantile(0.5)),
+                cell(h.quantile(0.9)),
+                cell(h.quantile(0.99)),
+                cell(h.max()),
+            ]);
+        }
+        out.push_str(&table.render());
+        for (e, n) in &r.errors {
+            out.push_str(&format!("error x{n}: {e}\n"));
+        }
+        out
+    }
+
+    fn json(&self) -> Value {
+        let r = &self.result;
+        let errors: serde_json::Map<String, Value> = r.errors.iter().map(|(e, n)| (e.clone(), json!(n))).collect();
+        json!({
+            "clients": self.clients,
+            "key_size": self.key_size,
+            "value_size": self.value_size,
+            "read_ratio": self.read_ratio,
+            "elapsed_s": r.elapsed.as_secs_f64(),
+            "ok_ops": r.ok_ops(),
+            "failed_ops": r.failed_ops(),
+            "throughput_ops_per_s": self.throughput(),
+            "latency": latency_json(&r.all()),
+            "reads": latency_json(&r.reads),
+            "writes": latency_json(&r.writes),
+            "errors": errors,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> BenchReport {
+        let mut result = LoadResult { elapsed: Duration::from_secs(2), ..Default::default() };
+        for ms in 1..=100 {
+            result.writes.record(Duration::from_millis(ms));
+        }
+        result.errors.insert("timeout".into(), 3);
+        BenchReport { clients: 8, key_size: 16, value_size: 128, read_ratio: 0.0, result }
+    }
+
+    #[test]
+    fn throughput_counts_only_successes() {
+        assert_eq!(report().throughput(), 50.0);
+    }
+
+    #[test]
+    fn human_and_json_carry_the_same_percentiles() {
+        let r = report();
+        let text = r.human();
+        assert!(text.contains("100 ok operations (3 failed)"), "{text}");
+        assert!(text.contains("error x3: timeout"), "{text}");
+        let json = r.json();
+        assert_eq!(json["ok_ops"], 100);
+        let p99 = json["latency"]["p99_ms"].as_f64().unwrap();
+        assert!((99.0..100.0).contains(&p99), "p99 {p99}");
+        assert!(text.contains(&format!("{p99:.2}ms")), "{text}");
+        assert_eq!(json["reads"]["count"], 0);
+    }
+}

@@ -1,0 +1,193 @@
+//! `raft-cli node` flags and how they combine with `--config node.toml`.
+//!
+//! The file gives a complete configuration; any flag given on the command
+//! line overrides the file's value. Without a file, `--id`, `--listen`,
+//! `--peers` and `--data-dir` (or `--in-memory`) are required.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Context};
+use clap::Args;
+use raft_cluster::{NodeConfig, PeerConfig};
+
+use crate::exit::{CliError, CliResult};
+use crate::logging::LogFormat;
+
+/// Flags of `raft-cli node`.
+#[derive(Debug, Clone, Args)]
+pub struct NodeArgs {
+    /// TOML config file (keys as in NodeConfig); flags override its values.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// This node's id (non-zero, one of --peers).
+    #[arg(long)]
+    pub id: Option<u64>,
+    /// Address the gRPC services listen on.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<String>,
+    /// Every voter, this node included.
+    #[arg(long, value_name = "ID=HOST:PORT,...", value_delimiter = ',')]
+    pub peers: Vec<String>,
+    /// Directory of the node's RocksDB store (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Cluster name recorded at bootstrap and checked at every start.
+    #[arg(long)]
+    pub cluster_id: Option<String>,
+    /// Milliseconds per Raft tick.
+    #[arg(long, value_name = "MS")]
+    pub tick_ms: Option<u64>,
+    /// Election timeout base in ticks (randomized in [T, 2T)).
+    #[arg(long, value_name = "TICKS")]
+    pub election_ticks: Option<u64>,
+    /// Leader heartbeat interval in ticks.
+    #[arg(long, value_name = "TICKS")]
+    pub heartbeat_ticks: Option<u64>,
+    /// Snapshot once this many entries were applied since the last one (0: never).
+    #[arg(long, value_name = "ENTRIES")]
+    pub snapshot_threshold: Option<u64>,
+    /// Keep the log in memory instead of RocksDB (everything is lost on exit).
+    #[arg(long)]
+    pub in_memory: bool,
+    /// Log line format (filter with RUST_LOG, e.g. RUST_LOG=debug or RUST_LOG=raft_core=trace).
+    #[arg(long, value_enum, default_value_t)]
+    pub log_format: LogFormat,
+}
+
+impl NodeArgs {
+    /// The node configuration: the file (if any) with flags applied on top, validated.
+    pub fn resolve(&self) -> CliResult<NodeConfig> {
+        let mut config = match &self.config {
+            Some(path) => NodeConfig::load(path)
+                .with_context(|| format!("cannot use config file {}", path.display()))
+                .map_err(CliError::usage)?,
+            None => self.from_flags()?,
+        };
+        self.apply_overrides(&mut config)?;
+        config.validate().context("invalid node configuration").map_err(CliError::usage)?;
+        Ok(config)
+    }
+
+    fn from_flags(&self) -> CliResult<NodeConfig> {
+        let missing = |flag: &str| CliError::usage(anyhow!("{flag} is required (or give a --config file)"));
+        let id = self.id.ok_or_else(|| missing("--id"))?;
+        let listen = self.listen.clone().ok_or_else(|| missing("--listen"))?;
+        if self.peers.is_empty() {
+            return Err(missing("--peers"));
+        }
+        let data_dir = match (&self.data_dir, self.in_memory) {
+            (Some(dir), _) => dir.clone(),
+            (None, true) => PathBuf::from("in-memory"),
+            (None, false) => return Err(missing("--data-dir (or --in-memory)")),
+        };
+        Ok(NodeConfig::new(id, listen, self.parsed_peers()?, data_dir))
+    }
+
+    fn parsed_peers(&self) -> CliResult<Vec<PeerConfig>> {
+        self.peers.iter().map(|p| PeerConfig::parse(p).context("invalid --peers").map_err(CliError::usage)).collect()
+    }
+
+    fn apply_overrides(&self, c: &mut NodeConfig) -> CliResult {
+        if let Some(id) = self.id {
+            c.node_id = id;
+        }
+        if let Some(listen) = &self.listen {
+            c.listen_addr = listen.clone();
+        }
+        if !self.peers.is_empty() {
+            c.peers = self.parsed_peers()?;
+        }
+        if let Some(dir) = &self.data_dir {
+            c.data_dir = dir.clone();
+        }
+        if let Some(cluster) = &self.cluster_id {
+            c.cluster_id = cluster.clone();
+        }
+        if let Some(v) = self.tick_ms {
+            c.tick_interval_ms = v;
+        }
+        if let Some(v) = self.election_ticks {
+            c.election_ticks = v;
+        }
+        if let Some(v) = self.heartbeat_ticks {
+            c.heartbeat_ticks = v;
+        }
+        if let Some(v) = self.snapshot_threshold {
+            c.snapshot_threshold = v;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit::Exit;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: NodeArgs,
+    }
+
+    fn parse(line: &str) -> NodeArgs {
+        Wrap::try_parse_from(std::iter::once("node").chain(line.split_whitespace())).unwrap().args
+    }
+
+    const PEERS: &str = "--peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003";
+
+    #[test]
+    fn flags_alone_make_a_config() {
+        let a = parse(&format!("--id 2 --listen 127.0.0.1:7002 {PEERS} --data-dir d --tick-ms 50 --cluster-id x"));
+        let c = a.resolve().unwrap();
+        assert_eq!((c.node_id, c.listen_addr.as_str(), c.peers.len()), (2, "127.0.0.1:7002", 3));
+        assert_eq!((c.tick_interval_ms, c.cluster_id.as_str()), (50, "x"));
+    }
+
+    #[test]
+    fn missing_required_flags_are_usage_errors_naming_the_flag() {
+        let err = parse(&format!("--listen 127.0.0.1:7002 {PEERS} --data-dir d")).resolve().unwrap_err();
+        assert_eq!(err.code, Exit::Usage);
+        assert!(err.to_string().contains("--id"), "{err}");
+        let err = parse(&format!("--id 1 --listen 127.0.0.1:7001 {PEERS}")).resolve().unwrap_err();
+        assert!(err.to_string().contains("--data-dir"), "{err}");
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        let file = NodeConfig::new(
+            1,
+            "127.0.0.1:7001",
+            vec![PeerConfig::parse("1=127.0.0.1:7001").unwrap(), PeerConfig::parse("2=127.0.0.1:7002").unwrap()],
+            PathBuf::from("data/1"),
+        );
+        std::fs::write(&path, file.to_toml_string().unwrap()).unwrap();
+        let a = parse(&format!("--config {} --id 2 --listen 127.0.0.1:7002 --election-ticks 20", path.display()));
+        let c = a.resolve().unwrap();
+        assert_eq!((c.node_id, c.listen_addr.as_str(), c.election_ticks), (2, "127.0.0.1:7002", 20));
+        assert_eq!(c.data_dir, PathBuf::from("data/1"), "values without a flag come from the file");
+    }
+
+    #[test]
+    fn the_shipped_example_config_is_valid() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/node.example.toml");
+        let c = parse(&format!("--config {path}")).resolve().unwrap();
+        assert_eq!((c.node_id, c.peers.len(), c.cluster_id.as_str()), (1, 3, "default"));
+    }
+
+    #[test]
+    fn an_unreadable_config_file_is_a_usage_error() {
+        let err = parse("--config /nonexistent/node.toml").resolve().unwrap_err();
+        assert_eq!(err.code, Exit::Usage);
+        assert!(err.to_string().contains("/nonexistent/node.toml"), "{err}");
+    }
+
+    #[test]
+    fn an_id_outside_the_peer_list_is_rejected() {
+        let err = parse(&format!("--id 9 --listen 127.0.0.1:7009 {PEERS} --data-dir d")).resolve().unwrap_err();
+        assert_eq!(err.code, Exit::Usage);
+    }
+}
