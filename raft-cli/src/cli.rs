@@ -6,7 +6,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::exit::CliResult;
-use crate::{bench, client, demo};
+use crate::{bench, client, demo, node};
 
 const AFTER_HELP: &str = "\
 Exit codes:
@@ -27,6 +27,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run one cluster member in the foreground (gRPC server + RocksDB store).
+    Node(node::NodeArgs),
     Demo(demo::DemoArgs),
     /// Closed-loop load generator: throughput and latency percentiles.
     Bench(bench::BenchArgs),
@@ -44,6 +46,7 @@ impl Cli {
     /// Runs the chosen command to completion.
     pub fn run(self) -> CliResult {
         match self.command {
+            Command::Node(args) => node::run(args),
             Command::Demo(args) => demo::run(args),
             Command::Bench(args) => bench::run(args),
             Command::Client(cmd) => client::run(cmd),
@@ -70,6 +73,8 @@ mod tests {
     #[test]
     fn every_documented_command_parses() {
         let lines = [
+            "raft-cli node --id 1 --listen 127.0.0.1:7001 --peers 1=127.0.0.1:7001,2=127.0.0.1:7002 --data-dir d",
+            "raft-cli node --config node.toml --log-format json",
             "raft-cli demo --nodes 5 --chaos --duration 30s --keep --base-port 9001",
             "raft-cli put k v",
             "raft-cli get k --stale --output json",

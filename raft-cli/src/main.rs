@@ -13,6 +13,8 @@ mod client;
 mod demo;
 mod duration;
 mod exit;
+mod logging;
+mod node;
 mod output;
 
 use std::process::ExitCode;

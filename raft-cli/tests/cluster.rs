@@ -12,7 +12,6 @@ fn json(out: &std::process::Output) -> Value {
 }
 
 #[test]
-#[ignore = "needs `raft-cli node`, wired when raft-cluster's gRPC entry point lands"]
 fn client_commands_work_against_a_three_node_cluster() {
     let dir = tempfile::tempdir().unwrap();
     let nodes = Nodes::start(3, 17111, dir.path());

@@ -16,7 +16,6 @@ fn check_verified(out: &std::process::Output) {
 }
 
 #[test]
-#[ignore = "needs `raft-cli node`, wired when raft-cluster's gRPC entry point lands"]
 fn demo_verifies_every_acknowledged_write() {
     let out = run(&["demo", "--duration", "12s", "--base-port", "17211", "--output", "json"]);
     check_verified(&out);
@@ -24,7 +23,6 @@ fn demo_verifies_every_acknowledged_write() {
 }
 
 #[test]
-#[ignore = "needs `raft-cli node`, wired when raft-cluster's gRPC entry point lands"]
 fn chaos_demo_survives_kills_and_pauses_without_losing_writes() {
     let out = run(&[
         "demo",

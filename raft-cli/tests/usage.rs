@@ -36,7 +36,6 @@ fn bad_flags_exit_2_with_a_message() {
 }
 
 #[test]
-#[ignore = "needs `raft-cli node`, wired when raft-cluster's gRPC entry point lands"]
 fn invalid_node_configuration_exits_2_naming_the_problem() {
     let out = raft_cli(&["node", "--listen", "127.0.0.1:1", "--peers", "1=127.0.0.1:1", "--in-memory"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));

@@ -23,15 +23,19 @@ pub fn run(args: NodeArgs) -> CliResult {
     runtime.block_on(async move {
         let id = config.node_id;
         let listen = config.listen_addr.clone();
+        let mut signals = Signals::new()?;
         let node = serve::start(config, args.in_memory).await?;
         info!(node = id, listen = %listen, in_memory = args.in_memory, "node serving; Ctrl+C or SIGTERM stops it");
-        let mut signals = Signals::new()?;
+        let stop = node.shutdown_handle();
+        let running = node.wait();
+        tokio::pin!(running);
         let outcome = tokio::select! {
             name = signals.next() => {
                 info!(node = id, signal = name, "shutting down gracefully");
-                node.shutdown().await
+                stop.shutdown();
+                running.await
             }
-            result = node.wait() => result,
+            result = &mut running => result,
         };
         match outcome {
             Ok(()) => {
