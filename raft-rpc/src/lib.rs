@@ -1,1 +1,50 @@
-//! raft-rpc: filled in by its issue.
+//! # raft-rpc: the gRPC transport of the cluster
+//!
+//! Raft itself (`raft-core`) is IO-free; something has to move its messages
+//! between machines and let clients in. This crate is that something, and the
+//! only place that knows the wire format (`proto/raft.proto`, package
+//! `raft.v1`). Keeping every prost type behind [`convert`] means the core and
+//! the runtime never change when the wire does, and every byte from the
+//! network is validated once, here, before it can reach the protocol.
+//!
+//! ## Server side
+//! [`serve`] runs PeerService, KvService, AdminService, gRPC health and
+//! reflection. Handlers validate (cluster id, sizes, required fields) and
+//! forward work to the runtime as [`Inbound`] values over a bounded channel;
+//! the runtime answers through oneshot replies and publishes [`NodeEvent`]s
+//! on a broadcast channel for `Watch`.
+//!
+//! ## Client side
+//! - [`PeerPool`]: one lazily connected channel and one sender task per
+//!   peer, a bounded queue that drops the oldest message rather than grow
+//!   (Raft retransmits, §5.3), batching, backoff with jitter, and chunked
+//!   snapshot streaming with a completion report.
+//! - [`KvClient`]: finds and follows the leader, retries a write with the
+//!   same `(client_id, seq)` so it applies at most once (thesis §6.3), and
+//!   reports a write whose fate is unknown as [`ClientError::Unknown`].
+//! - [`AdminClient`]: status, leader transfer, event stream.
+#![deny(missing_docs)]
+
+pub mod api;
+mod backoff;
+mod client;
+pub mod convert;
+pub mod error;
+pub mod event;
+pub mod limits;
+pub mod pb;
+mod peer;
+mod server;
+pub mod status;
+
+pub use api::{
+    Consistency, LeaderHint, ReadRequest, ReadResult, ScanRange, ScanResult, ServiceError, WriteOp, WriteRequest,
+    WriteResult,
+};
+pub use client::{AdminClient, ClientConfig, KvClient};
+pub use error::{ClientError, ConvertError, PeerError, RpcError};
+pub use event::{EventKind, NodeEvent};
+pub use limits::Limits;
+pub use peer::{snapshot_chunks, PeerConfig, PeerPool, PeerReport, PeerStats};
+pub use server::{channels, serve, serve_with_listener, Inbound, ServerConfig, ServerHandles, SnapshotAssembler};
+pub use status::{MemberStatus, NodeStatus};

@@ -1,0 +1,20 @@
+//! Compiles `proto/raft.proto` without a system `protoc`: `protox` (pure Rust)
+//! parses it into a FileDescriptorSet, which feeds `tonic-prost-build` and is
+//! also written to `$OUT_DIR/raft_descriptor.bin` for server reflection.
+
+use std::path::PathBuf;
+
+use protox::prost::Message as _;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let proto_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("..").join("proto");
+    let proto_file = proto_dir.join("raft.proto");
+    println!("cargo:rerun-if-changed={}", proto_file.display());
+
+    let fds = protox::compile([&proto_file], [&proto_dir])?;
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out_dir.join("raft_descriptor.bin"), fds.encode_to_vec())?;
+
+    tonic_prost_build::configure().build_client(true).build_server(true).compile_fds(fds)?;
+    Ok(())
+}

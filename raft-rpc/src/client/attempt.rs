@@ -1,0 +1,60 @@
+//! Classifies one attempt's gRPC outcome for the retry loop. The key
+//! distinction is whether a failed write attempt may still have been
+//! applied ("ambiguous"): only then can the operation end as
+//! [`ClientError::Unknown`].
+
+use tonic::{Code, Status};
+
+use crate::api::LeaderHint;
+use crate::convert::NotLeaderReply;
+use crate::error::ClientError;
+
+/// What one attempt produced.
+#[derive(Debug)]
+pub(crate) enum Attempt<T> {
+    /// A definite answer.
+    Done(T),
+    /// The node is not the leader; try the hinted one.
+    Redirect(Option<LeaderHint>),
+    /// Try again (elsewhere). `ambiguous`: the request may have been applied.
+    Retry {
+        /// May have been applied.
+        ambiguous: bool,
+        /// For the final error message.
+        reason: String,
+        /// The connection looks broken: reconnect before the next attempt.
+        reconnect: bool,
+    },
+    /// A definite failure; stop.
+    Fail(ClientError),
+}
+
+impl<T> Attempt<T> {
+    /// From a decoded reply: the result or a redirect.
+    pub(crate) fn from_reply(reply: Result<T, NotLeaderReply>) -> Self {
+        match reply {
+            Ok(v) => Attempt::Done(v),
+            Err(NotLeaderReply(hint)) => Attempt::Redirect(hint),
+        }
+    }
+
+    /// From an error status.
+    pub(crate) fn from_status(s: &Status) -> Self {
+        let reason = format!("{:?}: {}", s.code(), s.message());
+        match s.code() {
+            Code::InvalidArgument | Code::OutOfRange => Attempt::Fail(ClientError::InvalidArgument(reason)),
+            Code::FailedPrecondition => Attempt::Fail(ClientError::ClusterMismatch(s.message().to_owned())),
+            Code::ResourceExhausted => Attempt::Retry { ambiguous: false, reason, reconnect: false },
+            Code::Aborted | Code::DeadlineExceeded | Code::Cancelled | Code::Internal => {
+                Attempt::Retry { ambiguous: true, reason, reconnect: false }
+            }
+            Code::Unavailable | Code::Unknown => Attempt::Retry { ambiguous: true, reason, reconnect: true },
+            code => Attempt::Fail(ClientError::Rejected { code, message: s.message().to_owned() }),
+        }
+    }
+
+    /// The attempt's own deadline passed without an answer.
+    pub(crate) fn timed_out(after: std::time::Duration) -> Self {
+        Attempt::Retry { ambiguous: true, reason: format!("no answer within {after:?}"), reconnect: true }
+    }
+}

@@ -1,0 +1,260 @@
+//! Outgoing peer traffic: [`PeerPool`] keeps one lazily connected channel,
+//! one bounded queue and one sender task per peer, so messages to a peer go
+//! out in order and a dead peer costs a fixed amount of memory.
+
+mod queue;
+mod sender;
+mod snapshot;
+
+pub use snapshot::chunks as snapshot_chunks;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use raft_core::{Message, NodeId};
+use tokio::sync::mpsc;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::error::RpcError;
+use queue::PeerQueue;
+
+/// Tuning of [`PeerPool`].
+#[derive(Clone, Debug)]
+pub struct PeerConfig {
+    /// Stamped on every batch and snapshot chunk.
+    pub cluster_id: String,
+    /// Messages queued per peer before the oldest is dropped. Default 1024.
+    pub queue_capacity: usize,
+    /// Messages per `Send` batch. Default 256.
+    pub max_batch_messages: usize,
+    /// Approximate bytes per batch ([`Message::size_bytes`]). Default 4 MiB.
+    pub max_batch_bytes: u64,
+    /// TCP connect timeout. Default 1 s.
+    pub connect_timeout: Duration,
+    /// Deadline of one `Send` call. Default 2 s.
+    pub rpc_timeout: Duration,
+    /// Data bytes per snapshot chunk. Default 512 KiB; must not exceed the
+    /// receiver's `Limits::max_snapshot_chunk_bytes`.
+    pub snapshot_chunk_bytes: usize,
+    /// Deadline of a whole snapshot transfer. Default 120 s.
+    pub snapshot_timeout: Duration,
+    /// First reconnect delay after a failure. Default 50 ms.
+    pub backoff_base: Duration,
+    /// Largest reconnect delay. Default 2 s.
+    pub backoff_max: Duration,
+    /// Largest encoded message sent. Default 16 MiB.
+    pub max_message_bytes: usize,
+}
+
+impl PeerConfig {
+    /// Defaults for `cluster_id`.
+    pub fn new(cluster_id: impl Into<String>) -> Self {
+        PeerConfig {
+            cluster_id: cluster_id.into(),
+            queue_capacity: 1024,
+            max_batch_messages: 256,
+            max_batch_bytes: 4 << 20,
+            connect_timeout: Duration::from_secs(1),
+            rpc_timeout: Duration::from_secs(2),
+            snapshot_chunk_bytes: 512 << 10,
+            snapshot_timeout: Duration::from_secs(120),
+            backoff_base: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(2),
+            max_message_bytes: 16 << 20,
+        }
+    }
+}
+
+/// What the pool tells the runtime; it feeds these to the core.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerReport {
+    /// A send to `peer` failed: call `RaftNode::report_unreachable(peer)`.
+    /// May be dropped if the runtime does not drain reports.
+    Unreachable {
+        /// The peer.
+        peer: NodeId,
+    },
+    /// The first successful send after failures (for a `PeerUp` event).
+    Reachable {
+        /// The peer.
+        peer: NodeId,
+    },
+    /// A snapshot transfer finished: call
+    /// `RaftNode::report_snapshot(peer, success)`. Never dropped.
+    SnapshotDone {
+        /// The peer.
+        peer: NodeId,
+        /// Whether the peer acknowledged the whole snapshot.
+        success: bool,
+    },
+}
+
+/// Counters of one peer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PeerStats {
+    /// Messages waiting in the queue.
+    pub queued: usize,
+    /// Messages delivered (acknowledged by the peer's server).
+    pub sent: u64,
+    /// Messages dropped because the queue was full, or a snapshot because
+    /// another was in flight.
+    pub dropped: u64,
+    /// Messages lost in failed `Send` calls.
+    pub failed: u64,
+    /// Snapshot transfers that succeeded.
+    pub snapshots_sent: u64,
+    /// Snapshot transfers that failed.
+    pub snapshots_failed: u64,
+}
+
+/// Counters updated by a peer's tasks.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) sent: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) snapshots_sent: AtomicU64,
+    pub(crate) snapshots_failed: AtomicU64,
+}
+
+/// One peer's connection state, shared with its tasks.
+#[derive(Debug)]
+pub(crate) struct PeerLink {
+    pub(crate) id: NodeId,
+    pub(crate) address: String,
+    pub(crate) channel: Channel,
+    pub(crate) queue: PeerQueue,
+    pub(crate) counters: Counters,
+    /// True while a snapshot transfer runs (at most one per peer).
+    pub(crate) snapshot_busy: std::sync::atomic::AtomicBool,
+}
+
+/// Outgoing connections to every peer. Cheap to clone. Must be created
+/// inside a tokio runtime (it spawns one task per peer).
+#[derive(Clone, Debug)]
+pub struct PeerPool {
+    inner: Arc<PoolInner>,
+}
+
+#[derive(Debug)]
+struct PoolInner {
+    config: Arc<PeerConfig>,
+    peers: Mutex<HashMap<NodeId, Arc<PeerLink>>>,
+    reports: mpsc::Sender<PeerReport>,
+}
+
+impl Drop for PoolInner {
+    /// The last pool handle is gone: stop every sender task.
+    fn drop(&mut self) {
+        let peers = self.peers.get_mut().unwrap_or_else(|p| p.into_inner());
+        for link in peers.values() {
+            link.queue.close();
+        }
+    }
+}
+
+impl PeerPool {
+    /// A pool with no peers, and the receiver of its reports (bounded by
+    /// `report_capacity`).
+    pub fn new(config: PeerConfig, report_capacity: usize) -> (PeerPool, mpsc::Receiver<PeerReport>) {
+        let (tx, rx) = mpsc::channel(report_capacity.max(1));
+        let inner = PoolInner { config: Arc::new(config), peers: Mutex::default(), reports: tx };
+        let pool = PeerPool { inner: Arc::new(inner) };
+        (pool, rx)
+    }
+
+    fn peers(&self) -> std::sync::MutexGuard<'_, HashMap<NodeId, Arc<PeerLink>>> {
+        // The map stays valid even if a holder panicked.
+        self.inner.peers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds `id` at `address` (`host:port`), or moves it to a new address
+    /// (its queue is then discarded). No connection is made until the first
+    /// message.
+    pub fn set_peer(&self, id: NodeId, address: &str) -> Result<(), RpcError> {
+        if self.peers().get(&id).is_some_and(|l| l.address == address) {
+            return Ok(());
+        }
+        let channel = lazy_channel(address, &self.inner.config)?;
+        let link = Arc::new(PeerLink {
+            id,
+            address: address.to_owned(),
+            channel,
+            queue: PeerQueue::new(self.inner.config.queue_capacity),
+            counters: Counters::default(),
+            snapshot_busy: Default::default(),
+        });
+        tokio::spawn(sender::run(link.clone(), self.inner.config.clone(), self.inner.reports.clone()));
+        if let Some(old) = self.peers().insert(id, link) {
+            old.queue.close();
+        }
+        Ok(())
+    }
+
+    /// Forgets `id` and stops its sender task.
+    pub fn remove_peer(&self, id: NodeId) {
+        if let Some(old) = self.peers().remove(&id) {
+            old.queue.close();
+        }
+    }
+
+    /// The peers currently known.
+    pub fn peer_ids(&self) -> Vec<NodeId> {
+        let mut ids: Vec<_> = self.peers().keys().copied().collect();
+        ids.sort();
+        ids
+    }
+
+    /// Queues `msg` for `msg.to` without waiting. InstallSnapshot messages
+    /// are streamed in chunks by a separate task and end in a
+    /// [`PeerReport::SnapshotDone`]. Fails only for an unknown peer (the
+    /// runtime should then report it unreachable).
+    pub fn send(&self, msg: Message) -> Result<(), crate::error::PeerError> {
+        let link = self.peers().get(&msg.to).cloned().ok_or(crate::error::PeerError::UnknownPeer(msg.to))?;
+        if link.queue.push(msg) {
+            tracing::debug!(peer = %link.id, "peer queue full; dropped the oldest message");
+        }
+        Ok(())
+    }
+
+    /// Counters of `id`, if known.
+    pub fn stats(&self, id: NodeId) -> Option<PeerStats> {
+        let link = self.peers().get(&id).cloned()?;
+        let c = &link.counters;
+        Some(PeerStats {
+            queued: link.queue.len(),
+            sent: c.sent.load(Ordering::Relaxed),
+            dropped: link.queue.dropped() + c.dropped.load(Ordering::Relaxed),
+            failed: c.failed.load(Ordering::Relaxed),
+            snapshots_sent: c.snapshots_sent.load(Ordering::Relaxed),
+            snapshots_failed: c.snapshots_failed.load(Ordering::Relaxed),
+        })
+    }
+}
+
+/// Interval of HTTP/2 pings on idle and busy connections.
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// A connection whose ping is not answered within this is considered dead.
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A channel that connects on first use and reconnects after failures.
+pub(crate) fn lazy_channel(address: &str, config: &PeerConfig) -> Result<Channel, RpcError> {
+    Ok(endpoint(address, config.connect_timeout)?.connect_lazy())
+}
+
+/// Parses `host:port` (or a full `http://` URI) into an endpoint.
+pub(crate) fn endpoint(address: &str, connect_timeout: Duration) -> Result<Endpoint, RpcError> {
+    let uri = if address.contains("://") { address.to_owned() } else { format!("http://{address}") };
+    let invalid = |reason: String| RpcError::InvalidEndpoint { endpoint: address.to_owned(), reason };
+    let ep = Endpoint::from_shared(uri).map_err(|e| invalid(e.to_string()))?;
+    // HTTP/2 keep-alive notices a silently dead connection (peer host gone)
+    // well before TCP would.
+    Ok(ep
+        .connect_timeout(connect_timeout)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
+        .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
+        .keep_alive_while_idle(true))
+}

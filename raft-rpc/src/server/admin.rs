@@ -1,0 +1,81 @@
+//! AdminService: status, leader transfer and the node event stream.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt};
+use tokio::sync::oneshot;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
+use tonic::{Request, Response, Status};
+
+use super::shared::{service_status, Inbound, Shared, Waited};
+use crate::api::ServiceError;
+use crate::convert::{node_id, NotLeaderReply};
+use crate::event::{EventKind, NodeEvent};
+use crate::pb;
+use crate::pb::admin_service_server::AdminService;
+
+/// Serves AdminService.
+#[derive(Debug)]
+pub(crate) struct AdminHandler {
+    shared: Arc<Shared>,
+}
+
+impl AdminHandler {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        AdminHandler { shared }
+    }
+}
+
+fn no_reply(w: Waited) -> Status {
+    match w {
+        Waited::Dropped => Status::unavailable("the node dropped the request"),
+        Waited::TimedOut(t) => Status::deadline_exceeded(format!("no answer within {t:?}")),
+    }
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::NodeEvent, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl AdminService for AdminHandler {
+    async fn status(&self, request: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
+        self.shared.check_cluster(&request.get_ref().cluster_id)?;
+        let (reply, rx) = oneshot::channel();
+        let status = self.shared.call(Inbound::Status { reply }, rx).await?.map_err(no_reply)?;
+        Ok(Response::new(status.into()))
+    }
+
+    async fn transfer_leader(
+        &self,
+        request: Request<pb::TransferLeaderRequest>,
+    ) -> Result<Response<pb::TransferLeaderResponse>, Status> {
+        use pb::transfer_leader_response::Result as R;
+        let r = request.into_inner();
+        self.shared.check_cluster(&r.cluster_id)?;
+        let to = node_id(r.to, "transfer_leader.to")?;
+        let (reply, rx) = oneshot::channel();
+        let result = match self.shared.call(Inbound::TransferLeader { to, reply }, rx).await?.map_err(no_reply)? {
+            Ok(()) => R::Ok(pb::Ack {}),
+            Err(ServiceError::NotLeader { leader }) => R::NotLeader(NotLeaderReply(leader).into()),
+            Err(e) => return Err(service_status(e)),
+        };
+        Ok(Response::new(pb::TransferLeaderResponse { result: Some(result) }))
+    }
+
+    type WatchStream = EventStream;
+
+    async fn watch(&self, request: Request<pb::WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
+        self.shared.check_cluster(&request.get_ref().cluster_id)?;
+        let me = self.shared.config.node_id;
+        let events = BroadcastStream::new(self.shared.handles.events.subscribe());
+        let stream = events.take_until(self.shared.stopped()).map(move |item| {
+            let event = match item {
+                Ok(e) => e,
+                Err(BroadcastStreamRecvError::Lagged(missed)) => NodeEvent::now(me, EventKind::Lagged { missed }),
+            };
+            Ok(pb::NodeEvent::from(event))
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

@@ -1,0 +1,89 @@
+//! The gRPC server: PeerService, KvService and AdminService, plus standard
+//! health checking and reflection. Handlers validate and convert requests,
+//! then hand them to the runtime through [`Inbound`]; they never touch Raft
+//! state themselves, so the runtime stays the single owner of the node.
+
+mod admin;
+mod kv;
+mod peer;
+mod shared;
+mod snapshot;
+
+pub use shared::{channels, Inbound, ServerConfig, ServerHandles};
+pub use snapshot::SnapshotAssembler;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+
+use crate::error::RpcError;
+use crate::pb::admin_service_server::AdminServiceServer;
+use crate::pb::kv_service_server::KvServiceServer;
+use crate::pb::peer_service_server::PeerServiceServer;
+
+/// Binds `addr` and serves until `shutdown` resolves. See
+/// [`serve_with_listener`].
+pub async fn serve(
+    addr: SocketAddr,
+    config: ServerConfig,
+    handles: ServerHandles,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RpcError> {
+    let listener = TcpListener::bind(addr).await?;
+    serve_with_listener(listener, config, handles, shutdown).await
+}
+
+/// Serves all services on an already bound listener (tests bind
+/// `127.0.0.1:0` and read the port first) until `shutdown` resolves;
+/// in-flight unary calls finish first and Watch streams end.
+pub async fn serve_with_listener(
+    listener: TcpListener,
+    config: ServerConfig,
+    handles: ServerHandles,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RpcError> {
+    let max = config.limits.max_message_bytes;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shared = Arc::new(shared::Shared::new(config, handles, stop_rx));
+    let shutdown = async move {
+        shutdown.await;
+        // Ends Watch streams; in-flight unary calls still finish.
+        let _ = stop_tx.send(true);
+    };
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<PeerServiceServer<peer::PeerHandler>>().await;
+    health.set_serving::<KvServiceServer<kv::KvHandler>>().await;
+    health.set_serving::<AdminServiceServer<admin::AdminHandler>>().await;
+
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| RpcError::Reflection(e.to_string()))?;
+
+    let peer = PeerServiceServer::new(peer::PeerHandler::new(shared.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let kv = KvServiceServer::new(kv::KvHandler::new(shared.clone()))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let admin = AdminServiceServer::new(admin::AdminHandler::new(shared))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+
+    Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(peer)
+        .add_service(kv)
+        .add_service(admin)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await?;
+    Ok(())
+}

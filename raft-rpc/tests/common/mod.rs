@@ -1,0 +1,199 @@
+//! A fake runtime for transport tests: a server on 127.0.0.1:0 whose
+//! Inbound channel is drained by a task that answers from a BTreeMap, or
+//! redirects to another node, as the test configures.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use raft_core::{LogIndex, Message, NodeId, Role, Term};
+use raft_rpc::{
+    channels, serve_with_listener, Inbound, LeaderHint, Limits, MemberStatus, NodeStatus, ReadRequest, ReadResult,
+    ScanRange, ScanResult, ServerConfig, ServerHandles, ServiceError, WriteOp, WriteRequest, WriteResult,
+};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+pub const CLUSTER: &str = "test-cluster";
+/// Every wait in these tests is bounded by this deadline.
+pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// How the fake runtime answers client requests.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    /// Serve from the map.
+    Leader,
+    /// Answer NotLeader with this hint.
+    Redirect(Option<LeaderHint>),
+    /// Never answer writes (hold the reply until the node stops).
+    Silent,
+    /// Drop the reply of the first `n` writes, then serve.
+    DropFirst(usize),
+}
+
+/// A running fake node.
+pub struct FakeNode {
+    pub addr: SocketAddr,
+    pub id: NodeId,
+    pub handles: ServerHandles,
+    /// Peer messages the node received, in order.
+    pub peer_rx: mpsc::UnboundedReceiver<Message>,
+    /// Every write the runtime saw: (client_id, seq).
+    pub writes: Arc<Mutex<Vec<(u64, u64)>>>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl FakeNode {
+    pub fn endpoint(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+impl Drop for FakeNode {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub async fn start(id: u64, mode: Mode) -> FakeNode {
+    start_with_limits(id, mode, Limits::default()).await
+}
+
+pub async fn start_with_limits(id: u64, mode: Mode, limits: Limits) -> FakeNode {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let (handles, inbound) = channels(64, 64);
+    let (peer_tx, peer_rx) = mpsc::unbounded_channel();
+    let writes = Arc::new(Mutex::new(Vec::new()));
+    let id = NodeId(id);
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let config = ServerConfig { cluster_id: CLUSTER.into(), node_id: id, limits };
+    tokio::spawn(serve_with_listener(listener, config, handles.clone(), async move {
+        let _ = stop_rx.await;
+    }));
+    tokio::spawn(runtime(id, addr, mode, inbound, peer_tx, writes.clone()));
+    FakeNode { addr, id, handles, peer_rx, writes, shutdown: Some(stop_tx) }
+}
+
+async fn runtime(
+    id: NodeId,
+    addr: SocketAddr,
+    mut mode: Mode,
+    mut inbound: mpsc::Receiver<Inbound>,
+    peer_tx: mpsc::UnboundedSender<Message>,
+    writes: Arc<Mutex<Vec<(u64, u64)>>>,
+) {
+    let mut kv: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    let mut index = 0u64;
+    let mut held = Vec::new();
+    while let Some(work) = inbound.recv().await {
+        match work {
+            Inbound::Peer(m) => {
+                let _ = peer_tx.send(m);
+            }
+            Inbound::Write { req, reply } => {
+                writes.lock().unwrap().push((req.client_id, req.seq));
+                match &mut mode {
+                    Mode::Redirect(h) => {
+                        let _ = reply.send(Err(ServiceError::NotLeader { leader: h.clone() }));
+                    }
+                    Mode::Silent => held.push(reply),
+                    Mode::DropFirst(n) if *n > 0 => *n -= 1,
+                    _ => {
+                        index += 1;
+                        let _ = reply.send(Ok(apply(&mut kv, req, index)));
+                    }
+                }
+            }
+            Inbound::Read { req, reply } => {
+                let answer = match &mode {
+                    Mode::Redirect(h) => Err(ServiceError::NotLeader { leader: h.clone() }),
+                    _ => Ok(read(&kv, req)),
+                };
+                let _ = reply.send(answer);
+            }
+            Inbound::Status { reply } => {
+                let _ = reply.send(status(id, addr, index));
+            }
+            Inbound::TransferLeader { to, reply } => {
+                let answer = match &mode {
+                    Mode::Redirect(h) => Err(ServiceError::NotLeader { leader: h.clone() }),
+                    _ if to == id => Err(ServiceError::Invalid("already the leader".into())),
+                    _ => Ok(()),
+                };
+                let _ = reply.send(answer);
+            }
+        }
+    }
+}
+
+fn apply(kv: &mut BTreeMap<Vec<u8>, Vec<u8>>, req: WriteRequest, index: u64) -> WriteResult {
+    let index = LogIndex(index);
+    match req.op {
+        WriteOp::Put { key, value } => WriteResult { succeeded: true, previous: kv.insert(key, value), index },
+        WriteOp::Delete { key } => {
+            let previous = kv.remove(&key);
+            WriteResult { succeeded: previous.is_some(), previous, index }
+        }
+        WriteOp::CompareAndSwap { key, expected, new_value } => {
+            let current = kv.get(&key).cloned();
+            if current == expected {
+                kv.insert(key, new_value);
+                WriteResult { succeeded: true, previous: current, index }
+            } else {
+                WriteResult { succeeded: false, previous: current, index }
+            }
+        }
+    }
+}
+
+fn read(kv: &BTreeMap<Vec<u8>, Vec<u8>>, req: ReadRequest) -> ReadResult {
+    match req {
+        ReadRequest::Get { key, .. } => ReadResult::Get(kv.get(&key).cloned()),
+        ReadRequest::Scan { range, limit, .. } => {
+            let matches: Vec<_> = kv
+                .iter()
+                .filter(|(k, _)| match &range {
+                    ScanRange::Prefix(p) => k.starts_with(p),
+                    ScanRange::Range { start, end } => *k >= start && end.as_ref().is_none_or(|e| *k < e),
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let more = matches.len() > limit as usize;
+            ReadResult::Scan(ScanResult { pairs: matches.into_iter().take(limit as usize).collect(), more })
+        }
+    }
+}
+
+fn status(id: NodeId, addr: SocketAddr, index: u64) -> NodeStatus {
+    NodeStatus {
+        id,
+        address: addr.to_string(),
+        role: Role::Leader,
+        term: Term(3),
+        leader: Some(id),
+        commit: LogIndex(index),
+        applied: LogIndex(index),
+        first_index: LogIndex(1),
+        last_index: LogIndex(index),
+        members: vec![MemberStatus {
+            id,
+            address: addr.to_string(),
+            voter: true,
+            matched: Some(LogIndex(index)),
+            next: Some(LogIndex(index + 1)),
+        }],
+    }
+}
+
+/// A `host:port` with nothing listening (bound, then released).
+pub async fn dead_address() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let a = l.local_addr().expect("addr");
+    drop(l);
+    a.to_string()
+}

@@ -1,0 +1,286 @@
+//! PeerService through PeerPool (ordering, snapshots, bounded queues,
+//! validation), AdminService through AdminClient, and the standard health
+//! and reflection services.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{dead_address, start, start_with_limits, Mode, CLUSTER, DEADLINE};
+use futures::StreamExt;
+use raft_core::{
+    AppendEntries, InstallSnapshot, LogId, LogIndex, Membership, Message, MessageBody, NodeId, Role, Snapshot,
+    SnapshotMeta, Term,
+};
+use raft_rpc::convert::MessageRoute;
+use raft_rpc::pb::peer_service_client::PeerServiceClient;
+use raft_rpc::{
+    pb, AdminClient, ClientConfig, ClientError, EventKind, Limits, NodeEvent, PeerConfig, PeerPool, PeerReport,
+};
+use tokio::time::timeout;
+use tonic::Code;
+
+fn heartbeat(from: u64, to: u64, commit: u64) -> Message {
+    Message {
+        from: NodeId(from),
+        to: NodeId(to),
+        term: Term(1),
+        body: MessageBody::AppendEntries(AppendEntries {
+            prev_log_id: LogId::default(),
+            entries: vec![],
+            leader_commit: LogIndex(commit),
+            read_round: commit,
+        }),
+    }
+}
+
+fn snapshot(to: u64, len: usize) -> Message {
+    let data = (0..len).map(|i| (i % 253) as u8).collect();
+    let meta =
+        SnapshotMeta { last_log_id: LogId::new(Term(1), LogIndex(40)), membership: Membership::new([NodeId(1)]) };
+    Message {
+        from: NodeId(1),
+        to: NodeId(to),
+        term: Term(1),
+        body: MessageBody::InstallSnapshot(InstallSnapshot { snapshot: Snapshot { meta, data } }),
+    }
+}
+
+#[tokio::test]
+async fn peer_messages_arrive_in_order() {
+    let mut node = start(2, Mode::Leader).await;
+    let (pool, _reports) = PeerPool::new(PeerConfig::new(CLUSTER), 16);
+    pool.set_peer(NodeId(2), &node.endpoint()).unwrap();
+    for commit in 1..=200 {
+        pool.send(heartbeat(1, 2, commit)).unwrap();
+    }
+    timeout(DEADLINE, async {
+        for commit in 1..=200 {
+            let m = node.peer_rx.recv().await.expect("runtime alive");
+            assert_eq!(m, heartbeat(1, 2, commit));
+        }
+    })
+    .await
+    .expect("deadline");
+    assert_eq!(pool.stats(NodeId(2)).unwrap().sent, 200);
+    assert!(pool.send(heartbeat(1, 9, 1)).is_err(), "unknown peer");
+}
+
+#[tokio::test]
+async fn snapshot_streams_in_chunks_and_reports_success() {
+    let limits = Limits { max_snapshot_chunk_bytes: 1024, ..Limits::default() };
+    let mut node = start_with_limits(2, Mode::Leader, limits).await;
+    let mut config = PeerConfig::new(CLUSTER);
+    config.snapshot_chunk_bytes = 1000;
+    let (pool, mut reports) = PeerPool::new(config, 16);
+    pool.set_peer(NodeId(2), &node.endpoint()).unwrap();
+    let snap = snapshot(2, 100_000);
+    pool.send(snap.clone()).unwrap();
+    timeout(DEADLINE, async {
+        assert_eq!(node.peer_rx.recv().await.unwrap(), snap, "reassembled exactly");
+        assert_eq!(reports.recv().await.unwrap(), PeerReport::SnapshotDone { peer: NodeId(2), success: true });
+    })
+    .await
+    .expect("deadline");
+    assert_eq!(pool.stats(NodeId(2)).unwrap().snapshots_sent, 1);
+}
+
+#[tokio::test]
+async fn oversize_snapshot_chunks_are_rejected_and_reported() {
+    let limits = Limits { max_snapshot_chunk_bytes: 512, ..Limits::default() };
+    let mut node = start_with_limits(2, Mode::Leader, limits).await;
+    let mut config = PeerConfig::new(CLUSTER);
+    config.snapshot_chunk_bytes = 4096;
+    let (pool, mut reports) = PeerPool::new(config, 16);
+    pool.set_peer(NodeId(2), &node.endpoint()).unwrap();
+    pool.send(snapshot(2, 10_000)).unwrap();
+    let report = timeout(DEADLINE, reports.recv()).await.expect("deadline").unwrap();
+    assert_eq!(report, PeerReport::SnapshotDone { peer: NodeId(2), success: false });
+
+    // The raw RPC names the limit, and the node keeps serving.
+    let mut raw = PeerServiceClient::connect(format!("http://{}", node.addr)).await.unwrap();
+    let chunks: Vec<_> = raft_rpc::snapshot_chunks(CLUSTER, snapshot(2, 2000), 1000).unwrap().collect();
+    let err = timeout(DEADLINE, raw.install_snapshot(futures::stream::iter(chunks))).await.unwrap().unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("exceeds the limit of 512"), "{}", err.message());
+    pool.send(heartbeat(1, 2, 1)).unwrap();
+    let m = timeout(DEADLINE, node.peer_rx.recv()).await.expect("deadline").unwrap();
+    assert_eq!(m, heartbeat(1, 2, 1), "no partial snapshot was delivered, and traffic still flows");
+}
+
+#[tokio::test]
+async fn queue_to_a_dead_peer_drops_instead_of_growing() {
+    let mut config = PeerConfig::new(CLUSTER);
+    config.queue_capacity = 8;
+    let (pool, mut reports) = PeerPool::new(config, 16);
+    pool.set_peer(NodeId(5), &dead_address().await).unwrap();
+    // The test runtime is single-threaded: the sender task cannot run while
+    // this loop pushes, so the bound is exact.
+    for commit in 1..=100 {
+        pool.send(heartbeat(1, 5, commit)).unwrap();
+    }
+    let stats = pool.stats(NodeId(5)).unwrap();
+    assert_eq!(stats.queued, 8);
+    assert_eq!(stats.dropped, 92);
+    let report = timeout(DEADLINE, reports.recv()).await.expect("deadline").unwrap();
+    assert_eq!(report, PeerReport::Unreachable { peer: NodeId(5) });
+    let stats = pool.stats(NodeId(5)).unwrap();
+    assert!(stats.queued <= 8 && stats.sent == 0 && stats.failed >= 1, "{stats:?}");
+}
+
+fn batch(cluster: &str, m: Message) -> pb::RaftBatch {
+    let MessageRoute::Batch(p) = MessageRoute::from(m) else { unreachable!("not a snapshot") };
+    pb::RaftBatch { cluster_id: cluster.into(), messages: vec![p] }
+}
+
+#[tokio::test]
+async fn peer_service_rejects_foreign_cluster_wrong_recipient_and_bad_messages() {
+    let mut node = start(2, Mode::Leader).await;
+    let mut raw = PeerServiceClient::connect(format!("http://{}", node.addr)).await.unwrap();
+    timeout(DEADLINE, async {
+        let err = raw.send(batch("elsewhere", heartbeat(1, 2, 1))).await.unwrap_err();
+        assert_eq!(err.code(), Code::FailedPrecondition);
+        assert!(err.message().contains("elsewhere") && err.message().contains(CLUSTER));
+
+        let err = raw.send(batch(CLUSTER, heartbeat(1, 3, 1))).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "addressed to n3, delivered to n2");
+
+        let mut absurd = batch(CLUSTER, heartbeat(1, 2, 1));
+        absurd.messages[0].term = u64::MAX;
+        assert_eq!(raw.send(absurd).await.unwrap_err().code(), Code::InvalidArgument);
+        let mut good_then_bad = batch(CLUSTER, heartbeat(1, 2, 1));
+        good_then_bad.messages.push(pb::RaftMessage { from: 1, to: 2, term: 1, body: None });
+        assert_eq!(raw.send(good_then_bad).await.unwrap_err().code(), Code::InvalidArgument);
+
+        raw.send(batch(CLUSTER, heartbeat(1, 2, 7))).await.expect("valid batch accepted");
+        assert_eq!(node.peer_rx.recv().await.unwrap(), heartbeat(1, 2, 7), "rejected batches delivered nothing");
+    })
+    .await
+    .expect("deadline");
+}
+
+#[tokio::test]
+async fn admin_status_transfer_and_watch() {
+    let node = start(1, Mode::Leader).await;
+    let admin = AdminClient::connect(&node.endpoint(), ClientConfig::new(CLUSTER)).await.unwrap();
+    timeout(DEADLINE, async {
+        let s = admin.status().await.unwrap();
+        assert_eq!((s.id, s.role, s.leader), (NodeId(1), Role::Leader, Some(NodeId(1))));
+        assert_eq!(s.members.len(), 1);
+        admin.transfer_leader(NodeId(2)).await.expect("transfer started");
+        let err = admin.transfer_leader(NodeId(1)).await.unwrap_err();
+        assert!(matches!(err, ClientError::InvalidArgument(_)), "{err:?}");
+
+        let mut events = Box::pin(admin.watch().await.unwrap());
+        // The subscription exists once the call returned; publish after it.
+        let sent = NodeEvent::now(
+            NodeId(1),
+            EventKind::LeaderElected { term: Term(3), leader: NodeId(1), votes: vec![NodeId(1), NodeId(2)] },
+        );
+        node.handles.events.send(sent.clone()).expect("a watcher is subscribed");
+        assert_eq!(events.next().await.unwrap().unwrap(), sent);
+    })
+    .await
+    .expect("deadline");
+
+    let follower = start(2, Mode::Redirect(None)).await;
+    let admin = AdminClient::connect(&follower.endpoint(), ClientConfig::new(CLUSTER)).await.unwrap();
+    let err = timeout(DEADLINE, admin.transfer_leader(NodeId(3))).await.unwrap().unwrap_err();
+    assert_eq!(err, ClientError::NotLeader { leader: None });
+    let other = AdminClient::connect(&follower.endpoint(), ClientConfig::new("x")).await.unwrap();
+    let err = timeout(DEADLINE, other.status()).await.unwrap().unwrap_err();
+    assert!(matches!(err, ClientError::ClusterMismatch(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn slow_watcher_is_told_it_lagged() {
+    let node = start(1, Mode::Leader).await;
+    let admin = AdminClient::connect(&node.endpoint(), ClientConfig::new(CLUSTER)).await.unwrap();
+    let mut events = Box::pin(timeout(DEADLINE, admin.watch()).await.unwrap().unwrap());
+    // The broadcast holds 64 events; 200 overflow it before the watcher reads.
+    for i in 1..=200 {
+        node.handles.events.send(NodeEvent::now(NodeId(1), EventKind::Applied { index: LogIndex(i) })).unwrap();
+    }
+    let first = timeout(DEADLINE, events.next()).await.unwrap().unwrap().unwrap();
+    assert!(matches!(first.kind, EventKind::Lagged { missed } if missed > 0), "{first:?}");
+}
+
+#[tokio::test]
+async fn health_and_reflection_answer() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+
+    let node = start(1, Mode::Leader).await;
+    let url = format!("http://{}", node.addr);
+    timeout(DEADLINE, async {
+        let channel = tonic::transport::Endpoint::from_shared(url).unwrap().connect().await.unwrap();
+        let mut health = HealthClient::new(channel.clone());
+        for service in ["", "raft.v1.KvService", "raft.v1.PeerService", "raft.v1.AdminService"] {
+            let r = health.check(HealthCheckRequest { service: service.into() }).await.unwrap().into_inner();
+            assert_eq!(r.status(), ServingStatus::Serving, "{service:?}");
+        }
+
+        let mut reflection = ServerReflectionClient::new(channel);
+        let req = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = reflection.server_reflection_info(futures::stream::iter([req])).await.unwrap().into_inner();
+        let resp = stream.next().await.unwrap().unwrap();
+        let Some(MessageResponse::ListServicesResponse(list)) = resp.message_response else {
+            panic!("unexpected reflection answer {resp:?}")
+        };
+        let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+        for expected in ["raft.v1.PeerService", "raft.v1.KvService", "raft.v1.AdminService", "grpc.health.v1.Health"] {
+            assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+        }
+    })
+    .await
+    .expect("deadline");
+}
+
+#[tokio::test]
+async fn peer_pool_recovers_when_the_peer_comes_up() {
+    let mut config = PeerConfig::new(CLUSTER);
+    config.backoff_base = Duration::from_millis(10);
+    config.backoff_max = Duration::from_millis(50);
+    let (pool, mut reports) = PeerPool::new(config, 64);
+    let dead = dead_address().await;
+    pool.set_peer(NodeId(2), &dead).unwrap();
+    pool.send(heartbeat(1, 2, 1)).unwrap();
+    let r = timeout(DEADLINE, reports.recv()).await.unwrap().unwrap();
+    assert_eq!(r, PeerReport::Unreachable { peer: NodeId(2) });
+
+    // The peer moves to a live address; the pool sends there.
+    let mut node = start(2, Mode::Leader).await;
+    pool.set_peer(NodeId(2), &node.endpoint()).unwrap();
+    pool.send(heartbeat(1, 2, 2)).unwrap();
+    let m = timeout(DEADLINE, node.peer_rx.recv()).await.unwrap().unwrap();
+    assert_eq!(m, heartbeat(1, 2, 2));
+}
+
+#[tokio::test]
+async fn shutdown_completes_while_a_watcher_is_connected() {
+    use raft_rpc::{channels, serve_with_listener, ServerConfig};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (handles, _inbound) = channels(8, 8);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let config = ServerConfig { cluster_id: CLUSTER.into(), node_id: NodeId(1), limits: Limits::default() };
+    let server = tokio::spawn(serve_with_listener(listener, config, handles.clone(), async move {
+        let _ = stop_rx.await;
+    }));
+    let admin = AdminClient::connect(&addr.to_string(), ClientConfig::new(CLUSTER)).await.unwrap();
+    let mut events = Box::pin(timeout(DEADLINE, admin.watch()).await.unwrap().unwrap());
+    stop_tx.send(()).unwrap();
+    // `handles` (the events sender) is still alive: only shutdown ends the stream.
+    let end = timeout(DEADLINE, events.next()).await.expect("watch stream ends on shutdown");
+    assert!(end.as_ref().is_none_or(|e| e.is_err()), "{end:?}");
+    timeout(DEADLINE, server).await.expect("server stops").unwrap().expect("clean shutdown");
+    drop(handles);
+}
