@@ -11,6 +11,9 @@
 //! - [`netns`]: per-node Linux network namespaces with iptables-based link faults.
 //! - [`nemesis`]: seeded fault schedules, executed through a small trait.
 //! - [`rundir`]: the folder that keeps logs and histories of a run for post-mortems.
+//! - [`workload`]: concurrent KV clients that record what they saw.
+//! - [`probe`]: leader lookup, "serves again", catch-up and per-node reads.
+//! - [`jepsen`]: one whole run — nodes, clients, nemesis, heal, verdict.
 #![deny(missing_docs)]
 
 pub mod linearizability;
@@ -20,11 +23,14 @@ pub mod binary;
 pub mod cluster;
 pub mod error;
 pub mod history;
+pub mod jepsen;
 pub mod nemesis;
 pub mod netns;
 pub mod ports;
+pub mod probe;
 pub mod process;
 pub mod rundir;
+pub mod workload;
 
 pub use cluster::{ClusterConfig, Network, ProcessCluster};
 pub use error::{HarnessError, NodeId};
