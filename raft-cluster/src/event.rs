@@ -28,6 +28,9 @@ pub enum EventKind {
     },
     /// The node's election timer fired and it started a (pre-)election.
     ElectionStarted {
+        /// The term campaigned for (for a pre-vote: the term the node would
+        /// take if it wins; its own term is unchanged).
+        term: Term,
         /// A pre-vote round, which does not raise the term.
         pre_vote: bool,
     },

@@ -129,10 +129,12 @@ pub(crate) fn event(ev: &NodeEvent) -> Option<raft_rpc::NodeEvent> {
     use raft_rpc::EventKind as K;
     let term = ev.term;
     let kind = match &ev.kind {
-        EventKind::ElectionStarted { pre_vote } => K::ElectionStarted { term, pre_vote: *pre_vote },
+        EventKind::ElectionStarted { term, pre_vote } => K::ElectionStarted { term: *term, pre_vote: *pre_vote },
         EventKind::LeaderElected { votes } => K::LeaderElected { term, leader: ev.node, votes: votes.clone() },
         EventKind::TermChanged { .. } => K::TermChanged { term, leader: None },
-        EventKind::RoleChanged { leader, .. } => K::TermChanged { term, leader: *leader },
+        EventKind::RoleChanged { role: Role::Follower, leader } => K::TermChanged { term, leader: *leader },
+        // (Pre-)candidates are told by ElectionStarted, leaders by LeaderElected.
+        EventKind::RoleChanged { .. } => return None,
         EventKind::LeaderTransfer { to } => K::TransferStarted { to: *to },
         EventKind::LostQuorum => K::LostQuorum { term },
         EventKind::Committed { index, entry_term } => K::Committed { index: *index, term: *entry_term },

@@ -87,7 +87,9 @@ impl<M: NodeStateMachine> NodeTask<M> {
     fn report_core_events(&mut self, rd: &Ready) {
         for ev in &rd.events {
             let kind = match ev {
-                Event::ElectionStarted { pre_vote, .. } => EventKind::ElectionStarted { pre_vote: *pre_vote },
+                Event::ElectionStarted { term, pre_vote } => {
+                    EventKind::ElectionStarted { term: *term, pre_vote: *pre_vote }
+                }
                 Event::BecameLeader { votes, .. } => EventKind::LeaderElected { votes: votes.clone() },
                 Event::BecameFollower { leader, .. } => {
                     EventKind::RoleChanged { role: Role::Follower, leader: *leader }
