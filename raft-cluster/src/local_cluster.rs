@@ -93,8 +93,10 @@ impl Default for ClusterOptions {
 /// Builds a fresh state machine for a node (at start and at every restart).
 pub type StateMachineFactory<M> = Arc<dyn Fn(NodeId) -> M + Send + Sync>;
 
-/// Starts the gRPC server of a node (gRPC clusters only).
-type ServeFn<M> = Arc<dyn Fn(&Node<M>, &NodeConfig, TcpListener) -> Result<RpcServer, ClusterError> + Send + Sync>;
+/// Starts the gRPC server of a node (gRPC clusters only), sharing the
+/// cluster's link filter so Admin `SetPartition` works on it too.
+type ServeFn<M> =
+    Arc<dyn Fn(&Node<M>, &NodeConfig, TcpListener, LinkFilter) -> Result<RpcServer, ClusterError> + Send + Sync>;
 
 struct Slot<M: NodeStateMachine> {
     config: NodeConfig,
@@ -190,7 +192,7 @@ impl<M: NodeStateMachine> LocalCluster<M> {
                     .await
                     .map_err(|e| ClusterError::Transport(format!("rebind {}: {e}", slot.config.listen_addr)))?,
             };
-            slot.server = Some(serve(&node, &slot.config, listener)?);
+            slot.server = Some(serve(&node, &slot.config, listener, self.filter.clone())?);
         } else {
             self.network.register(node.sink());
         }
@@ -441,11 +443,11 @@ impl LocalCluster<KvStore> {
     pub async fn start_kv(opts: ClusterOptions) -> Result<Self, ClusterError> {
         let serve: Option<ServeFn<KvStore>> = match opts.transport {
             TransportKind::InProcess => None,
-            TransportKind::Grpc => {
-                Some(Arc::new(|node: &Node<KvStore>, config: &NodeConfig, listener: TcpListener| {
-                    RpcServer::start(node, config, listener, KvLimits::default())
-                }))
-            }
+            TransportKind::Grpc => Some(Arc::new(
+                |node: &Node<KvStore>, config: &NodeConfig, listener: TcpListener, filter: LinkFilter| {
+                    RpcServer::start(node, config, listener, KvLimits::default(), filter)
+                },
+            )),
         };
         Self::start_with(opts, Arc::new(|_| KvStore::default()), serve).await
     }

@@ -9,7 +9,7 @@ use raft_cluster::{
     ReadMode, StoreKind, TransportKind,
 };
 use raft_core::{LogIndex, NodeId};
-use raft_rpc::{ClientConfig, Consistency, KvClient};
+use raft_rpc::{AdminClient, ClientConfig, Consistency, KvClient};
 use raft_statemachine::{KvLimits, KvResponse, KvStore};
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -153,6 +153,42 @@ async fn a_follower_refuses_writes_with_a_leader_hint() {
     let err = client.kv_write(&s.put("y", "2"), &KvLimits::default()).await.unwrap_err();
     let addr = c.config(leader).unwrap().listen_addr.clone();
     assert_eq!(err, ClientError::NotLeader { leader: Some(leader), leader_addr: Some(addr) });
+    c.shutdown().await.unwrap();
+}
+
+/// The partition is cut and healed only through the Admin `SetPartition`
+/// RPC, as `raft-cli demo --chaos` does between processes: the test never
+/// touches the cluster's link filter itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_partition_over_admin_rpc_isolates_the_leader_until_healed() {
+    let c = grpc_cluster(3, |_| {}).await;
+    let old = c.wait_for_leader(DEADLINE).await.unwrap();
+    let followers: Vec<NodeId> = c.ids().into_iter().filter(|id| *id != old).collect();
+    let endpoint = |id: NodeId| c.config(id).unwrap().listen_addr.clone();
+    let mut admins = std::collections::BTreeMap::new();
+    for id in c.ids() {
+        admins.insert(id, AdminClient::connect(&endpoint(id), ClientConfig::new("local")).await.unwrap());
+    }
+    // Symmetric cut: the leader blocks both followers, each follower blocks the leader.
+    admins[&old].set_partition(&followers).await.unwrap();
+    for f in &followers {
+        admins[f].set_partition(&[old]).await.unwrap();
+    }
+    let new = c.wait_for_leader_among(&followers, DEADLINE).await.unwrap();
+    assert_ne!(new, old);
+    let majority: Vec<String> = followers.iter().map(|id| endpoint(*id)).collect();
+    let mut kv = KvClient::new(&majority, ClientConfig::new("local")).unwrap();
+    let w = kv.put("cut", "off").await.unwrap();
+    assert!(w.succeeded);
+    assert_eq!(stale_get(&c, old, "cut").await, None, "the cut-off leader cannot have the majority's write");
+
+    for id in c.ids() {
+        admins[&id].set_partition(&[]).await.unwrap();
+    }
+    c.wait_for_applied_on(&[old], w.index, DEADLINE).await.unwrap();
+    assert_eq!(stale_get(&c, old, "cut").await, Some(b"off".to_vec()));
+    let new_term = c.status(new).unwrap().term;
+    assert!(c.status(old).unwrap().term >= new_term, "the old leader learned the new term");
     c.shutdown().await.unwrap();
 }
 

@@ -22,7 +22,8 @@
 //! - [`KvClient`]: finds and follows the leader, retries a write with the
 //!   same `(client_id, seq)` so it applies at most once (thesis §6.3), and
 //!   reports a write whose fate is unknown as [`ClientError::Unknown`].
-//! - [`AdminClient`]: status, leader transfer, event stream.
+//! - [`AdminClient`]: status, leader transfer, event stream, and the
+//!   `SetPartition` fault injection that tests and the chaos demo use.
 #![deny(missing_docs)]
 
 pub mod api;

@@ -193,6 +193,27 @@ async fn admin_status_transfer_and_watch() {
 }
 
 #[tokio::test]
+async fn set_partition_reaches_the_runtime_deduplicated_and_validated() {
+    let node = start(1, Mode::Leader).await;
+    let admin = AdminClient::connect(&node.endpoint(), ClientConfig::new(CLUSTER)).await.unwrap();
+    timeout(DEADLINE, async {
+        admin.set_partition(&[NodeId(3), NodeId(2), NodeId(3)]).await.expect("partition set");
+        admin.set_partition(&[]).await.expect("healed");
+        let err = admin.set_partition(&[NodeId(0)]).await.unwrap_err();
+        assert!(matches!(err, ClientError::InvalidArgument(_)), "id 0 is refused before the runtime: {err:?}");
+        let err = admin.set_partition(&[NodeId(1)]).await.unwrap_err();
+        assert!(matches!(err, ClientError::InvalidArgument(_)), "the runtime's refusal comes back: {err:?}");
+        let other = AdminClient::connect(&node.endpoint(), ClientConfig::new("x")).await.unwrap();
+        let err = other.set_partition(&[NodeId(2)]).await.unwrap_err();
+        assert!(matches!(err, ClientError::ClusterMismatch(_)), "{err:?}");
+    })
+    .await
+    .expect("deadline");
+    let seen = node.partitions.lock().unwrap().clone();
+    assert_eq!(seen, vec![vec![NodeId(2), NodeId(3)], vec![]]);
+}
+
+#[tokio::test]
 async fn slow_watcher_is_told_it_lagged() {
     let node = start(1, Mode::Leader).await;
     let admin = AdminClient::connect(&node.endpoint(), ClientConfig::new(CLUSTER)).await.unwrap();

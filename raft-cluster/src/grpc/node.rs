@@ -1,6 +1,11 @@
 //! [`GrpcNode`]: the single entry point for running a KV node on the
 //! network: a [`Node`] with the KV store, a [`GrpcTransport`] to its peers
 //! and an [`RpcServer`] on its listen address.
+//!
+//! The transport always goes through a [`FilteredTransport`] whose
+//! [`LinkFilter`] the server shares, so the Admin `SetPartition` fault
+//! injection works on every node, including separate `raft-cli node`
+//! processes that no test harness can reach into.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +30,8 @@ pub struct GrpcNode {
     node: Node<KvStore>,
     server: RpcServer,
     local_addr: SocketAddr,
+    /// The rules the transport and the server share (`SetPartition`).
+    filter: LinkFilter,
 }
 
 impl GrpcNode {
@@ -37,8 +44,10 @@ impl GrpcNode {
         Self::start_with_listener(config, store, listener, None).await
     }
 
-    /// Starts the node on an already bound listener; with `filter`, outgoing
-    /// messages pass through it (test clusters).
+    /// Starts the node on an already bound listener. Outgoing messages pass
+    /// through `filter` when given (a test cluster's shared rules), else
+    /// through a filter of the node's own; either way `SetPartition` edits
+    /// this node's blocked set in it.
     pub async fn start_with_listener(
         config: NodeConfig,
         store: Arc<dyn NodeStore>,
@@ -46,16 +55,14 @@ impl GrpcNode {
         filter: Option<LinkFilter>,
     ) -> Result<Self, ClusterError> {
         let local_addr = listener.local_addr().map_err(|e| ClusterError::Transport(e.to_string()))?;
+        let filter = filter.unwrap_or_default();
         let grpc = GrpcTransport::new(&config)?;
-        let transport: Arc<dyn Transport> = match filter {
-            Some(f) => Arc::new(FilteredTransport::new(grpc, f)),
-            None => Arc::new(grpc),
-        };
+        let transport: Arc<dyn Transport> = Arc::new(FilteredTransport::new(grpc, filter.clone()));
         let kv_limits = KvLimits::default();
         let parts = NodeParts { store, state_machine: KvStore::default(), transport };
         let node = Node::start(config.clone(), parts).await?;
-        let server = RpcServer::start(&node, &config, listener, kv_limits)?;
-        Ok(GrpcNode { node, server, local_addr })
+        let server = RpcServer::start(&node, &config, listener, kv_limits, filter.clone())?;
+        Ok(GrpcNode { node, server, local_addr, filter })
     }
 
     /// The node's id.
@@ -66,6 +73,11 @@ impl GrpcNode {
     /// The address the server is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The link rules this node's traffic passes through.
+    pub fn filter(&self) -> &LinkFilter {
+        &self.filter
     }
 
     /// An in-process client of the node.

@@ -4,15 +4,21 @@
 //! bounded channel; a bridge task routes peer messages to the node's
 //! [`MessageSink`] without waiting, and runs each client request on its own
 //! task so one slow write never holds up the peer traffic behind it.
+//!
+//! The bridge also serves the `SetPartition` fault injection: it replaces the
+//! node's blocked set in the [`LinkFilter`] its transport sends through (so
+//! outgoing messages to those peers are dropped) and drops incoming peer
+//! messages from them itself, so the cut is symmetric at this node.
 
 use std::sync::Arc;
 
+use raft_core::NodeId;
 use raft_rpc::{Inbound, ServerConfig, ServerHandles};
 use raft_statemachine::{KvLimits, KvStore};
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tracing::{debug, warn};
+use tracing::{debug, info, trace, warn};
 
 use super::convert;
 use crate::client::NodeClient;
@@ -20,7 +26,7 @@ use crate::config::NodeConfig;
 use crate::error::ClusterError;
 use crate::event::NodeEvent;
 use crate::node::Node;
-use crate::transport::MessageSink;
+use crate::transport::{LinkFilter, MessageSink};
 
 /// The inbound queue between the gRPC handlers and the bridge.
 const INBOUND_CAPACITY: usize = 4096;
@@ -34,12 +40,15 @@ pub struct RpcServer {
 
 impl RpcServer {
     /// Serves `node` on `listener` (already bound, so a test cluster can
-    /// reserve its ports up front).
+    /// reserve its ports up front). `filter` must be the one the node's
+    /// transport sends through: `SetPartition` edits this node's blocked set
+    /// in it.
     pub fn start(
         node: &Node<KvStore>,
         config: &NodeConfig,
         listener: TcpListener,
         kv_limits: KvLimits,
+        filter: LinkFilter,
     ) -> Result<Self, ClusterError> {
         let (handles, inbound) = raft_rpc::channels(INBOUND_CAPACITY, crate::node::EVENT_CAPACITY);
         let rpc_events = handles.events.clone();
@@ -50,7 +59,14 @@ impl RpcServer {
         };
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let serve = tokio::spawn(serve(listener, server_config, handles, stop_rx));
-        let bridge = Bridge { client: node.client(), sink: node.sink(), config: Arc::new(config.clone()), kv_limits };
+        let bridge = Bridge {
+            client: node.client(),
+            sink: node.sink(),
+            config: Arc::new(config.clone()),
+            kv_limits,
+            filter,
+            me: config.id(),
+        };
         let tasks = vec![tokio::spawn(bridge.run(inbound)), tokio::spawn(forward_events(node.subscribe(), rpc_events))];
         Ok(RpcServer { shutdown: Some(stop_tx), serve, tasks })
     }
@@ -122,6 +138,9 @@ struct Bridge {
     sink: MessageSink,
     config: Arc<NodeConfig>,
     kv_limits: KvLimits,
+    /// Shared with the node's transport; holds this node's blocked set.
+    filter: LinkFilter,
+    me: NodeId,
 }
 
 impl Bridge {
@@ -129,6 +148,10 @@ impl Bridge {
         while let Some(work) = inbound.recv().await {
             match work {
                 Inbound::Peer(msg) => {
+                    if self.filter.is_blocked(self.me, msg.from) {
+                        trace!(from = %msg.from, "partition: inbound peer message dropped");
+                        continue;
+                    }
                     if let Err(e) = self.sink.deliver(msg) {
                         debug!(error = %e, "inbound peer message dropped");
                     }
@@ -155,7 +178,26 @@ impl Bridge {
                         let _ = reply.send(r);
                     });
                 }
+                Inbound::SetPartition { blocked, reply } => {
+                    let _ = reply.send(self.set_partition(&blocked));
+                }
             }
         }
+    }
+
+    /// Replaces this node's blocked set (fault injection).
+    fn set_partition(&self, blocked: &[NodeId]) -> Result<(), raft_rpc::ServiceError> {
+        if blocked.contains(&self.me) {
+            return Err(raft_rpc::ServiceError::Invalid(format!("node {} cannot partition itself", self.me)));
+        }
+        let previous = self.filter.set_blocked(self.me, blocked);
+        if blocked.is_empty() {
+            if !previous.is_empty() {
+                info!(healed = ?previous, "partition healed: peer traffic flows again");
+            }
+        } else {
+            warn!(peers = ?blocked, "partition: dropping traffic to/from peers {blocked:?} (fault injection)");
+        }
+        Ok(())
     }
 }

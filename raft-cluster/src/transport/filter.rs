@@ -2,6 +2,13 @@
 //! or both) or delay it. Shared by every node of a test cluster, applied on
 //! the sending side, so it works the same over in-process and gRPC
 //! transports.
+//!
+//! A node can also hold a *blocked set* ([`LinkFilter::set_blocked`]), set
+//! through the Admin `SetPartition` RPC: that is how separate processes
+//! (`raft-cli demo --chaos`) get partitioned without root. It is kept apart
+//! from the link rules so that healing an RPC partition never undoes a
+//! test's own rules, and the other way round only [`LinkFilter::heal`]
+//! clears both.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -17,6 +24,9 @@ struct Rules {
     dropped: HashSet<(NodeId, NodeId)>,
     /// Directed links whose traffic is delayed.
     delays: HashMap<(NodeId, NodeId), Duration>,
+    /// Per node, the peers it cuts itself off from (both ways: the sender
+    /// side here, the receiving side in the gRPC server bridge).
+    blocked: HashMap<NodeId, HashSet<NodeId>>,
 }
 
 /// What to do with one message.
@@ -74,17 +84,37 @@ impl LinkFilter {
         self.write().delays.insert((from, to), delay);
     }
 
-    /// Removes every rule.
+    /// Removes every rule, blocked sets included.
     pub fn heal(&self) {
         let mut rules = self.write();
         rules.dropped.clear();
         rules.delays.clear();
+        rules.blocked.clear();
+    }
+
+    /// Replaces `node`'s blocked set: its messages to these peers are
+    /// dropped, and [`Self::is_blocked`] tells its receiving side to drop
+    /// theirs. Empty heals `node`. Returns the previous set (sorted).
+    pub fn set_blocked(&self, node: NodeId, peers: &[NodeId]) -> Vec<NodeId> {
+        let mut rules = self.write();
+        let new: HashSet<NodeId> = peers.iter().copied().filter(|&p| p != node).collect();
+        let old = if new.is_empty() { rules.blocked.remove(&node) } else { rules.blocked.insert(node, new) };
+        let mut old: Vec<NodeId> = old.unwrap_or_default().into_iter().collect();
+        old.sort();
+        old
+    }
+
+    /// True when `node` has cut itself off from `peer`.
+    pub fn is_blocked(&self, node: NodeId, peer: NodeId) -> bool {
+        let rules = self.rules.read().unwrap_or_else(|e| e.into_inner());
+        rules.blocked.get(&node).is_some_and(|b| b.contains(&peer))
     }
 
     /// The fate of a message from `from` to `to`.
     pub fn verdict(&self, from: NodeId, to: NodeId) -> Verdict {
         let rules = self.rules.read().unwrap_or_else(|e| e.into_inner());
-        if rules.dropped.contains(&(from, to)) {
+        let blocked = rules.blocked.get(&from).is_some_and(|b| b.contains(&to));
+        if blocked || rules.dropped.contains(&(from, to)) {
             Verdict::Drop
         } else if let Some(d) = rules.delays.get(&(from, to)) {
             Verdict::Delay(*d)
@@ -152,6 +182,26 @@ mod tests {
         assert_eq!(f.verdict(NodeId(2), NodeId(3)), Verdict::Pass);
         f.heal();
         assert_eq!(f.verdict(NodeId(1), NodeId(2)), Verdict::Pass);
+    }
+
+    #[test]
+    fn a_blocked_set_drops_sends_replaces_and_heals_apart_from_link_rules() {
+        let f = LinkFilter::new();
+        f.drop_link(NodeId(2), NodeId(3));
+        assert!(f.set_blocked(NodeId(1), &[NodeId(2), NodeId(3), NodeId(1)]).is_empty());
+        assert_eq!(f.verdict(NodeId(1), NodeId(2)), Verdict::Drop);
+        assert!(f.is_blocked(NodeId(1), NodeId(3)));
+        assert!(!f.is_blocked(NodeId(1), NodeId(1)), "a node never blocks itself");
+        // Only the sender side is in the verdict; the receiver side is the bridge's.
+        assert_eq!(f.verdict(NodeId(2), NodeId(1)), Verdict::Pass);
+        assert_eq!(f.set_blocked(NodeId(1), &[NodeId(3)]), vec![NodeId(2), NodeId(3)]);
+        assert_eq!(f.verdict(NodeId(1), NodeId(2)), Verdict::Pass);
+        assert_eq!(f.set_blocked(NodeId(1), &[]), vec![NodeId(3)]);
+        assert_eq!(f.verdict(NodeId(1), NodeId(3)), Verdict::Pass);
+        assert_eq!(f.verdict(NodeId(2), NodeId(3)), Verdict::Drop, "the test's own rule survives");
+        f.set_blocked(NodeId(1), &[NodeId(2)]);
+        f.heal();
+        assert!(!f.is_blocked(NodeId(1), NodeId(2)));
     }
 
     #[test]

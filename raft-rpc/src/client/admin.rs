@@ -1,4 +1,5 @@
-//! [`AdminClient`]: one node's status, leader transfer and event stream.
+//! [`AdminClient`]: one node's status, leader transfer, event stream and
+//! partition fault injection.
 //! Unlike [`super::KvClient`] it talks to the node it was given and never
 //! retries or redirects: an operator asks a specific node.
 
@@ -90,6 +91,18 @@ impl AdminClient {
             }
             None => Err(ClientError::Protocol("transfer_leader_response.result missing".into())),
         }
+    }
+
+    /// Fault injection (a testing tool): makes the node drop Raft traffic to
+    /// and from `blocked`, replacing whatever it blocked before; an empty
+    /// slice heals. Only this node's side is cut, so a symmetric partition
+    /// needs the call on every node involved. Client traffic still flows.
+    pub async fn set_partition(&self, blocked: &[NodeId]) -> Result<(), ClientError> {
+        let blocked_peers = blocked.iter().map(|p| p.0).collect();
+        let req = self.request(pb::SetPartitionRequest { cluster_id: self.config.cluster_id.clone(), blocked_peers });
+        let mut client = self.client.clone();
+        self.deadline(client.set_partition(req)).await?;
+        Ok(())
     }
 
     /// The node's events from now on. The stream ends when the node shuts

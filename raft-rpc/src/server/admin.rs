@@ -1,5 +1,7 @@
-//! AdminService: status, leader transfer and the node event stream.
+//! AdminService: status, leader transfer, the node event stream and the
+//! partition fault injection.
 
+use std::collections::BTreeSet;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -61,6 +63,25 @@ impl AdminService for AdminHandler {
             Err(e) => return Err(service_status(e)),
         };
         Ok(Response::new(pb::TransferLeaderResponse { result: Some(result) }))
+    }
+
+    async fn set_partition(
+        &self,
+        request: Request<pb::SetPartitionRequest>,
+    ) -> Result<Response<pb::SetPartitionResponse>, Status> {
+        let r = request.into_inner();
+        self.shared.check_cluster(&r.cluster_id)?;
+        // A set: duplicates collapse, and a huge list costs n log n, not n².
+        let mut blocked = BTreeSet::new();
+        for &p in &r.blocked_peers {
+            blocked.insert(node_id(p, "set_partition.blocked_peers")?);
+        }
+        let blocked = blocked.into_iter().collect();
+        let (reply, rx) = oneshot::channel();
+        match self.shared.call(Inbound::SetPartition { blocked, reply }, rx).await?.map_err(no_reply)? {
+            Ok(()) => Ok(Response::new(pb::SetPartitionResponse {})),
+            Err(e) => Err(service_status(e)),
+        }
     }
 
     type WatchStream = EventStream;

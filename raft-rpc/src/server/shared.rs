@@ -46,6 +46,16 @@ pub enum Inbound {
         /// `Ok` once the transfer has started.
         reply: oneshot::Sender<Result<(), ServiceError>>,
     },
+    /// Fault injection (Admin `SetPartition`, a testing tool): from now on
+    /// drop Raft traffic to and from `blocked`, replacing any earlier set.
+    /// Empty heals. Cutting both directions at one node lets a test or the
+    /// demo partition real processes without root.
+    SetPartition {
+        /// The peers to cut off (validated: no id 0, no duplicates).
+        blocked: Vec<NodeId>,
+        /// `Ok` once the new set is in force.
+        reply: oneshot::Sender<Result<(), ServiceError>>,
+    },
 }
 
 /// The runtime's ends of the server's channels.

@@ -42,6 +42,8 @@ pub struct FakeNode {
     pub peer_rx: mpsc::UnboundedReceiver<Message>,
     /// Every write the runtime saw: (client_id, seq).
     pub writes: Arc<Mutex<Vec<(u64, u64)>>>,
+    /// Every SetPartition the runtime saw, in order.
+    pub partitions: Arc<Mutex<Vec<Vec<NodeId>>>>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -69,14 +71,22 @@ pub async fn start_with_limits(id: u64, mode: Mode, limits: Limits) -> FakeNode 
     let (handles, inbound) = channels(64, 64);
     let (peer_tx, peer_rx) = mpsc::unbounded_channel();
     let writes = Arc::new(Mutex::new(Vec::new()));
+    let partitions = Arc::new(Mutex::new(Vec::new()));
     let id = NodeId(id);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let config = ServerConfig { cluster_id: CLUSTER.into(), node_id: id, limits };
     tokio::spawn(serve_with_listener(listener, config, handles.clone(), async move {
         let _ = stop_rx.await;
     }));
-    tokio::spawn(runtime(id, addr, mode, inbound, peer_tx, writes.clone()));
-    FakeNode { addr, id, handles, peer_rx, writes, shutdown: Some(stop_tx) }
+    let seen = Seen { writes: writes.clone(), partitions: partitions.clone() };
+    tokio::spawn(runtime(id, addr, mode, inbound, peer_tx, seen));
+    FakeNode { addr, id, handles, peer_rx, writes, partitions, shutdown: Some(stop_tx) }
+}
+
+/// What the fake runtime records for the test to inspect.
+struct Seen {
+    writes: Arc<Mutex<Vec<(u64, u64)>>>,
+    partitions: Arc<Mutex<Vec<Vec<NodeId>>>>,
 }
 
 async fn runtime(
@@ -85,7 +95,7 @@ async fn runtime(
     mut mode: Mode,
     mut inbound: mpsc::Receiver<Inbound>,
     peer_tx: mpsc::UnboundedSender<Message>,
-    writes: Arc<Mutex<Vec<(u64, u64)>>>,
+    seen: Seen,
 ) {
     let mut kv: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let mut index = 0u64;
@@ -96,7 +106,7 @@ async fn runtime(
                 let _ = peer_tx.send(m);
             }
             Inbound::Write { req, reply } => {
-                writes.lock().unwrap().push((req.client_id, req.seq));
+                seen.writes.lock().unwrap().push((req.client_id, req.seq));
                 match &mut mode {
                     Mode::Redirect(h) => {
                         let _ = reply.send(Err(ServiceError::NotLeader { leader: h.clone() }));
@@ -124,6 +134,15 @@ async fn runtime(
                     Mode::Redirect(h) => Err(ServiceError::NotLeader { leader: h.clone() }),
                     _ if to == id => Err(ServiceError::Invalid("already the leader".into())),
                     _ => Ok(()),
+                };
+                let _ = reply.send(answer);
+            }
+            Inbound::SetPartition { blocked, reply } => {
+                let answer = if blocked.contains(&id) {
+                    Err(ServiceError::Invalid("a node cannot partition itself".into()))
+                } else {
+                    seen.partitions.lock().unwrap().push(blocked);
+                    Ok(())
                 };
                 let _ = reply.send(answer);
             }
