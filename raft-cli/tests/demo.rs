@@ -43,6 +43,24 @@ fn chaos_demo_survives_kills_and_pauses_without_losing_writes() {
     let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(v["seed"], 7);
     assert!(v["faults"]["kills"].as_u64().unwrap() >= 1, "chaos killed nodes: {v}");
+    // Seed 7's 24s schedule is kill follower, pause, kill leader (pinned in chaos.rs).
+    assert_eq!(v["faults"]["partitions"], 0, "{v}");
     let narration = text(&out.stderr);
     assert!(narration.contains("CHAOS: kill -9"), "{narration}");
+}
+
+#[test]
+fn chaos_demo_partitions_the_leader_heals_and_loses_no_writes() {
+    // Seed 29's 16s schedule partitions the leader first, then pauses a node (pinned in chaos.rs).
+    let out =
+        run(&["demo", "--chaos", "--seed", "29", "--duration", "16s", "--base-port", "17411", "--output", "json"]);
+    check_verified(&out);
+    let stdout = text(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(v["faults"]["partitions"], 1, "{v}");
+    assert_eq!(v["faults"]["kills"], 0, "{v}");
+    let narration = text(&out.stderr);
+    assert!(narration.contains("(the leader) cut off from"), "{narration}");
+    assert!(narration.contains("partition healed: node"), "{narration}");
+    assert!(!narration.contains("did not take it"), "every node took the cut and the heal: {narration}");
 }

@@ -1,11 +1,13 @@
 //! Everything the demo says to the nodes over gRPC: the workload's writes,
-//! the Watch streams, status polls and the final stale reads. The rest of
+//! the Watch streams, status polls, the chaos partitions and the final
+//! stale reads. The rest of
 //! the demo only sees [`DemoEvent`]s and plain values.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use raft_core::NodeId;
 use raft_rpc::{AdminClient, ClientConfig, ClientError, Consistency, EventKind, KvClient, NodeEvent};
 use tokio::sync::{mpsc, watch, Mutex};
 
@@ -19,6 +21,8 @@ const CLUSTER_ID: &str = "default";
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A node that does not answer a status call within this time shows as "(no answer)".
 const STATUS_TIMEOUT: Duration = Duration::from_secs(1);
+/// A node that does not take a SetPartition within this time is reported.
+const PARTITION_TIMEOUT: Duration = Duration::from_secs(2);
 /// Reconnect delay of a watcher whose node is down.
 const WATCH_RETRY: Duration = Duration::from_millis(300);
 
@@ -123,6 +127,26 @@ async fn status_of(addr: &str) -> Option<RaftStatus> {
 pub async fn poll_status(addrs: &[(NodeNum, String)]) -> Vec<(NodeNum, Option<RaftStatus>)> {
     let asks = addrs.iter().map(|(node, addr)| async move { (*node, status_of(addr).await) });
     futures::future::join_all(asks).await
+}
+
+async fn set_partition_of(addr: &str, blocked: &[NodeNum]) -> Result<(), String> {
+    let blocked: Vec<NodeId> = blocked.iter().map(|b| NodeId(*b)).collect();
+    let ask = async {
+        let admin = AdminClient::connect(addr, client_config(CLUSTER_ID, PARTITION_TIMEOUT)).await?;
+        admin.set_partition(&blocked).await
+    };
+    match tokio::time::timeout(PARTITION_TIMEOUT, ask).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {PARTITION_TIMEOUT:?}")),
+    }
+}
+
+/// Gives each `(node, addr, blocked)` its new blocked set (Admin
+/// `SetPartition`; empty heals), all at once. Returns the nodes that did not
+/// take it, with why.
+pub async fn set_partitions(cuts: Vec<(NodeNum, String, Vec<NodeNum>)>) -> Vec<(NodeNum, String)> {
+    let asks = cuts.iter().map(|(node, addr, blocked)| async move { (*node, set_partition_of(addr, blocked).await) });
+    futures::future::join_all(asks).await.into_iter().filter_map(|(node, r)| r.err().map(|e| (node, e))).collect()
 }
 
 /// Reads `key` from the node at `addr` alone, from its local state.

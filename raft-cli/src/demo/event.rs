@@ -52,6 +52,21 @@ pub enum DemoEvent {
         /// Node id.
         node: NodeNum,
     },
+    /// The leader was cut off from `others` (Admin `SetPartition` on every
+    /// node) for `span`.
+    Partitioned {
+        /// The isolated node (the leader when it was cut off).
+        node: NodeNum,
+        /// The nodes on the other side.
+        others: Vec<NodeNum>,
+        /// How long the cut lasts.
+        span: Duration,
+    },
+    /// Every node was told to heal; the isolated `node` rejoins.
+    PartitionHealed {
+        /// The node that had been cut off.
+        node: NodeNum,
+    },
     /// The chaos schedule is about to act (already described in words).
     Chaos(String),
     /// Raft activity reported by a node.

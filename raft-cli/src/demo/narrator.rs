@@ -90,6 +90,17 @@ impl Narrator {
             DemoEvent::Resumed { node } => {
                 format!("node {node} resumed with SIGCONT: it will learn the current term and rejoin")
             }
+            DemoEvent::Partitioned { node, others, span } => {
+                let others: Vec<String> = others.iter().map(|o| o.to_string()).collect();
+                format!(
+                    "CHAOS: partition: node {node} (the leader) cut off from {} for {}",
+                    others.join(", "),
+                    format_duration(*span)
+                )
+            }
+            DemoEvent::PartitionHealed { node } => {
+                format!("partition healed: node {node} rejoins and learns the new term")
+            }
             DemoEvent::Chaos(what) => format!("CHAOS: {what}"),
             DemoEvent::Activity { node, kind } => return self.describe_activity(*node, kind, now),
             DemoEvent::Status(rows) => return Some(self.status_table(rows, now)),
@@ -229,6 +240,20 @@ mod tests {
         let won = act(2, Activity::LeaderElected { term: 3, leader: 2, votes: vec![2, 3] });
         let lines = n.handle(&won, t0 + Duration::from_millis(1500));
         assert_eq!(lines, vec!["[    1.5s] node 2 is LEADER for term 3 (votes from 2, 3)"]);
+    }
+
+    #[test]
+    fn a_partition_is_told_and_costs_the_cluster_its_leader_until_a_new_election() {
+        let t0 = Instant::now();
+        let mut n = Narrator::new(t0);
+        n.handle(&act(2, Activity::LeaderElected { term: 3, leader: 2, votes: vec![2, 3] }), t0);
+        let cut = DemoEvent::Partitioned { node: 2, others: vec![1, 3], span: Duration::from_secs(3) };
+        let lines = n.handle(&cut, t0);
+        assert_eq!(lines[0], "[    0.0s] CHAOS: partition: node 2 (the leader) cut off from 1, 3 for 3.0s");
+        assert!(lines[1].contains("no usable leader"), "{lines:?}");
+        assert_eq!(n.timeline().leader(), None);
+        let lines = n.handle(&DemoEvent::PartitionHealed { node: 2 }, t0);
+        assert_eq!(lines, vec!["[    0.0s] partition healed: node 2 rejoins and learns the new term"]);
     }
 
     #[test]

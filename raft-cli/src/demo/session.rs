@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::acklog::AckLog;
@@ -28,6 +29,17 @@ const FAULT_RETRY: Duration = Duration::from_secs(1);
 /// Grace period for children to exit after SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
+/// The partition in force (at most one at a time).
+struct ActivePartition {
+    /// The node cut off from the rest.
+    node: NodeNum,
+    /// When the schedule heals it.
+    heal_at: Instant,
+    /// The task still telling the nodes to cut; the heal waits for it, so a
+    /// slow cut can never land after the heal.
+    cut: JoinHandle<()>,
+}
+
 /// One demo run.
 pub struct Session {
     args: DemoArgs,
@@ -38,6 +50,7 @@ pub struct Session {
     next_fault: Option<(usize, Instant)>,
     restarts: BTreeMap<NodeNum, Instant>,
     resumes: BTreeMap<NodeNum, Instant>,
+    partition: Option<ActivePartition>,
     faults: FaultCounts,
     events_tx: mpsc::Sender<DemoEvent>,
     events_rx: mpsc::Receiver<DemoEvent>,
@@ -65,6 +78,7 @@ impl Session {
             next_fault,
             restarts: BTreeMap::new(),
             resumes: BTreeMap::new(),
+            partition: None,
             faults: FaultCounts::default(),
             events_tx,
             events_rx,
@@ -103,6 +117,7 @@ impl Session {
             ));
         }
         self.event_loop().await;
+        self.heal_before_verification().await;
         self.stop_tx.send_replace(true);
         let _ = workload.await;
         self.say(&format!(
@@ -149,7 +164,7 @@ impl Session {
         ));
         match &self.chaos {
             Some(plan) => self.say(&format!(
-                "chaos: {} faults planned, seed {} (replay with --chaos --seed {}); partitions are not injected between processes",
+                "chaos: {} faults planned, seed {} (replay with --chaos --seed {}); partitions are cut with the Admin SetPartition RPC",
                 plan.faults().len(),
                 plan.seed(),
                 plan.seed()
@@ -188,7 +203,8 @@ impl Session {
 
     fn next_timer(&self) -> Option<Instant> {
         let fault = self.next_fault.map(|(_, at)| at);
-        self.restarts.values().chain(self.resumes.values()).copied().chain(fault).min()
+        let heal = self.partition.as_ref().map(|p| p.heal_at);
+        self.restarts.values().chain(self.resumes.values()).copied().chain(fault).chain(heal).min()
     }
 
     fn on_exit(&mut self, exit: DemoEvent) {
@@ -242,6 +258,9 @@ impl Session {
                 self.tell(&DemoEvent::Resumed { node });
             }
         }
+        if self.partition.as_ref().is_some_and(|p| p.heal_at <= now) {
+            self.heal_partition();
+        }
         if let Some((index, at)) = self.next_fault {
             if at <= now {
                 self.run_fault(index, now);
@@ -253,13 +272,14 @@ impl Session {
         let Some(plan) = self.chaos.as_mut() else { return };
         let Some((_, fault)) = plan.faults().get(index).copied() else { return };
         let leader = self.narrator.timeline().leader();
-        if !self.sup.all_up() || (fault == Fault::KillLeader && leader.is_none()) {
+        let needs_leader = matches!(fault, Fault::KillLeader | Fault::Partition { .. });
+        if !self.sup.all_up() || self.partition.is_some() || (needs_leader && leader.is_none()) {
             self.next_fault = Some((index, now + FAULT_RETRY));
             return;
         }
         let ids = self.sup.ids();
         let target = match fault {
-            Fault::KillLeader => leader,
+            Fault::KillLeader | Fault::Partition { .. } => leader,
             Fault::KillFollower => plan.pick(&ids.iter().copied().filter(|n| Some(*n) != leader).collect::<Vec<_>>()),
             Fault::Pause { .. } => plan.pick(&ids),
         };
@@ -286,6 +306,61 @@ impl Session {
                     }
                     Err(e) => self.say(&format!("chaos: {e:#}")),
                 }
+            }
+            Fault::Partition { span } => self.partition_off(node, span, now),
+        }
+    }
+
+    /// `(node, addr, blocked)` for every member, blocked as `blocked_of` says.
+    fn cuts(&self, blocked_of: impl Fn(NodeNum) -> Vec<NodeNum>) -> Vec<(NodeNum, String, Vec<NodeNum>)> {
+        self.sup.plan().addrs.iter().map(|(n, a)| (*n, a.to_string(), blocked_of(*n))).collect()
+    }
+
+    /// Cuts `node` off from every other member, both ways: it blocks them
+    /// all and each of them blocks it (Admin `SetPartition` on every node).
+    fn partition_off(&mut self, node: NodeNum, span: Duration, now: Instant) {
+        let others: Vec<NodeNum> = self.sup.ids().into_iter().filter(|n| *n != node).collect();
+        let cuts = self.cuts(|n| if n == node { others.clone() } else { vec![node] });
+        self.tell(&DemoEvent::Partitioned { node, others, span });
+        self.faults.partitions += 1;
+        let tx = self.events_tx.clone();
+        let cut = tokio::spawn(async move {
+            for (n, e) in cluster_io::set_partitions(cuts).await {
+                let _ = tx.send(DemoEvent::Chaos(format!("partition: node {n} did not take it: {e}"))).await;
+            }
+        });
+        self.partition = Some(ActivePartition { node, heal_at: now + span, cut });
+    }
+
+    /// Tells every member to heal, in the background. A member that misses
+    /// it stays cut, but the heal before verification reaches it.
+    fn heal_partition(&mut self) {
+        let Some(p) = self.partition.take() else { return };
+        let heal = self.cuts(|_| Vec::new());
+        self.tell(&DemoEvent::PartitionHealed { node: p.node });
+        let tx = self.events_tx.clone();
+        tokio::spawn(async move {
+            let _ = p.cut.await;
+            for (n, e) in cluster_io::set_partitions(heal).await {
+                let _ = tx.send(DemoEvent::Chaos(format!("heal: node {n} did not take it: {e}"))).await;
+            }
+        });
+    }
+
+    /// Verification reads every node, so none may stay cut off: after any
+    /// partition, every member is told to heal again and waited for (a
+    /// member that is down restarts healed, the blocked set is not stored).
+    async fn heal_before_verification(&mut self) {
+        if self.faults.partitions == 0 {
+            return;
+        }
+        if let Some(p) = self.partition.take() {
+            let _ = p.cut.await;
+            self.tell(&DemoEvent::PartitionHealed { node: p.node });
+        }
+        for (n, e) in cluster_io::set_partitions(self.cuts(|_| Vec::new())).await {
+            if self.sup.state(n).0 == ProcState::Up {
+                self.say(&format!("heal: node {n} did not take it: {e}"));
             }
         }
     }

@@ -30,6 +30,8 @@ pub struct FaultCounts {
     pub external_exits: u64,
     /// SIGSTOP/SIGCONT pauses.
     pub pauses: u64,
+    /// Leaders cut off from the others by a partition (Admin `SetPartition`).
+    pub partitions: u64,
     /// Restarts after a death.
     pub restarts: u64,
 }
@@ -94,8 +96,8 @@ impl Report for DemoSummary {
         line(
             "faults",
             format!(
-                "{} killed by the demo, {} died otherwise, {} paused, {} restarts",
-                f.kills, f.external_exits, f.pauses, f.restarts
+                "{} killed by the demo, {} died otherwise, {} paused, {} partitioned, {} restarts",
+                f.kills, f.external_exits, f.pauses, f.partitions, f.restarts
             ),
         );
         line("writes acknowledged", self.writes_acked.to_string());
@@ -141,6 +143,7 @@ impl Report for DemoSummary {
                 "kills": self.faults.kills,
                 "external_exits": self.faults.external_exits,
                 "pauses": self.faults.pauses,
+                "partitions": self.faults.partitions,
                 "restarts": self.faults.restarts,
             },
             "writes_acked": self.writes_acked,
@@ -165,6 +168,14 @@ mod tests {
         assert!(s.human().contains("all 20 keys present with their last acknowledged value on all 3 nodes"));
         assert_eq!(s.json()["verified"], true);
         assert_eq!(s.json()["writes_acked"], 150);
+    }
+
+    #[test]
+    fn partitions_are_counted_in_both_formats() {
+        let faults = FaultCounts { kills: 1, partitions: 2, ..Default::default() };
+        let s = DemoSummary { faults, ..Default::default() };
+        assert!(s.human().contains("1 killed by the demo, 0 died otherwise, 0 paused, 2 partitioned, 0 restarts"));
+        assert_eq!(s.json()["faults"]["partitions"], 2);
     }
 
     #[test]

@@ -48,7 +48,7 @@ impl Timeline {
     /// Updates the statistics with one event observed at `now`.
     pub fn observe(&mut self, event: &DemoEvent, now: Instant) {
         match event {
-            DemoEvent::Exited { node, .. } | DemoEvent::Paused { node, .. } => {
+            DemoEvent::Exited { node, .. } | DemoEvent::Paused { node, .. } | DemoEvent::Partitioned { node, .. } => {
                 if self.leader.is_some_and(|(l, _)| l == *node) {
                     self.lose_leader(now);
                 }
