@@ -193,11 +193,17 @@ impl Bridge {
         let previous = self.filter.set_blocked(self.me, blocked);
         if blocked.is_empty() {
             if !previous.is_empty() {
-                info!(healed = ?previous, "partition healed: peer traffic flows again");
+                info!("partition healed: peer traffic to/from {} flows again", id_list(&previous));
             }
         } else {
-            warn!(peers = ?blocked, "partition: dropping traffic to/from peers {blocked:?} (fault injection)");
+            warn!("partition: dropping traffic to/from peers {} (fault injection)", id_list(blocked));
         }
         Ok(())
     }
+}
+
+/// `[1, 3]`: node ids as an operator reads them.
+fn id_list(ids: &[NodeId]) -> String {
+    let ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+    format!("[{}]", ids.join(", "))
 }
