@@ -26,7 +26,12 @@ pub fn filter() -> Result<EnvFilter, String> {
 
 /// Installs the global subscriber, writing to stderr.
 pub fn init(format: LogFormat) -> Result<(), String> {
-    let builder = tracing_subscriber::fmt().with_env_filter(filter()?).with_writer(std::io::stderr);
+    use std::io::IsTerminal;
+    // Colours only on a terminal: the demo and the tests redirect node logs to files.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter()?)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let result = match format {
         LogFormat::Human => builder.with_target(false).try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

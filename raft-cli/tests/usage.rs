@@ -49,7 +49,7 @@ fn help_lists_the_exit_codes_and_succeeds() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Exit codes:") && text.contains("demo"), "{text}");
     let out = raft_cli(&["demo", "--help"]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("partitions are NOT injected"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cuts the leader off from the others"));
 }
 
 #[test]

@@ -20,7 +20,7 @@ impl Report for WriteReport {
     fn human(&self) -> String {
         let r = &self.result;
         match (self.op, r.succeeded) {
-            (_, true) => format!("OK (applied at index {})", r.index),
+            (_, true) => format!("OK (applied at index {})", r.index.0),
             ("delete", false) => format!("key {:?} not found (nothing deleted)", self.key),
             (_, false) => match &r.previous {
                 Some(v) => format!("CAS failed: {:?} holds {:?}", self.key, text(v)),

@@ -12,10 +12,10 @@ use crate::output::OutputFormat;
 /// Try `kill -9 <pid>` on any node from another terminal (the PIDs are
 /// printed at start): the demo narrates the failure, the new election and
 /// the recovery, and restarts the node so it catches up. `--chaos` does this
-/// on its own schedule: it kills the leader, kills a follower and freezes a
-/// node with SIGSTOP/SIGCONT. Network partitions are NOT injected: every node
-/// shares the loopback interface, and cutting links between processes would
-/// need root (iptables) or a proxy; the in-process test cluster covers them.
+/// on its own schedule: it kills the leader, kills a follower, freezes a
+/// node with SIGSTOP/SIGCONT and cuts the leader off from the others (each
+/// node drops Raft traffic to and from the peers it is told to block, through
+/// the Admin SetPartition RPC, so no root is needed), then heals it.
 ///
 /// At the end (after --duration, or on Ctrl+C) every acknowledged write is
 /// read back from every node; the demo exits 1 if any is missing.
@@ -25,7 +25,7 @@ pub struct DemoArgs {
     /// Cluster size (1 to 7; odd sizes tolerate the most failures per node).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=7))]
     pub nodes: u64,
-    /// Inject faults on a seeded schedule: kill the leader, kill a follower, pause a node.
+    /// Inject faults on a seeded schedule: kill the leader, kill a follower, pause a node, partition the leader.
     #[arg(long)]
     pub chaos: bool,
     /// Chaos seed (printed at start; reuse it to replay a schedule).
