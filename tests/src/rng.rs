@@ -1,31 +1,27 @@
-//! A tiny seeded generator (SplitMix64) so every randomized test and fault
-//! schedule is reproducible from the one seed it prints.
+//! Seeded randomness for tests and fault schedules, so every run is
+//! reproducible from the one seed it prints. The generator is raft-core's
+//! [`SeededRng`] (SplitMix64); this wrapper adds the test-side helpers.
 
-/// SplitMix64 (Steele, Lea, Flood 2014): fast, small, statistically fine for tests.
+use raft_core::SeededRng;
+
+/// raft-core's SplitMix64 with the helpers the harness needs.
 #[derive(Clone, Debug)]
-pub struct Rng {
-    state: u64,
-}
+pub struct Rng(SeededRng);
 
 impl Rng {
     /// A generator whose whole output is determined by `seed`.
     pub fn new(seed: u64) -> Self {
-        Rng { state: seed }
+        Rng(SeededRng::new(seed))
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// A number in `lo..hi`. Panics if the range is empty (a caller bug).
     pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        assert!(lo < hi, "Rng::range needs a non-empty range, got {lo}..{hi}");
-        lo + self.next_u64() % (hi - lo)
+        self.0.gen_range(lo, hi)
     }
 
     /// An index in `0..len`. Panics if `len` is zero (a caller bug).
@@ -35,7 +31,7 @@ impl Rng {
 
     /// True with probability `p`.
     pub fn chance(&mut self, p: f64) -> bool {
-        ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
+        self.0.gen_bool(p)
     }
 }
 

@@ -44,6 +44,7 @@ pub enum Fault {
 
 impl Fault {
     /// Which of the [`KINDS`] this is (the order the schedule draws from).
+    #[cfg(test)]
     fn kind(&self) -> u64 {
         match self {
             Fault::KillLeader => 0,
