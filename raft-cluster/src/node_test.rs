@@ -94,3 +94,42 @@ async fn a_burst_of_writes_is_grouped_into_few_synced_appends() {
     assert!(syncs <= 50, "500 writes took {syncs} fsyncs: queued writes must share one append and fsync");
     node.shutdown().await.unwrap();
 }
+
+/// A write the store cannot persist (a full disk) is never acknowledged: the
+/// node stops with the storage error instead of carrying on.
+#[tokio::test]
+async fn a_failing_disk_stops_the_node_without_acknowledging_the_write() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let counting = Arc::new(crate::test_support::CountingStore::new());
+    let store: Arc<dyn NodeStore> = counting.clone();
+    let parts =
+        NodeParts { store, state_machine: TestKv::default(), transport: Arc::new(LocalNetwork::new().transport()) };
+    let node = Node::start(single_node_config("alpha", 1), parts).await.unwrap();
+    let client = node.client();
+    client.wait_for("leadership", Duration::from_secs(10), NodeStatus::is_leader).await.unwrap();
+    client.propose(b"before=1".to_vec()).await.unwrap();
+
+    counting.disk_full.store(true, Relaxed);
+    let outcome = client.propose(b"after=1".to_vec()).await;
+    assert!(outcome.is_err(), "a write that could not be persisted was acknowledged: {outcome:?}");
+    let stopped = tokio::time::timeout(Duration::from_secs(10), node.wait()).await.expect("the node stops");
+    match stopped {
+        Err(ClusterError::Storage(msg)) => assert!(msg.contains("No space left"), "{msg}"),
+        other => panic!("expected the storage error to stop the node, got {other:?}"),
+    }
+    assert_eq!(client.propose(b"later=1".to_vec()).await, Err(ClientError::ShuttingDown));
+
+    // Once the disk has room again the node restarts with the acknowledged
+    // write and without the one that failed.
+    counting.disk_full.store(false, Relaxed);
+    let store: Arc<dyn NodeStore> = counting.clone();
+    let parts =
+        NodeParts { store, state_machine: TestKv::default(), transport: Arc::new(LocalNetwork::new().transport()) };
+    let node = Node::start(single_node_config("alpha", 1), parts).await.unwrap();
+    let client = node.client();
+    client.wait_for("leadership", Duration::from_secs(10), NodeStatus::is_leader).await.unwrap();
+    let read = |k: &str| client.read(k.to_string(), crate::ReadMode::Linearizable);
+    assert_eq!(read("before").await.unwrap().as_deref(), Some("1"));
+    assert_eq!(read("after").await.unwrap(), None);
+    node.shutdown().await.unwrap();
+}

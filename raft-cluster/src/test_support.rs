@@ -57,6 +57,8 @@ pub(crate) struct CountingStore {
     pub(crate) inner: crate::mem_store::MemNodeStore,
     pub(crate) synced_writes: std::sync::atomic::AtomicU64,
     pub(crate) entries_written: std::sync::atomic::AtomicU64,
+    /// When set, every write fails as on a full disk.
+    pub(crate) disk_full: std::sync::atomic::AtomicBool,
 }
 
 impl CountingStore {
@@ -65,6 +67,7 @@ impl CountingStore {
             inner: crate::mem_store::MemNodeStore::new(),
             synced_writes: Default::default(),
             entries_written: Default::default(),
+            disk_full: Default::default(),
         }
     }
 }
@@ -93,6 +96,9 @@ impl raft_core::Storage for CountingStore {
 impl crate::store::NodeStore for CountingStore {
     fn write(&self, batch: &crate::store::PersistBatch) -> Result<(), crate::store::StoreFailure> {
         use std::sync::atomic::Ordering::Relaxed;
+        if self.disk_full.load(Relaxed) {
+            return Err(crate::store::StoreFailure("IO error: No space left on device (os error 28)".into()));
+        }
         if batch.sync {
             self.synced_writes.fetch_add(1, Relaxed);
         }
