@@ -118,6 +118,8 @@ impl Narrator {
                 format!("node {node} timed out waiting for a leader: pre-vote for term {term} (§9.6)")
             }
             Activity::ElectionStarted { term, pre_vote: false } => {
+                // Its own move to this term is implied: do not tell it twice.
+                self.follows.insert(node, (*term, None));
                 format!("node {node} starts an election for term {term}, voting for itself (§5.2)")
             }
             Activity::LeaderElected { term, leader, votes } => {
@@ -237,6 +239,10 @@ mod tests {
         let mut n = Narrator::new(t0);
         let lines = n.handle(&act(2, Activity::ElectionStarted { term: 3, pre_vote: false }), t0);
         assert_eq!(lines, vec!["[    0.0s] node 2 starts an election for term 3, voting for itself (§5.2)"]);
+        let own_term = act(2, Activity::TermChanged { term: 3, leader: None });
+        assert!(n.handle(&own_term, t0).is_empty(), "the candidate's own term change is implied");
+        let voter = act(3, Activity::TermChanged { term: 3, leader: None });
+        assert_eq!(n.handle(&voter, t0), vec!["[    0.0s] node 3 moved to term 3"]);
         let won = act(2, Activity::LeaderElected { term: 3, leader: 2, votes: vec![2, 3] });
         let lines = n.handle(&won, t0 + Duration::from_millis(1500));
         assert_eq!(lines, vec!["[    1.5s] node 2 is LEADER for term 3 (votes from 2, 3)"]);
