@@ -67,16 +67,22 @@ async fn a_single_node_elects_itself_and_recovers_its_data_after_restart() {
     node.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn a_burst_of_writes_is_grouped_into_few_synced_appends() {
-    use std::sync::atomic::Ordering::Relaxed;
-    let counting = Arc::new(crate::test_support::CountingStore::new());
-    let store: Arc<dyn NodeStore> = counting.clone();
+/// A single-node cluster on `store`, once it leads.
+async fn leader_on(store: Arc<dyn NodeStore>) -> (Node<TestKv>, crate::NodeClient<TestKv>) {
     let parts =
         NodeParts { store, state_machine: TestKv::default(), transport: Arc::new(LocalNetwork::new().transport()) };
     let node = Node::start(single_node_config("alpha", 1), parts).await.unwrap();
     let client = node.client();
     client.wait_for("leadership", Duration::from_secs(10), NodeStatus::is_leader).await.unwrap();
+    (node, client)
+}
+
+#[tokio::test]
+async fn a_burst_of_writes_is_grouped_into_few_synced_appends() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let counting = Arc::new(crate::test_support::CountingStore::new());
+    let store: Arc<dyn NodeStore> = counting.clone();
+    let (node, client) = leader_on(store).await;
     let syncs_before = counting.synced_writes.load(Relaxed);
     let entries_before = counting.entries_written.load(Relaxed);
     let writes: Vec<_> = (0..500)
@@ -102,11 +108,7 @@ async fn a_failing_disk_stops_the_node_without_acknowledging_the_write() {
     use std::sync::atomic::Ordering::Relaxed;
     let counting = Arc::new(crate::test_support::CountingStore::new());
     let store: Arc<dyn NodeStore> = counting.clone();
-    let parts =
-        NodeParts { store, state_machine: TestKv::default(), transport: Arc::new(LocalNetwork::new().transport()) };
-    let node = Node::start(single_node_config("alpha", 1), parts).await.unwrap();
-    let client = node.client();
-    client.wait_for("leadership", Duration::from_secs(10), NodeStatus::is_leader).await.unwrap();
+    let (node, client) = leader_on(store).await;
     client.propose(b"before=1".to_vec()).await.unwrap();
 
     counting.disk_full.store(true, Relaxed);
@@ -123,11 +125,7 @@ async fn a_failing_disk_stops_the_node_without_acknowledging_the_write() {
     // write and without the one that failed.
     counting.disk_full.store(false, Relaxed);
     let store: Arc<dyn NodeStore> = counting.clone();
-    let parts =
-        NodeParts { store, state_machine: TestKv::default(), transport: Arc::new(LocalNetwork::new().transport()) };
-    let node = Node::start(single_node_config("alpha", 1), parts).await.unwrap();
-    let client = node.client();
-    client.wait_for("leadership", Duration::from_secs(10), NodeStatus::is_leader).await.unwrap();
+    let (node, client) = leader_on(store).await;
     let read = |k: &str| client.read(k.to_string(), crate::ReadMode::Linearizable);
     assert_eq!(read("before").await.unwrap().as_deref(), Some("1"));
     assert_eq!(read("after").await.unwrap(), None);
