@@ -59,7 +59,10 @@ impl<S: Storage> RaftNode<S> {
         } else if msg.term.0 == 0 {
             // Every real message is sent in term >= 1 (terms start at 1).
             "term 0"
-        } else if !self.members.effective().contains(msg.from) && !self.accept_stranger(msg) {
+        } else if !self.members.effective().contains(msg.from)
+            && !self.progress.contains_key(&msg.from)
+            && !self.accept_stranger(msg)
+        {
             "sender is not a member"
         } else {
             return true;
