@@ -40,11 +40,25 @@ impl<S: Storage> RaftNode<S> {
     }
 
     fn start_election(&mut self) {
+        if self.term_exhausted() {
+            return;
+        }
         if self.cfg.pre_vote {
             self.become_pre_candidate();
         } else {
             self.become_candidate(false);
         }
+    }
+
+    /// True (with an error event) if no term is left to campaign in; peers
+    /// cannot push us there (terms of `u64::MAX` are refused at intake),
+    /// but elections from `u64::MAX - 1` could.
+    fn term_exhausted(&self) -> bool {
+        let exhausted = self.term.checked_next().is_none();
+        if exhausted {
+            tracing::error!(node = self.id().0, term = self.term.0, "term space exhausted: not campaigning");
+        }
+        exhausted
     }
 
     fn tick_leader(&mut self) {
@@ -243,7 +257,9 @@ impl<S: Storage> RaftNode<S> {
         r: RequestVoteResponse,
     ) -> Result<(), Error> {
         let relevant = match (self.role, r.pre_vote) {
-            (Role::PreCandidate, true) => msg_term == self.term.next() || (!r.granted && msg_term == self.term),
+            (Role::PreCandidate, true) => {
+                Some(msg_term) == self.term.checked_next() || (!r.granted && msg_term == self.term)
+            }
             (Role::Candidate, false) => msg_term == self.term,
             _ => false,
         };
@@ -262,7 +278,7 @@ impl<S: Storage> RaftNode<S> {
     }
 
     pub(crate) fn handle_timeout_now(&mut self, from: NodeId) -> Result<(), Error> {
-        if self.role == Role::Leader || self.leader != Some(from) || !self.promotable() {
+        if self.role == Role::Leader || self.leader != Some(from) || !self.promotable() || self.term_exhausted() {
             tracing::debug!(node = self.id().0, term = self.term.0, from = from.0, "TimeoutNow ignored");
             return Ok(());
         }
