@@ -73,6 +73,17 @@
 //!   `tracing` event (fields `node`, `term`), never a panic. Only storage
 //!   failures surface as [`Error`].
 //!
+//! ## Restarting
+//! [`RaftNode::new`] restores term, vote, commit index and membership from
+//! [`Storage`]. Which committed entries the application still has to apply
+//! is the application's knowledge: it passes its applied index as
+//! [`Config::applied`] (etcd's `Config.Applied`), and the first
+//! [`Ready::committed_entries`] start right after it. The index must lie
+//! between the snapshot index and the durable commit index, otherwise
+//! `new` fails with [`ConfigError::AppliedOutOfRange`]. Left at 0, the
+//! node assumes the state machine is exactly the snapshot and re-delivers
+//! everything committed after it.
+//!
 //! ## Storage
 //! [`Storage`] is read-only: the core reads the durable log through it and
 //! tells the runtime what to write. [`MemStorage`] is the in-memory

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::error::{Error, ProposeError};
 use crate::membership_log::MembershipLog;
 use crate::message::{Message, MessageBody};
@@ -85,7 +85,8 @@ impl<S: Storage> RaftNode<S> {
         config.validate()?;
         let init = storage.initial_state()?;
         let hs = init.hard_state;
-        let log = RaftLog::new(storage, hs.commit)?;
+        let mut log = RaftLog::new(storage, hs.commit)?;
+        restore_applied(&mut log, config.applied)?;
         let mut members = MembershipLog::new(init.membership);
         scan_membership(&log, &mut members, config.max_msg_bytes)?;
         let prev_hard_state = HardState { commit: log.committed(), ..hs };
@@ -420,6 +421,20 @@ impl<S: Storage> RaftNode<S> {
             }
         }
     }
+}
+
+/// Applies [`Config::applied`]: 0 keeps the snapshot index; anything else
+/// must lie between the snapshot index and the durable commit index.
+fn restore_applied<S: Storage>(log: &mut RaftLog<S>, applied: LogIndex) -> Result<(), Error> {
+    if applied == LogIndex(0) {
+        return Ok(());
+    }
+    let (snapshot, commit) = (log.applied(), log.committed());
+    if applied < snapshot || applied > commit {
+        return Err(ConfigError::AppliedOutOfRange { applied, snapshot, commit }.into());
+    }
+    log.restore_applied(applied);
+    Ok(())
 }
 
 /// Replays the membership entries after the snapshot (thesis §4.1: the

@@ -401,3 +401,50 @@ fn committed_entries_are_handed_out_in_bounded_batches() {
     assert_eq!(sizes, vec![2, 2, 1]);
     assert_eq!(n.status().applied, LogIndex(5));
 }
+
+// ---- Restart with an applied index (etcd Config.Applied) -------------------
+
+fn store_committed_to_5() -> MemStorage {
+    let entries: Vec<Entry> = (1..=5).map(|i| normal(1, i, b"x")).collect();
+    let s = store_with_log(&[1, 2, 3], 1, &entries);
+    s.wl().set_hard_state(HardState { term: Term(1), vote: None, commit: LogIndex(5) });
+    s
+}
+
+#[test]
+fn restart_with_applied_hands_out_only_later_entries() {
+    let mut cfg = config(2);
+    cfg.applied = LogIndex(3);
+    let mut n = RaftNode::new(cfg, store_committed_to_5()).unwrap();
+    assert_eq!(n.status().applied, LogIndex(3));
+    let rd = handle_ready(&mut n);
+    assert_eq!(rd.committed_entries, vec![normal(1, 4, b"x"), normal(1, 5, b"x")]);
+    assert_eq!(n.status().applied, LogIndex(5));
+}
+
+#[test]
+fn restart_without_applied_replays_from_the_snapshot_index() {
+    let mut n = RaftNode::new(config(2), store_committed_to_5()).unwrap();
+    let rd = handle_ready(&mut n);
+    let indices: Vec<u64> = rd.committed_entries.iter().map(|e| e.index.0).collect();
+    assert_eq!(indices, vec![1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn applied_outside_snapshot_and_commit_is_a_config_error() {
+    let mut cfg = config(2);
+    cfg.applied = LogIndex(6);
+    let err = RaftNode::new(cfg.clone(), store_committed_to_5()).unwrap_err();
+    let expected =
+        crate::ConfigError::AppliedOutOfRange { applied: LogIndex(6), snapshot: LogIndex(0), commit: LogIndex(5) };
+    assert_eq!(err, Error::Config(expected));
+    let store = store_committed_to_5();
+    let meta =
+        crate::SnapshotMeta { last_log_id: LogId::new(Term(1), LogIndex(3)), membership: membership(&[1, 2, 3]) };
+    store.wl().apply_snapshot(crate::Snapshot { meta, data: Vec::new() });
+    cfg.applied = LogIndex(2);
+    let err = RaftNode::new(cfg, store).unwrap_err();
+    let expected =
+        crate::ConfigError::AppliedOutOfRange { applied: LogIndex(2), snapshot: LogIndex(3), commit: LogIndex(5) };
+    assert_eq!(err, Error::Config(expected));
+}
