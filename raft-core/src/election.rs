@@ -277,6 +277,41 @@ impl<S: Storage> RaftNode<S> {
         Ok(())
     }
 
+    /// A peer answered our append with a higher `term` (it campaigned while
+    /// cut off, typically while removed). A non-voter's term is ignored: it
+    /// is in no quorum of ours, and a departing server would otherwise
+    /// depose us while we tell it of its removal (thesis §4.2.3). A voter's
+    /// term must be overtaken before it can follow anyone; if a quorum
+    /// answered us in this CheckQuorum period we re-elect ourselves at once
+    /// above it (skipping pre-vote and stickiness, as a transfer does,
+    /// thesis §3.10) instead of leaving the cluster leaderless for an
+    /// election timeout. Otherwise we step down (Figure 2).
+    pub(crate) fn leader_sees_higher_term(&mut self, from: NodeId, term: Term) {
+        let (me, my_term) = (self.id().0, self.term.0);
+        if !self.voters().contains(&from) {
+            tracing::debug!(node = me, term = my_term, from = from.0, msg_term = term.0, "non-voter's term ignored");
+            return;
+        }
+        let live = self.cfg.check_quorum && self.quorum_recently_active();
+        self.become_follower(term, None);
+        if live && self.promotable() {
+            tracing::info!(
+                node = me,
+                term = my_term,
+                from = from.0,
+                msg_term = term.0,
+                "re-electing above a voter's term"
+            );
+            self.become_candidate(true);
+        }
+    }
+
+    /// A quorum (counting us) answered in the current CheckQuorum period.
+    fn quorum_recently_active(&self) -> bool {
+        let me = self.id();
+        has_quorum(self.voters(), |id| id == me || self.progress.get(&id).is_some_and(|p| p.recent_active))
+    }
+
     pub(crate) fn handle_timeout_now(&mut self, from: NodeId) -> Result<(), Error> {
         if self.role == Role::Leader || self.leader != Some(from) || !self.promotable() || self.term_exhausted() {
             tracing::debug!(node = self.id().0, term = self.term.0, from = from.0, "TimeoutNow ignored");

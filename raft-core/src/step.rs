@@ -124,6 +124,12 @@ impl<S: Storage> RaftNode<S> {
                 true
             }
             MessageBody::RequestVoteResponse(r) if r.pre_vote && r.granted => true,
+            MessageBody::AppendEntriesResponse(_) | MessageBody::InstallSnapshotResponse(_)
+                if self.role == Role::Leader =>
+            {
+                self.leader_sees_higher_term(msg.from, msg.term);
+                false
+            }
             MessageBody::AppendEntries(_) | MessageBody::InstallSnapshot(_) | MessageBody::TimeoutNow => {
                 self.become_follower(msg.term, Some(msg.from));
                 true
