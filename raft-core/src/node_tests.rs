@@ -448,3 +448,25 @@ fn applied_outside_snapshot_and_commit_is_a_config_error() {
         crate::ConfigError::AppliedOutOfRange { applied: LogIndex(2), snapshot: LogIndex(3), commit: LogIndex(5) };
     assert_eq!(err, Error::Config(expected));
 }
+
+#[test]
+fn departing_peer_is_replicated_to_until_it_acknowledges_its_removal() {
+    // thesis §4.2.2: while node 3 is unreachable the leader keeps it as a
+    // (non-counting) replication target; a later leader, finding the
+    // removal committed, does not pick it up again.
+    let mut c = Cluster::new(&[1, 2, 3]);
+    c.elect(1);
+    c.isolated.insert(NodeId(3));
+    c.node(1).propose_membership(membership(&[1, 2])).unwrap();
+    c.stabilize();
+    assert_eq!(c.node(1).status().commit, LogIndex(2), "committed without the departing node");
+    assert!(c.node(1).status().progress.contains_key(&NodeId(3)));
+    c.tick_all();
+    assert!(c.node(1).status().progress.contains_key(&NodeId(3)), "still departing");
+    assert_eq!(c.node(2).status().commit, LogIndex(2), "2 knows the removal committed");
+    c.node(1).transfer_leader(NodeId(2)).unwrap();
+    c.stabilize();
+    assert_eq!(c.leader(), Some(NodeId(2)));
+    let targets: Vec<NodeId> = c.node(2).status().progress.keys().copied().collect();
+    assert_eq!(targets, ids(&[1, 2]), "itself and 1, not 3");
+}
