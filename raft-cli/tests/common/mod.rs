@@ -1,6 +1,8 @@
 //! Helpers for tests that run the real `raft-cli` binary.
 #![allow(dead_code)]
 
+pub mod fake_kv;
+
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
