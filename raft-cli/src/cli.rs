@@ -11,9 +11,12 @@ use crate::{bench, client, demo, node};
 const AFTER_HELP: &str = "\
 Exit codes:
   0  success
-  1  a negative answer (key not found, CAS mismatch) or a failed check (the demo lost a write)
-  2  usage error or invalid input
-  3  cluster unavailable or timed out: the outcome of a write is unknown
+  1  a negative answer (key not found, CAS mismatch) or a failed check (the demo lost a write, bench operations failed)
+  2  usage error or invalid input (bad flags, a malformed endpoint, bad hex/base64): nothing was sent
+  3  cluster unavailable or timed out, or a malformed reply to a write: the outcome of a write is unknown
+
+Connection flags (--endpoints, --cluster-id, --timeout, -w/--output, --value-encoding/--hex) go before or
+after the command and read RAFT_ENDPOINTS, RAFT_CLUSTER_ID, RAFT_TIMEOUT, RAFT_OUTPUT, RAFT_VALUE_ENCODING.
 
 Start here: `raft-cli demo` runs a narrated 3-node cluster; kill -9 any of its nodes and watch it recover.";
 
