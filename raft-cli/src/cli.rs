@@ -11,9 +11,12 @@ use crate::{bench, client, demo, node};
 const AFTER_HELP: &str = "\
 Exit codes:
   0  success
-  1  a negative answer (key not found, CAS mismatch) or a failed check (the demo lost a write)
-  2  usage error or invalid input
-  3  cluster unavailable or timed out: the outcome of a write is unknown
+  1  a negative answer (key not found, CAS mismatch) or a failed check (the demo lost a write, bench operations failed)
+  2  usage error or invalid input (bad flags, a malformed endpoint, bad hex/base64): nothing was sent
+  3  cluster unavailable or timed out, or a malformed reply to a write: the outcome of a write is unknown
+
+Connection flags (--endpoints, --cluster-id, --timeout, -w/--output, --value-encoding/--hex) go before or
+after the command and read RAFT_ENDPOINTS, RAFT_CLUSTER_ID, RAFT_TIMEOUT, RAFT_OUTPUT, RAFT_VALUE_ENCODING.
 
 Start here: `raft-cli demo` runs a narrated 3-node cluster; kill -9 any of its nodes and watch it recover.";
 
@@ -21,6 +24,8 @@ Start here: `raft-cli demo` runs a narrated 3-node cluster; kill -9 any of its n
 #[derive(Debug, Parser)]
 #[command(name = "raft-cli", version, about, after_help = AFTER_HELP)]
 pub struct Cli {
+    #[command(flatten)]
+    conn: client::Connection,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,11 +50,21 @@ impl Cli {
 
     /// Runs the chosen command to completion.
     pub fn run(self) -> CliResult {
+        let conn = self.conn;
         match self.command {
             Command::Node(args) => node::run(args),
-            Command::Demo(args) => demo::run(args),
-            Command::Bench(args) => bench::run(args),
-            Command::Client(cmd) => client::run(cmd),
+            Command::Demo(mut args) => {
+                args.output = conn.output;
+                demo::run(args)
+            }
+            Command::Bench(mut args) => {
+                args.cluster_id = conn.cluster_id().to_owned();
+                args.endpoints = conn.endpoints;
+                args.timeout = conn.timeout;
+                args.output = conn.output;
+                bench::run(args)
+            }
+            Command::Client(cmd) => client::run(cmd, conn),
         }
     }
 }
@@ -78,6 +93,13 @@ mod tests {
             "raft-cli demo --nodes 5 --chaos --duration 30s --keep --base-port 9001",
             "raft-cli put k v",
             "raft-cli get k --stale --output json",
+            "raft-cli -w json --endpoints 127.0.0.1:1 get k",
+            "raft-cli --hex put k 00ff",
+            "raft-cli put k - --value-encoding base64",
+            "raft-cli scan --from a --to b --stale",
+            "raft-cli status --cluster",
+            "raft-cli transfer-leader --to 2 --no-wait",
+            "raft-cli bench --total 100 --warmup 1s --conns 2",
             "raft-cli delete k --endpoints 127.0.0.1:1,127.0.0.1:2",
             "raft-cli cas k --expect old new",
             "raft-cli cas k --expect-absent new",
@@ -85,6 +107,7 @@ mod tests {
             "raft-cli status",
             "raft-cli transfer-leader --to 2",
             "raft-cli bench --clients 8 --duration 2s --key-size 8 --value-size 32 --read-ratio 0.5 --local 3",
+            "raft-cli demo --output json",
         ];
         for line in lines {
             let args = line.split_whitespace();
@@ -98,6 +121,35 @@ mod tests {
     fn cas_needs_exactly_one_expectation() {
         assert!(Cli::try_parse_from(["raft-cli", "cas", "k", "new"]).is_err());
         assert!(Cli::try_parse_from(["raft-cli", "cas", "k", "--expect", "a", "--expect-absent", "new"]).is_err());
+    }
+
+    #[test]
+    fn connection_flags_are_global() {
+        for line in ["raft-cli --endpoints 127.0.0.1:9 get k", "raft-cli get k --endpoints 127.0.0.1:9"] {
+            let cli = Cli::try_parse_from(line.split_whitespace()).unwrap();
+            assert_eq!(cli.conn.endpoints, ["127.0.0.1:9"], "{line}");
+        }
+        let cli = Cli::try_parse_from(["raft-cli", "-w", "json", "status"]).unwrap();
+        assert_eq!(cli.conn.output, crate::output::OutputFormat::Json);
+    }
+
+    #[test]
+    fn node_keeps_its_own_cluster_id_flag() {
+        let cli = Cli::try_parse_from(["raft-cli", "node", "--cluster-id", "c7"]).unwrap();
+        let Command::Node(args) = cli.command else { panic!("not node") };
+        assert_eq!(args.cluster_id.as_deref(), Some("c7"));
+        let cli = Cli::try_parse_from(["raft-cli", "node"]).unwrap();
+        let Command::Node(args) = cli.command else { panic!("not node") };
+        assert_eq!(args.cluster_id, None, "no default leaks in from the clients' --cluster-id");
+    }
+
+    #[test]
+    fn malformed_endpoints_are_usage_errors() {
+        for bad in ["localhost", "127.0.0.1:notaport", "127.0.0.1:99999", ":7001", "ftp://h:1", "a b:1"] {
+            let err = Cli::try_parse_from(["raft-cli", "get", "k", "--endpoints", bad]).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}");
+        }
+        assert!(Cli::try_parse_from(["raft-cli", "get", "k", "--endpoints", "http://node-1.local:7001/"]).is_ok());
     }
 
     #[test]

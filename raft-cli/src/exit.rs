@@ -7,7 +7,7 @@
 //! | 0 | success |
 //! | 1 | a negative answer (key not found, CAS mismatch) or a failed check (the demo lost a write) |
 //! | 2 | usage error or invalid input (clap's own code for bad flags) |
-//! | 3 | cluster unavailable or timed out: the outcome is unknown |
+//! | 3 | cluster unavailable or timed out, or a malformed reply to a write: the outcome is unknown |
 
 use std::fmt;
 use std::process::ExitCode;

@@ -16,6 +16,7 @@ mod exit;
 mod logging;
 mod node;
 mod output;
+mod values;
 
 use std::process::ExitCode;
 

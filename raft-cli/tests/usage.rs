@@ -5,7 +5,15 @@ use std::net::TcpListener;
 use std::process::{Command, Output};
 
 fn raft_cli(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_raft-cli")).args(args).env_remove("RAFT_ENDPOINTS").output().expect("run raft-cli")
+    Command::new(env!("CARGO_BIN_EXE_raft-cli"))
+        .args(args)
+        .env_remove("RAFT_ENDPOINTS")
+        .env_remove("RAFT_OUTPUT")
+        .env_remove("RAFT_TIMEOUT")
+        .env_remove("RAFT_CLUSTER_ID")
+        .env_remove("RAFT_VALUE_ENCODING")
+        .output()
+        .expect("run raft-cli")
 }
 
 fn stderr(o: &Output) -> String {

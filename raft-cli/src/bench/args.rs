@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::client::DEFAULT_ENDPOINTS;
 use crate::duration::parse_duration;
 use crate::output::OutputFormat;
 
@@ -16,12 +15,21 @@ pub const MAX_CLIENTS: usize = 4096;
 /// `raft-cli bench`: closed-loop load against a running cluster, or a local one with `--local N`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Concurrent clients, each with one request in flight.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=MAX_CLIENTS as u64))]
+    /// Concurrent clients, each with one request in flight (etcd's benchmark: --clients, default 1).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=MAX_CLIENTS as u64))]
     pub clients: u64,
-    /// How long to measure.
+    /// gRPC connections the clients share, round-robin (etcd's benchmark: --conns, default 1).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=MAX_CLIENTS as u64))]
+    pub conns: u64,
+    /// How long to measure (ignored with --total).
     #[arg(long, value_parser = parse_duration, default_value = "15s")]
     pub duration: Duration,
+    /// Measure exactly this many operations instead of running for --duration.
+    #[arg(long, value_name = "OPS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub total: Option<u64>,
+    /// Run the same load unmeasured for this long first (connections, leader, caches warm up).
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    pub warmup: Duration,
     /// Key size in bytes (keys are drawn from 10,000 distinct keys).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(8..=MAX_ITEM_BYTES as u64))]
     pub key_size: u64,
@@ -31,20 +39,23 @@ pub struct BenchArgs {
     /// Fraction of operations that are (linearizable) reads, 0.0 to 1.0.
     #[arg(long, default_value_t = 0.0, value_parser = parse_ratio)]
     pub read_ratio: f64,
-    /// Cluster members to load (ignored with --local).
-    #[arg(long, env = "RAFT_ENDPOINTS", value_delimiter = ',', default_value = DEFAULT_ENDPOINTS)]
+    /// Cluster members to load (the global --endpoints; ignored with --local).
+    #[arg(skip)]
     pub endpoints: Vec<String>,
+    /// The cluster id (the global --cluster-id).
+    #[arg(skip)]
+    pub cluster_id: String,
     /// Start a cluster of N node processes (like the demo) and load it instead.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=7))]
     pub local: Option<u64>,
     /// First port of the --local cluster.
     #[arg(long, default_value_t = 7101)]
     pub base_port: u16,
-    /// Per-request timeout (a timed-out request counts as failed).
-    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    /// Per-request timeout, the global --timeout (a timed-out request counts as failed).
+    #[arg(skip)]
     pub timeout: Duration,
-    /// Output format of the final report.
-    #[arg(long, value_enum, default_value_t)]
+    /// Output format of the final report, the global -w/--output.
+    #[arg(skip)]
     pub output: OutputFormat,
 }
 

@@ -25,13 +25,22 @@ pub enum OpKind {
     Write,
 }
 
+/// When the loop ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// After this much time (operations in flight finish).
+    After(Duration),
+    /// After exactly this many operations, over all clients.
+    Ops(u64),
+}
+
 /// Load shape.
 #[derive(Clone, Copy, Debug)]
 pub struct LoadShape {
     /// Concurrent clients, each with one operation in flight.
     pub clients: usize,
     /// How long to run.
-    pub duration: Duration,
+    pub stop: Stop,
     /// Fraction of operations that are reads, in `[0, 1]`.
     pub read_ratio: f64,
     /// Seed for the read/write choice and key choice.
@@ -89,16 +98,23 @@ where
     Fut: Future<Output = Result<(), String>> + Send + 'static,
 {
     let start = Instant::now();
-    let deadline = start + shape.duration;
+    let (deadline, budget) = match shape.stop {
+        Stop::After(d) => (Some(start + d), u64::MAX),
+        Stop::Ops(n) => (None, n),
+    };
+    let issued = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::with_capacity(shape.clients);
     for client in 0..shape.clients {
         let op = op.clone();
         let done = done.clone();
+        let issued = issued.clone();
         let seed = shape.seed ^ (client as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         tasks.push(tokio::spawn(async move {
             let mut rng = SeededRng::new(seed);
             let mut part = LoadResult::default();
-            while Instant::now() < deadline {
+            // Claim an operation from the budget before issuing it, so that
+            // exactly `budget` run in total whatever the interleaving.
+            while deadline.is_none_or(|d| Instant::now() < d) && issued.fetch_add(1, Ordering::Relaxed) < budget {
                 let kind = if rng.gen_bool(shape.read_ratio) { OpKind::Read } else { OpKind::Write };
                 let req = OpRequest { client, kind, key_draw: rng.next_u64() };
                 let began = Instant::now();
@@ -134,7 +150,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_operation_is_timed_and_counted_by_kind() {
-        let shape = LoadShape { clients: 4, duration: Duration::from_millis(300), read_ratio: 0.5, seed: 1 };
+        let shape = LoadShape { clients: 4, stop: Stop::After(Duration::from_millis(300)), read_ratio: 0.5, seed: 1 };
         let done = Arc::new(AtomicU64::new(0));
         let result = run_load(
             shape,
@@ -153,12 +169,12 @@ mod tests {
         assert!(result.reads.count() > 0 && result.writes.count() > 0, "both kinds ran");
         assert!(result.errors.get("busy").copied().unwrap_or(0) > 0, "errors are tallied by text");
         assert!(result.all().quantile(0.5) >= Duration::from_millis(2));
-        assert!(result.elapsed >= shape.duration);
+        assert!(result.elapsed >= Duration::from_millis(300));
     }
 
     #[tokio::test]
     async fn read_ratio_zero_issues_only_writes() {
-        let shape = LoadShape { clients: 2, duration: Duration::from_millis(100), read_ratio: 0.0, seed: 5 };
+        let shape = LoadShape { clients: 2, stop: Stop::After(Duration::from_millis(100)), read_ratio: 0.0, seed: 5 };
         let result = run_load(
             shape,
             |_req: OpRequest| async move {
@@ -170,5 +186,14 @@ mod tests {
         .await;
         assert_eq!(result.reads.count(), 0);
         assert!(result.writes.count() > 0);
+    }
+
+    #[tokio::test]
+    async fn a_total_runs_exactly_that_many_operations() {
+        let shape = LoadShape { clients: 7, stop: Stop::Ops(100), read_ratio: 0.3, seed: 9 };
+        let done = Arc::new(AtomicU64::new(0));
+        let result = run_load(shape, |_req: OpRequest| async move { Ok(()) }, done.clone()).await;
+        assert_eq!(result.ok_ops(), 100);
+        assert_eq!(done.load(Ordering::Relaxed), 100);
     }
 }

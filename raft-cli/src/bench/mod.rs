@@ -23,7 +23,7 @@ use tokio::time::Instant;
 
 use args::bench_key;
 pub use args::BenchArgs;
-use load::{run_load, LoadShape, OpKind, OpRequest};
+use load::{run_load, LoadShape, OpKind, OpRequest, Stop};
 use progress::Progress;
 use report::BenchReport;
 
@@ -34,7 +34,6 @@ use crate::output::{print, OutputFormat};
 
 /// How long a `--local` cluster gets to elect its first leader.
 const LOCAL_STARTUP_LIMIT: Duration = Duration::from_secs(60);
-const CLUSTER_ID: &str = "default";
 
 /// Runs the benchmark.
 pub fn run(args: BenchArgs) -> CliResult {
@@ -55,6 +54,8 @@ pub fn run(args: BenchArgs) -> CliResult {
             sup.spawn(id)?;
         }
         eprintln!("started {n} local nodes at {}; waiting for a leader", endpoints.join(","));
+        // The local nodes run with the default cluster id, whatever RAFT_CLUSTER_ID says.
+        let args = BenchArgs { cluster_id: crate::client::DEFAULT_CLUSTER_ID.to_owned(), ..args.clone() };
         let result = match wait_for_leader(&endpoints).await {
             Ok(()) => bench(&args, endpoints).await,
             Err(e) => Err(e),
@@ -66,7 +67,7 @@ pub fn run(args: BenchArgs) -> CliResult {
 
 async fn wait_for_leader(endpoints: &[String]) -> CliResult {
     let deadline = Instant::now() + LOCAL_STARTUP_LIMIT;
-    let config = client_config(CLUSTER_ID, Duration::from_secs(1));
+    let config = client_config(crate::client::DEFAULT_CLUSTER_ID, Duration::from_secs(1));
     loop {
         for ep in endpoints {
             if let Ok(admin) = AdminClient::connect(ep, config.clone()).await {
@@ -88,12 +89,20 @@ async fn wait_for_leader(endpoints: &[String]) -> CliResult {
 }
 
 async fn bench(args: &BenchArgs, endpoints: Vec<String>) -> CliResult {
-    let config = client_config(CLUSTER_ID, args.timeout);
-    let mut sessions = Vec::with_capacity(args.clients as usize);
-    for _ in 0..args.clients {
-        let kv = KvClient::new(&endpoints, config.clone()).map_err(|e| classify(e, &endpoints, args.timeout))?;
-        sessions.push(Arc::new(Mutex::new(kv)));
+    let config = client_config(&args.cluster_id, args.timeout);
+    let fail = |e| classify(e, &endpoints, args.timeout);
+    // `--conns` base sessions, each connected to the leader by one read;
+    // the other clients are new sessions sharing their connections.
+    let conns = args.conns.min(args.clients) as usize;
+    let mut bases = Vec::with_capacity(conns);
+    for _ in 0..conns {
+        let mut kv = KvClient::new(&endpoints, config.clone()).map_err(fail)?;
+        kv.get(bench_key(0, args.key_size as usize), Consistency::Linearizable).await.map_err(fail)?;
+        bases.push(kv);
     }
+    let connections: usize = bases.iter().map(KvClient::connections).sum();
+    let sessions: Vec<_> =
+        (0..args.clients as usize).map(|i| Arc::new(Mutex::new(bases[i % conns].new_session()))).collect();
     let sessions = Arc::new(sessions);
     let (key_size, value) = (args.key_size as usize, Arc::new(vec![b'x'; args.value_size as usize]));
     let op = move |req: OpRequest| {
@@ -109,31 +118,48 @@ async fn bench(args: &BenchArgs, endpoints: Vec<String>) -> CliResult {
             outcome.map_err(|e| first_words(&e.to_string()))
         }
     };
-    let shape = LoadShape {
+    let shape = |stop| LoadShape {
         clients: args.clients as usize,
-        duration: args.duration,
+        stop,
         read_ratio: args.read_ratio,
         seed: crate::demo::fresh_seed(),
     };
-    let done = Arc::new(AtomicU64::new(0));
     let visible = args.output == OutputFormat::Human && std::io::stderr().is_terminal();
-    let progress = Progress::start(args.duration, done.clone(), visible);
-    let result = run_load(shape, op, done).await;
+    if !args.warmup.is_zero() {
+        if visible {
+            eprintln!("warming up for {}", crate::duration::format_duration(args.warmup));
+        }
+        run_load(shape(Stop::After(args.warmup)), op.clone(), Arc::new(AtomicU64::new(0))).await;
+    }
+    let stop = match args.total {
+        Some(n) => Stop::Ops(n),
+        None => Stop::After(args.duration),
+    };
+    let done = Arc::new(AtomicU64::new(0));
+    let progress = Progress::start(args.duration, done.clone(), visible && args.total.is_none());
+    let result = run_load(shape(stop), op, done).await;
     progress.finish();
     let report = BenchReport {
         clients: args.clients as usize,
+        conns,
+        connections,
+        warmup: args.warmup,
         key_size,
         value_size: args.value_size as usize,
         read_ratio: args.read_ratio,
         result,
     };
     print(args.output, &report);
-    if report.result.ok_ops() == 0 {
-        return Err(classify(
-            raft_rpc::ClientError::Unavailable("no operation succeeded".into()),
-            &endpoints,
-            args.timeout,
-        ));
+    let (ok, failed) = (report.result.ok_ops(), report.result.failed_ops());
+    if ok == 0 {
+        return Err(fail(raft_rpc::ClientError::Unavailable("no operation succeeded".into())));
+    }
+    if failed > 0 {
+        // The numbers above are not those of a healthy cluster: say so in the exit code.
+        return Err(CliError::negative(anyhow::anyhow!(
+            "{failed} of {} operations failed (see the errors above)",
+            ok + failed
+        )));
     }
     Ok(())
 }

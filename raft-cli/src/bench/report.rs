@@ -13,6 +13,12 @@ use crate::output::{Report, Table};
 pub struct BenchReport {
     /// Concurrent clients.
     pub clients: usize,
+    /// Connection groups asked for (`--conns`, at most `clients`).
+    pub conns: usize,
+    /// gRPC connections actually open when the load began.
+    pub connections: usize,
+    /// Unmeasured warm-up before the run.
+    pub warmup: Duration,
     /// Key and value sizes in bytes.
     pub key_size: usize,
     /// Value size in bytes.
@@ -53,11 +59,14 @@ impl Report for BenchReport {
     fn human(&self) -> String {
         let r = &self.result;
         let mut out = format!(
-            "{} ok operations ({} failed) in {:.1}s with {} clients: {:.0} ops/s\n",
+            "{} ok operations ({} failed) in {:.1}s with {} clients over {} connections \
+             (after {:.1}s warm-up): {:.0} ops/s\n",
             r.ok_ops(),
             r.failed_ops(),
             r.elapsed.as_secs_f64(),
             self.clients,
+            self.connections,
+            self.warmup.as_secs_f64(),
             self.throughput()
         );
         let mut table = Table::new(["latency", "count", "p50", "p90", "p99", "max"]);
@@ -88,6 +97,9 @@ impl Report for BenchReport {
         let errors: serde_json::Map<String, Value> = r.errors.iter().map(|(e, n)| (e.clone(), json!(n))).collect();
         json!({
             "clients": self.clients,
+            "conns": self.conns,
+            "connections": self.connections,
+            "warmup_s": self.warmup.as_secs_f64(),
             "key_size": self.key_size,
             "value_size": self.value_size,
             "read_ratio": self.read_ratio,
@@ -113,7 +125,16 @@ mod tests {
             result.writes.record(Duration::from_millis(ms));
         }
         result.errors.insert("timeout".into(), 3);
-        BenchReport { clients: 8, key_size: 16, value_size: 128, read_ratio: 0.0, result }
+        BenchReport {
+            clients: 8,
+            conns: 2,
+            connections: 2,
+            warmup: Duration::from_secs(1),
+            key_size: 16,
+            value_size: 128,
+            read_ratio: 0.0,
+            result,
+        }
     }
 
     #[test]
@@ -126,9 +147,11 @@ mod tests {
         let r = report();
         let text = r.human();
         assert!(text.contains("100 ok operations (3 failed)"), "{text}");
+        assert!(text.contains("8 clients over 2 connections (after 1.0s warm-up)"), "{text}");
         assert!(text.contains("error x3: timeout"), "{text}");
         let json = r.json();
         assert_eq!(json["ok_ops"], 100);
+        assert_eq!((json["conns"].clone(), json["connections"].clone()), (json!(2), json!(2)));
         let p99 = json["latency"]["p99_ms"].as_f64().unwrap();
         assert!((99.0..100.0).contains(&p99), "p99 {p99}");
         assert!(text.contains(&format!("{p99:.2}ms")), "{text}");

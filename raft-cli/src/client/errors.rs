@@ -40,6 +40,18 @@ pub fn classify(err: ClientError, endpoints: &[String], timeout: Duration) -> Cl
     }
 }
 
+/// Like [`classify`] for a write: a malformed reply means the node did
+/// handle the write, so its outcome is unknown (exit 3), not a refusal.
+pub fn classify_write(err: ClientError, endpoints: &[String], timeout: Duration) -> CliError {
+    match err {
+        ClientError::Protocol(why) => CliError::unavailable(anyhow::anyhow!(
+            "malformed reply from the cluster to a write: {why}; the write may or may not have been applied: \
+             read the key to find out (are the nodes running the same raft-cli version?)"
+        )),
+        other => classify(other, endpoints, timeout),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +85,15 @@ mod tests {
         let e = classify(ClientError::ClusterMismatch("cluster `a` vs `b`".into()), &eps(), Duration::from_secs(1));
         assert_eq!(e.code, Exit::Usage);
         assert!(e.to_string().contains("--cluster-id"));
+    }
+
+    #[test]
+    fn a_malformed_reply_to_a_write_is_an_unknown_outcome_but_to_a_read_a_failure() {
+        let bad = || ClientError::Protocol("write_response.result missing".into());
+        let e = classify_write(bad(), &eps(), Duration::from_secs(1));
+        assert_eq!(e.code, Exit::Unavailable);
+        assert!(e.to_string().contains("may or may not have been applied"), "{e}");
+        assert_eq!(classify(bad(), &eps(), Duration::from_secs(1)).code, Exit::Negative);
     }
 
     #[test]

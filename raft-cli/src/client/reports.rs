@@ -1,9 +1,12 @@
 //! What the client commands print, in both formats.
 
+use std::io::Write;
+
 use raft_rpc::{NodeStatus, WriteResult};
 use serde_json::{json, Value};
 
 use crate::output::{text, Report, Table};
+use crate::values::ValueEncoding;
 
 /// Result of `put`, `delete` or `cas`.
 #[derive(Debug)]
@@ -12,8 +15,10 @@ pub struct WriteReport {
     pub op: &'static str,
     /// The key written.
     pub key: String,
-    /// What the cluster answered.
+    /// What the cluster answered; `previous` is the value before the write.
     pub result: WriteResult,
+    /// How values are printed.
+    pub encoding: ValueEncoding,
 }
 
 impl Report for WriteReport {
@@ -23,7 +28,7 @@ impl Report for WriteReport {
             (_, true) => format!("OK (applied at index {})", r.index.0),
             ("delete", false) => format!("key {:?} not found (nothing deleted)", self.key),
             (_, false) => match &r.previous {
-                Some(v) => format!("CAS failed: {:?} holds {:?}", self.key, text(v)),
+                Some(v) => format!("CAS failed: {:?} holds {:?}", self.key, self.encoding.encode(v)),
                 None => format!("CAS failed: {:?} is absent", self.key),
             },
         }
@@ -35,7 +40,8 @@ impl Report for WriteReport {
             "op": self.op,
             "key": self.key,
             "succeeded": r.succeeded,
-            "previous": r.previous.as_deref().map(text),
+            "previous": r.previous.as_deref().map(|v| self.encoding.encode(v)),
+            "value_encoding": self.encoding.name(),
             "index": r.index.0,
         })
     }
@@ -48,15 +54,35 @@ pub struct GetReport {
     pub key: String,
     /// Its value, if present.
     pub value: Option<Vec<u8>>,
+    /// How the value is printed.
+    pub encoding: ValueEncoding,
+}
+
+impl GetReport {
+    /// Human output: the value's bytes as stored (utf8) or encoded, then a newline.
+    pub fn write_raw(&self) {
+        let Some(v) = &self.value else { return };
+        let mut out = std::io::stdout().lock();
+        let bytes = match self.encoding {
+            ValueEncoding::Utf8 => v.clone(),
+            other => other.encode(v).into_bytes(),
+        };
+        let _ = out.write_all(&bytes).and_then(|()| out.write_all(b"\n")).and_then(|()| out.flush());
+    }
 }
 
 impl Report for GetReport {
     fn human(&self) -> String {
-        self.value.as_deref().map(text).unwrap_or_default()
+        self.value.as_deref().map(|v| self.encoding.encode(v)).unwrap_or_default()
     }
 
     fn json(&self) -> Value {
-        json!({"key": self.key, "found": self.value.is_some(), "value": self.value.as_deref().map(text)})
+        json!({
+            "key": self.key,
+            "found": self.value.is_some(),
+            "value": self.value.as_deref().map(|v| self.encoding.encode(v)),
+            "value_encoding": self.encoding.name(),
+        })
     }
 }
 
@@ -65,22 +91,23 @@ impl Report for GetReport {
 pub struct ScanReport {
     /// Pairs in key order.
     pub pairs: Vec<(Vec<u8>, Vec<u8>)>,
-    /// More pairs exist beyond the limit.
+    /// More pairs exist beyond the limit (told on stderr in human output).
     pub more: bool,
+    /// How values are printed.
+    pub encoding: ValueEncoding,
 }
 
 impl Report for ScanReport {
     fn human(&self) -> String {
-        let mut out: Vec<String> = self.pairs.iter().map(|(k, v)| format!("{}\t{}", text(k), text(v))).collect();
-        if self.more {
-            out.push("(more keys match: raise --limit)".into());
-        }
+        let out: Vec<String> =
+            self.pairs.iter().map(|(k, v)| format!("{}\t{}", text(k), self.encoding.encode(v))).collect();
         out.join("\n")
     }
 
     fn json(&self) -> Value {
-        let pairs: Vec<Value> = self.pairs.iter().map(|(k, v)| json!({"key": text(k), "value": text(v)})).collect();
-        json!({"pairs": pairs, "more": self.more})
+        let pairs: Vec<Value> =
+            self.pairs.iter().map(|(k, v)| json!({"key": text(k), "value": self.encoding.encode(v)})).collect();
+        json!({"pairs": pairs, "more": self.more, "value_encoding": self.encoding.name()})
     }
 }
 
@@ -140,7 +167,8 @@ impl Report for StatusReport {
                 Err(e) => json!({"endpoint": endpoint, "error": e}),
             })
             .collect();
-        json!({"nodes": nodes})
+        let unreachable = self.nodes.iter().filter(|(_, a)| a.is_err()).count();
+        json!({"ok": unreachable == 0, "unreachable": unreachable, "nodes": nodes})
     }
 }
 
@@ -151,14 +179,26 @@ pub struct TransferReport {
     pub to: u64,
     /// The node that handed over.
     pub from_endpoint: String,
+    /// The term in which `to` was seen leading (`None`: not waited for).
+    pub completed_in_term: Option<u64>,
 }
 
 impl Report for TransferReport {
     fn human(&self) -> String {
-        format!("leadership transfer to node {} started by the leader at {}", self.to, self.from_endpoint)
+        match self.completed_in_term {
+            Some(term) => format!("node {} is now the leader (term {term})", self.to),
+            None => format!("leadership transfer to node {} started by the leader at {}", self.to, self.from_endpoint),
+        }
     }
 
     fn json(&self) -> Value {
-        json!({"to": self.to, "from_endpoint": self.from_endpoint, "started": true})
+        json!({
+            "ok": true,
+            "to": self.to,
+            "from_endpoint": self.from_endpoint,
+            "started": true,
+            "completed": self.completed_in_term.is_some(),
+            "term": self.completed_in_term,
+        })
     }
 }

@@ -43,7 +43,7 @@ pub struct DemoArgs {
     /// How long a dead node stays down before the demo restarts it.
     #[arg(long, value_parser = parse_duration, default_value = "2s")]
     pub restart_delay: Duration,
-    /// Summary format (the narration is always text).
-    #[arg(long, value_enum, default_value_t)]
+    /// Summary format (the narration is always text): the global -w/--output.
+    #[arg(skip)]
     pub output: OutputFormat,
 }

@@ -62,28 +62,43 @@ pub fn run(args: DemoArgs) -> CliResult {
     plan.check_ports_free().map_err(CliError::usage)?;
     let runtime = crate::cli::runtime()?;
     let result = runtime.block_on(session::Session::new(args.clone(), plan).run());
-    let kept = if args.keep { Some(dir.keep()) } else { None };
-    let mut summary = result?;
+    let passed = matches!(&result, Ok(summary) if summary.writes_acked > 0 && summary.verified());
+    // A failed run keeps its node logs and RocksDB directories to look at.
+    let kept = if keep_data(args.keep, passed) { Some(dir.keep()) } else { None };
+    let where_kept =
+        kept.as_ref().map(|d| format!(" (node logs and data kept in {})", d.display())).unwrap_or_default();
+    let mut summary = result.map_err(|e| e.context(format!("the demo failed{where_kept}")))?;
     summary.kept_data = kept;
     print(args.output, &summary);
     if summary.writes_acked == 0 {
         return Err(CliError::negative(anyhow::anyhow!(
-            "the cluster acknowledged no write, so the demo proves nothing: see the node logs{}",
-            if args.keep { "" } else { " (rerun with --keep to look at them)" }
+            "the cluster acknowledged no write, so the demo proves nothing: see the node logs{where_kept}"
         )));
     }
     if !summary.verified() {
         return Err(CliError::negative(anyhow::anyhow!(
-            "{} acknowledged writes failed verification (see the summary above)",
+            "{} acknowledged writes failed verification (see the summary above){where_kept}",
             summary.problems.len()
         )));
     }
     Ok(())
 }
 
+/// Whether to keep the demo's folder: when asked to, and whenever the run failed.
+fn keep_data(requested: bool, passed: bool) -> bool {
+    requested || !passed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_run_keeps_its_folder_even_without_keep() {
+        assert!(keep_data(false, false), "failed verification keeps the data");
+        assert!(keep_data(true, true) && keep_data(true, false));
+        assert!(!keep_data(false, true), "a passing run cleans up");
+    }
 
     #[test]
     fn nodes_get_consecutive_loopback_ports() {

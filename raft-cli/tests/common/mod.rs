@@ -1,6 +1,8 @@
 //! Helpers for tests that run the real `raft-cli` binary.
 #![allow(dead_code)]
 
+pub mod fake_kv;
+
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -12,7 +14,15 @@ pub fn bin() -> &'static str {
 
 /// Runs `raft-cli args...` to completion.
 pub fn run(args: &[&str]) -> Output {
-    Command::new(bin()).args(args).env_remove("RAFT_ENDPOINTS").output().expect("run raft-cli")
+    Command::new(bin())
+        .args(args)
+        .env_remove("RAFT_ENDPOINTS")
+        .env_remove("RAFT_OUTPUT")
+        .env_remove("RAFT_TIMEOUT")
+        .env_remove("RAFT_CLUSTER_ID")
+        .env_remove("RAFT_VALUE_ENCODING")
+        .output()
+        .expect("run raft-cli")
 }
 
 /// Text of a stream.

@@ -72,6 +72,26 @@ impl KvClient {
         Ok(KvClient { config, endpoints: list, current: 0, channels: HashMap::new(), client_id, next_seq: 1 })
     }
 
+    /// A new session (fresh random client id, seq 1) on this client's
+    /// connections: channels opened so far are shared, since gRPC
+    /// multiplexes concurrent calls over one HTTP/2 connection. Endpoints
+    /// it connects to later get connections of its own.
+    pub fn new_session(&self) -> KvClient {
+        KvClient {
+            config: self.config.clone(),
+            endpoints: self.endpoints.clone(),
+            current: self.current,
+            channels: self.channels.clone(),
+            client_id: seed(),
+            next_seq: 1,
+        }
+    }
+
+    /// How many endpoints this session holds a connection to.
+    pub fn connections(&self) -> usize {
+        self.channels.len()
+    }
+
     /// This session's client id.
     pub fn client_id(&self) -> u64 {
         self.client_id
