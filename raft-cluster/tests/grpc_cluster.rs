@@ -44,6 +44,16 @@ async fn three_grpc_nodes_elect_a_leader_and_serve_the_kv_client() {
     assert!(w.succeeded);
     assert_eq!(kv.get("hello", Consistency::Linearizable).await.unwrap(), Some(b"world".to_vec()));
     c.wait_for_applied(w.index, DEADLINE).await.unwrap();
+    // `previous` is the value before the write (issue #18): for a swap that
+    // happened, what it replaced; for one that failed, what the key holds.
+    let swap = kv.compare_and_swap("cas", None, "one").await.unwrap();
+    assert!(swap.succeeded && swap.previous.is_none(), "{swap:?}");
+    let swap = kv.compare_and_swap("cas", Some(b"one".to_vec()), "two").await.unwrap();
+    assert!(swap.succeeded, "{swap:?}");
+    assert_eq!(swap.previous, Some(b"one".to_vec()), "a successful CAS reports the replaced value");
+    let miss = kv.compare_and_swap("cas", Some(b"one".to_vec()), "three").await.unwrap();
+    assert!(!miss.succeeded, "{miss:?}");
+    assert_eq!(miss.previous, Some(b"two".to_vec()), "a failed CAS reports the current value");
     for id in c.ids() {
         assert_eq!(stale_get(&c, id, "hello").await, Some(b"world".to_vec()), "node {id}");
     }

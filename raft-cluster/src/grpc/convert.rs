@@ -20,17 +20,24 @@ pub(crate) async fn write(
     req: WriteRequest,
     limits: &KvLimits,
 ) -> Result<WriteResult, ServiceError> {
+    // A swap that happened found exactly `expected`: that is the value
+    // before the write, which the API promises in `previous`.
+    let mut cas_expected = None;
     let op = match req.op {
         WriteOp::Put { key, value } => KvOp::Put { key, value },
         WriteOp::Delete { key } => KvOp::Delete { key },
-        WriteOp::CompareAndSwap { key, expected, new_value } => KvOp::Cas { key, expected, new: Some(new_value) },
+        WriteOp::CompareAndSwap { key, expected, new_value } => {
+            cas_expected = Some(expected.clone());
+            KvOp::Cas { key, expected, new: Some(new_value) }
+        }
     };
     let request = KvRequest { client_id: req.client_id, seq: req.seq, op };
     let (index, response) = client.kv_write_indexed(&request, limits).await.map_err(map_error)?;
     let (succeeded, previous) = match response {
         KvResponse::Put { prev } => (true, prev),
         KvResponse::Delete { prev } => (prev.is_some(), prev),
-        KvResponse::Cas { swapped, current } => (swapped, current),
+        KvResponse::Cas { swapped: true, .. } => (true, cas_expected.flatten()),
+        KvResponse::Cas { swapped: false, current } => (false, current),
         KvResponse::Rejected(e) => return Err(ServiceError::Invalid(e.to_string())),
     };
     Ok(WriteResult { succeeded, previous, index })
