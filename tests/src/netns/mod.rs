@@ -186,6 +186,13 @@ impl Netns {
         self.add_faults([LinkFault::cut(from, to)])
     }
 
+    /// One-way for TCP: `from` cannot send requests to `to` (open a connection
+    /// to its listening port, or use one it has), while `to` can still open
+    /// connections to `from` and talk over them both ways.
+    pub fn block_requests(&mut self, from: NodeId, to: NodeId) -> Result<(), NetnsError> {
+        self.add_faults([LinkFault::no_requests(from, to)])
+    }
+
     /// Drops packets from `from` to `to` with probability `p`.
     pub fn lossy(&mut self, from: NodeId, to: NodeId, p: f64) -> Result<(), NetnsError> {
         self.add_faults([LinkFault::lossy(from, to, p)])
