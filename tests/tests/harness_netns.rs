@@ -228,7 +228,7 @@ fn nemesis_schedule_runs_against_a_namespaced_cluster_and_leaves_it_whole() {
     if skipped(&raft_tests::netns::availability()) {
         return;
     }
-    let seed = raft_tests::rng::seed_from_env("NEMESIS_SEED");
+    let seed = raft_tests::rng::seed_from_env_or("NEMESIS_SEED", 20_261_204);
     let run = RunDir::create("netns_nemesis").unwrap();
     let mut cfg = ClusterConfig::new(3);
     cfg.network = Network::Namespaces;

@@ -24,7 +24,7 @@
 //!
 //! - The seed is fixed (printed); `JEPSEN_SEED=<n>` runs another one.
 //! - `JEPSEN_SOAK_SECS=<s>` soaks: fresh clusters with seeds n, n+1, ... until
-//!   `s` seconds have passed (the CI default is one run of ~8 faults, ~45 s).
+//!   `s` seconds have passed (the CI default is one run of 8 faults, ~30 s).
 //! - `RAFT_TEST_KEEP_RUNS=1` keeps the run folder (logs, `histories/clients.json`,
 //!   `nemesis.json`, `nemesis.log`, `check.txt`) even on success; it is always
 //!   kept on failure.

@@ -23,7 +23,7 @@
 //!
 //! - The seed is fixed (printed); `JEPSEN_SEED=<n>` runs another one.
 //! - `JEPSEN_SOAK_SECS=<s>` soaks: fresh clusters with seeds n, n+1, ... until
-//!   `s` seconds have passed (the CI default is one run of 10 faults, ~60 s).
+//!   `s` seconds have passed (the CI default is one run of 10 faults, ~40 s).
 //! - `RAFT_TEST_KEEP_RUNS=1` keeps the run folder even on success; it is always
 //!   kept on failure.
 

@@ -221,7 +221,7 @@ fn stop_ends_the_run_between_steps() {
 
 #[test]
 fn random_schedules_leave_the_fake_cluster_whole() {
-    let seed = raft_tests::rng::seed_from_env("NEMESIS_SEED");
+    let seed = raft_tests::rng::seed_from_env_or("NEMESIS_SEED", 20_261_204);
     let mut fake = Fake { leader: Some(2), ..Fake::default() };
     let schedule = Schedule::random(seed, &ScheduleConfig::new(vec![1, 2, 3], 50, FaultKind::ALL));
     let (result, waits) = run(schedule, &mut fake);

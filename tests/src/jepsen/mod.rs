@@ -399,3 +399,50 @@ fn divergence(reads: &BTreeMap<String, Option<String>>, per_node: &NodeValues) -
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> JepsenReport {
+        JepsenReport {
+            seed: 1,
+            stats: WorkloadStats::default(),
+            appends: AppendStats::default(),
+            faults_applied: 8,
+            completed: 5_000,
+            completed_under_fault: 1_000,
+            operations: 5_000,
+            recovery: Duration::from_secs(1),
+            check_time: Duration::ZERO,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    fn config() -> JepsenConfig {
+        JepsenConfig::new("t", 3, Network::Loopback, FaultKind::PROCESS, 1)
+    }
+
+    #[test]
+    fn a_run_that_did_its_work_clears_the_floors() {
+        check_floors(&config(), &report(), 0).unwrap();
+    }
+
+    #[test]
+    fn a_skipped_or_missing_fault_fails_the_run() {
+        let err = check_floors(&config(), &report(), 1).unwrap_err();
+        assert!(err.contains("(1 skipped)"), "{err}");
+        let r = JepsenReport { faults_applied: 7, ..report() };
+        assert!(check_floors(&config(), &r, 0).unwrap_err().contains("7 of 8 faults applied"));
+    }
+
+    #[test]
+    fn too_little_work_or_a_slow_recovery_fails_the_run() {
+        let r = JepsenReport { completed: 1, ..report() };
+        assert!(check_floors(&config(), &r, 0).unwrap_err().contains("only 1 operations completed"));
+        let r = JepsenReport { completed_under_fault: 0, ..report() };
+        assert!(check_floors(&config(), &r, 0).unwrap_err().contains("under a fault"));
+        let r = JepsenReport { recovery: Duration::from_secs(21), ..report() };
+        assert!(check_floors(&config(), &r, 0).unwrap_err().contains("after the last heal"));
+    }
+}

@@ -181,7 +181,10 @@ impl Netns {
         self.add_faults(LinkFault::cut_both(a, b))
     }
 
-    /// Drops everything `from` sends to `to`, but not the reverse.
+    /// Drops every packet `from` sends to `to`, but not the reverse: one-way for
+    /// datagrams only — a TCP connection in either direction needs packets
+    /// both ways, so for TCP this cuts the link both ways (use
+    /// [`Netns::block_requests`] for a one-way TCP fault).
     pub fn cut_one_way(&mut self, from: NodeId, to: NodeId) -> Result<(), NetnsError> {
         self.add_faults([LinkFault::cut(from, to)])
     }
