@@ -19,7 +19,8 @@
 //! key; and the whole history (final reads included) is proven linearizable —
 //! an exhausted checker budget fails the test too.
 //!
-//! Needs the node binary: `cargo build -p raft-cli` (same profile), or point
+//! Needs the node binary, built from the current sources (the run refuses a
+//! stale one): `cargo build -p raft-cli` (same profile), or point
 //! `RAFT_CLI_BIN` at it.
 //!
 //! - The seed is fixed (printed); `JEPSEN_SEED=<n>` runs another one.
