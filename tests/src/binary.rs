@@ -4,6 +4,13 @@
 //! binary, and this crate does not own `raft-cli`. Cargo puts test executables in
 //! `target/<profile>/deps/` and binaries in `target/<profile>/`, so the binary is
 //! found by walking up from the running test executable.
+//!
+//! Found is not enough: `cargo test -p raft-tests` does not build `raft-cli`
+//! (only `cargo test --workspace` builds every binary first), so an old binary
+//! would be tested against new sources. [`check_fresh`] reads the dep-info file
+//! cargo writes next to the binary (`raft-cli.d`: every source file it was
+//! built from) and fails if any of them, or any `.proto` of this workspace, is
+//! newer than the binary, or if it was built from another checkout.
 
 use std::path::{Path, PathBuf};
 
@@ -16,21 +23,94 @@ pub const BIN_ENV: &str = "RAFT_CLI_BIN";
 pub const RAFT_CLI: &str = "raft-cli";
 
 /// The `raft-cli` binary for this test run: `$RAFT_CLI_BIN` if set, else the one
-/// next to the test executable.
+/// next to the test executable; either way checked with [`check_fresh`].
 pub fn raft_cli() -> Result<PathBuf, HarnessError> {
-    if let Some(path) = std::env::var_os(BIN_ENV) {
-        let path = PathBuf::from(path);
-        return if path.is_file() {
-            Ok(path)
-        } else {
-            Err(HarnessError::BinaryNotFound {
-                name: RAFT_CLI.into(),
-                searched: format!("${BIN_ENV}={}", path.display()),
-            })
-        };
+    let path = match std::env::var_os(BIN_ENV) {
+        Some(path) => {
+            let path = PathBuf::from(path);
+            if !path.is_file() {
+                return Err(HarnessError::BinaryNotFound {
+                    name: RAFT_CLI.into(),
+                    searched: format!("${BIN_ENV}={}", path.display()),
+                });
+            }
+            path
+        }
+        None => {
+            let exe = std::env::current_exe().map_err(|e| HarnessError::io("locating the test executable", e))?;
+            find_binary_near(&exe, RAFT_CLI)?
+        }
+    };
+    check_fresh(&path, &workspace_root())?;
+    Ok(path)
+}
+
+/// The workspace this test crate belongs to.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("invariant: tests/ sits in the workspace root").to_path_buf()
+}
+
+/// Fails unless `bin` was built from `workspace`'s current sources: its
+/// dep-info file (`<bin>.d`, written by cargo) must exist, must name
+/// `<workspace>/raft-cli/src/main.rs`, and no file it names — nor any
+/// `<workspace>/proto/*.proto` — may be newer than `bin`.
+pub fn check_fresh(bin: &Path, workspace: &Path) -> Result<(), HarnessError> {
+    let stale = |why: String| HarnessError::StaleBinary { bin: bin.to_path_buf(), why };
+    let dep_info = bin.with_extension("d");
+    let text = std::fs::read_to_string(&dep_info)
+        .map_err(|e| stale(format!("cannot read its dep-info file {}: {e}", dep_info.display())))?;
+    let sources = dep_info_sources(&text);
+    let main = workspace.join("raft-cli").join("src").join("main.rs");
+    if !sources.contains(&main) {
+        return Err(stale(format!(
+            "it was not built from this checkout ({} is not among its sources)",
+            main.display()
+        )));
     }
-    let exe = std::env::current_exe().map_err(|e| HarnessError::io("locating the test executable", e))?;
-    find_binary_near(&exe, RAFT_CLI)
+    let built = mtime(bin).ok_or_else(|| stale("cannot read its modification time".into()))?;
+    let protos = std::fs::read_dir(workspace.join("proto"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "proto"));
+    for source in sources.iter().cloned().chain(protos) {
+        match mtime(&source) {
+            Some(t) if t > built => return Err(stale(format!("{} changed after it was built", source.display()))),
+            Some(_) => {}
+            None => return Err(stale(format!("its source {} is gone", source.display()))),
+        }
+    }
+    Ok(())
+}
+
+/// The prerequisites listed in a Makefile-style dep-info file (`target: a b\ c`).
+pub fn dep_info_sources(text: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Some((_, deps)) = line.split_once(": ") else { continue };
+        let mut current = String::new();
+        let mut chars = deps.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' if chars.peek() == Some(&' ') => current.push(chars.next().expect("peeked")),
+                ' ' => {
+                    if !current.is_empty() {
+                        out.push(PathBuf::from(std::mem::take(&mut current)));
+                    }
+                }
+                c => current.push(c),
+            }
+        }
+        if !current.is_empty() {
+            out.push(PathBuf::from(current));
+        }
+    }
+    out
+}
+
+fn mtime(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// Looks for `name` in the folders from `exe`'s folder up to the profile folder.
@@ -78,6 +158,60 @@ mod tests {
         let bin = dir.path().join("debug").join("raft-cli");
         std::fs::write(&bin, b"").unwrap();
         assert_eq!(find_binary_near(&deps.join("raft_tests-123"), "raft-cli").unwrap(), bin);
+    }
+
+    fn fake_tree(dir: &Path) -> (PathBuf, PathBuf) {
+        let main = dir.join("ws").join("raft-cli").join("src").join("main.rs");
+        std::fs::create_dir_all(main.parent().unwrap()).unwrap();
+        std::fs::write(&main, "fn main() {}").unwrap();
+        let bin = dir.join("debug").join("raft-cli");
+        std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+        std::fs::write(&bin, b"").unwrap();
+        let d = format!("{}: {} {}\n", bin.display(), main.display(), dir.join("a\\ b.rs").display());
+        std::fs::write(dir.join("a b.rs"), "").unwrap();
+        std::fs::write(bin.with_extension("d"), d).unwrap();
+        (bin, main)
+    }
+
+    fn set_mtime(path: &Path, secs_ago: u64) {
+        let t = std::time::SystemTime::now() - std::time::Duration::from_secs(secs_ago);
+        std::fs::File::options().write(true).open(path).unwrap().set_modified(t).unwrap();
+    }
+
+    #[test]
+    fn a_binary_older_than_one_of_its_sources_is_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let (bin, main) = fake_tree(dir.path());
+        let ws = dir.path().join("ws");
+        set_mtime(&main, 100);
+        set_mtime(&dir.path().join("a b.rs"), 100);
+        set_mtime(&bin, 50);
+        check_fresh(&bin, &ws).unwrap();
+        set_mtime(&main, 10);
+        let msg = check_fresh(&bin, &ws).unwrap_err().to_string();
+        assert!(msg.contains("main.rs changed after it was built") && msg.contains("cargo build -p raft-cli"), "{msg}");
+        set_mtime(&main, 100);
+        std::fs::create_dir_all(ws.join("proto")).unwrap();
+        std::fs::write(ws.join("proto").join("raft.proto"), "").unwrap();
+        let msg = check_fresh(&bin, &ws).unwrap_err().to_string();
+        assert!(msg.contains("raft.proto changed"), "{msg}");
+    }
+
+    #[test]
+    fn a_binary_built_from_another_checkout_or_without_dep_info_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (bin, _) = fake_tree(dir.path());
+        let msg = check_fresh(&bin, &dir.path().join("other")).unwrap_err().to_string();
+        assert!(msg.contains("not built from this checkout"), "{msg}");
+        std::fs::remove_file(bin.with_extension("d")).unwrap();
+        let msg = check_fresh(&bin, &dir.path().join("ws")).unwrap_err().to_string();
+        assert!(msg.contains("dep-info"), "{msg}");
+    }
+
+    #[test]
+    fn dep_info_paths_keep_escaped_spaces() {
+        let got = dep_info_sources("/t/raft-cli: /a/x.rs /b/with\\ space.rs\n\n/a/x.rs:\n");
+        assert_eq!(got, [PathBuf::from("/a/x.rs"), PathBuf::from("/b/with space.rs")]);
     }
 
     #[test]

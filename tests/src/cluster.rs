@@ -201,11 +201,20 @@ impl ProcessCluster {
         self.nodes.get(&id).map(ManagedProcess::log_path).ok_or(HarnessError::UnknownNode(id))
     }
 
-    /// An error naming the first node that exited on its own, if any.
+    /// An error naming the first node that is not running now, exited on its
+    /// own at any time during the run (even if the nemesis restarted it
+    /// later), or wrote a panic to its log.
     pub fn check_no_crashes(&mut self) -> Result<(), HarnessError> {
         for p in self.nodes.values_mut() {
             if let Some(status) = p.exit_status() {
                 return Err(exited(p, status));
+            }
+            let log = p.log_path().to_path_buf();
+            if !p.own_exits().is_empty() {
+                return Err(HarnessError::NodeFailed { id: p.id(), what: p.own_exits().join("; "), log });
+            }
+            if let Some(line) = panic_line(&log) {
+                return Err(HarnessError::NodeFailed { id: p.id(), what: format!("log says `{line}`"), log });
             }
         }
         Ok(())
@@ -270,6 +279,12 @@ fn exited(p: &ManagedProcess, status: std::process::ExitStatus) -> HarnessError 
         log: p.log_path().to_path_buf(),
         tail: p.log_tail(20),
     }
+}
+
+/// The first line of the log at `path` that reports a Rust panic.
+pub fn panic_line(path: &Path) -> Option<String> {
+    let text = std::fs::read(path).ok()?;
+    String::from_utf8_lossy(&text).lines().find(|l| l.contains("panicked at")).map(str::to_string)
 }
 
 /// Whether `e` is a node that died because its port was already in use.

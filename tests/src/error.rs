@@ -24,6 +24,17 @@ pub enum HarnessError {
         /// The directories searched, comma-separated.
         searched: String,
     },
+    /// The node binary does not match the current sources.
+    #[error(
+        "binary {bin} is stale: {why}; rebuild it with `cargo build -p raft-cli` using the same profile and \
+         target folder as the tests (`cargo test --workspace` does this by itself)"
+    )]
+    StaleBinary {
+        /// The binary.
+        bin: PathBuf,
+        /// Which source is newer, or why freshness could not be shown.
+        why: String,
+    },
     /// A file-system or process operation failed.
     #[error("{context}: {source}")]
     Io {
@@ -77,6 +88,26 @@ pub enum HarnessError {
         wanted: usize,
         /// Why it failed.
         reason: String,
+    },
+    /// A SIGSTOPped node never showed state T in /proc.
+    #[error("node {id} (pid {pid}) was sent SIGSTOP but /proc says its state is {state}, not T")]
+    NotStopped {
+        /// The node.
+        id: NodeId,
+        /// Its pid.
+        pid: u32,
+        /// The state letter seen last.
+        state: String,
+    },
+    /// A node exited without the harness killing it, or logged a panic.
+    #[error("node {id} failed on its own: {what}; its log is {log}")]
+    NodeFailed {
+        /// The node.
+        id: NodeId,
+        /// The exits or the panic line.
+        what: String,
+        /// Its log file.
+        log: PathBuf,
     },
     /// A cluster size outside the supported range.
     #[error("cluster size {0} is outside 1..={max}", max = crate::cluster::MAX_NODES)]

@@ -39,6 +39,11 @@ impl HistoryRecorder {
         HistoryRecorder { origin: Instant::now(), ops: Mutex::new(Vec::new()) }
     }
 
+    /// `t` on this recorder's clock (ns since its origin; 0 for earlier instants).
+    pub fn at(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX - 1)
+    }
+
     fn now(&self) -> u64 {
         u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX - 1)
     }

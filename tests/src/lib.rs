@@ -16,6 +16,7 @@
 //! - [`jepsen`]: one whole run — nodes, clients, nemesis, heal, verdict.
 #![deny(missing_docs)]
 
+pub mod append;
 pub mod linearizability;
 pub mod rng;
 
@@ -30,6 +31,7 @@ pub mod ports;
 pub mod probe;
 pub mod process;
 pub mod rundir;
+pub mod skip;
 pub mod workload;
 
 pub use cluster::{ClusterConfig, Network, ProcessCluster};

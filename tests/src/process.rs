@@ -39,12 +39,18 @@ pub struct ManagedProcess {
     child: Option<Child>,
     paused: bool,
     starts: u32,
+    /// Exits the harness did not cause (found when it came to kill or check
+    /// the process), as "start #N: status".
+    own_exits: Vec<String>,
 }
+
+/// How long a SIGSTOPped process may take to show state `T` in /proc.
+const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl ManagedProcess {
     /// Starts the process described by `spec`; `id` names it in logs and errors.
     pub fn spawn(id: NodeId, spec: ProcessSpec) -> Result<Self, HarnessError> {
-        let mut p = ManagedProcess { id, spec, child: None, paused: false, starts: 0 };
+        let mut p = ManagedProcess { id, spec, child: None, paused: false, starts: 0, own_exits: Vec::new() };
         p.start()?;
         Ok(p)
     }
@@ -80,6 +86,13 @@ impl ManagedProcess {
         }
     }
 
+    /// Exits that the harness did not cause, since the process was first
+    /// started (a node that died and was then "restarted" by the nemesis
+    /// still shows up here).
+    pub fn own_exits(&self) -> &[String] {
+        &self.own_exits
+    }
+
     /// The exit status if the process exited by itself (not yet restarted).
     pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
         self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
@@ -87,8 +100,11 @@ impl ManagedProcess {
 
     /// Starts the process if it is stopped.
     pub fn start(&mut self) -> Result<(), HarnessError> {
-        if self.child.is_some() && self.exit_status().is_none() {
-            return Err(self.wrong_state("start"));
+        if self.child.is_some() {
+            match self.exit_status() {
+                None => return Err(self.wrong_state("start")),
+                Some(status) => self.own_exits.push(format!("start #{}: {status}", self.starts)),
+            }
         }
         self.child = None;
         self.paused = false;
@@ -116,8 +132,9 @@ impl ManagedProcess {
     /// kill -9 of the process group; waits for the process to be gone.
     pub fn kill(&mut self) -> Result<(), HarnessError> {
         let Some(mut child) = self.child.take() else { return Err(self.wrong_state("kill")) };
-        if child.try_wait().ok().flatten().is_none() {
-            signal_group(child.id(), libc::SIGKILL);
+        match child.try_wait().ok().flatten() {
+            None => signal_group(child.id(), libc::SIGKILL),
+            Some(status) => self.own_exits.push(format!("start #{}: {status} (before kill -9)", self.starts)),
         }
         self.paused = false;
         child.wait().map_err(|e| HarnessError::io(format!("waiting for node {}", self.id), e))?;
@@ -137,9 +154,20 @@ impl ManagedProcess {
         if self.state() != ProcessState::Running {
             return Err(self.wrong_state("pause"));
         }
-        signal_group(self.pid().expect("invariant: a running process has a pid"), libc::SIGSTOP);
+        let pid = self.pid().expect("invariant: a running process has a pid");
+        signal_group(pid, libc::SIGSTOP);
         self.paused = true;
-        Ok(())
+        // Evidence, not trust: the kernel must report the process stopped.
+        let deadline = std::time::Instant::now() + STOP_TIMEOUT;
+        loop {
+            match proc_state(pid) {
+                Some('T') => return Ok(()),
+                state if std::time::Instant::now() >= deadline => {
+                    return Err(HarnessError::NotStopped { id: self.id, pid, state: format!("{state:?}") })
+                }
+                _ => std::thread::sleep(std::time::Duration::from_millis(10)),
+            }
+        }
     }
 
     /// SIGCONT to the process group.
@@ -181,6 +209,14 @@ fn signal_group(pid: u32, signal: libc::c_int) {
     unsafe {
         libc::kill(-pgid, signal);
     }
+}
+
+/// The state letter of `pid` in /proc/PID/stat (R, S, T, Z, ...), or None if
+/// the process is gone.
+pub fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name in parentheses may contain spaces; the state follows ") ".
+    stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next())
 }
 
 /// The last `lines` lines of a text file (at most its last 64 KiB).

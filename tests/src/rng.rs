@@ -49,6 +49,14 @@ pub fn seed_from_env(name: &str) -> u64 {
     seed
 }
 
+/// A seed for a test that CI runs: `$name` if set, else the fixed `default`
+/// (so CI runs are reproducible as they are); printed either way.
+pub fn seed_from_env_or(name: &str, default: u64) -> u64 {
+    let seed = std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default);
+    eprintln!("seed: {name}={seed}");
+    seed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,10 +27,7 @@ fn missing(paths: &[&str], libclang_path: Option<&str>) -> String {
     let root = tempfile::tempdir().unwrap();
     lay_out(root.path(), paths);
     let mut cmd = Command::new("bash");
-    cmd.arg(script())
-        .env("ENSURE_DEPS_ROOT", root.path())
-        .env("ENSURE_DEPS_CHECK", "1")
-        .env_remove("LIBCLANG_PATH");
+    cmd.arg(script()).env("ENSURE_DEPS_ROOT", root.path()).env("ENSURE_DEPS_CHECK", "1").env_remove("LIBCLANG_PATH");
     if let Some(p) = libclang_path {
         cmd.env("LIBCLANG_PATH", root.path().join(p));
     }

@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -89,4 +90,16 @@ fn network_faults_on_a_loopback_cluster_are_a_clear_error() {
     let run = RunDir::create("cluster_nonet").unwrap();
     let mut cluster = ProcessCluster::start(&config(1), &run).unwrap();
     assert!(matches!(cluster.netns_mut(), Err(HarnessError::NoNamespaces)));
+}
+
+#[test]
+fn a_panic_in_a_node_log_fails_the_crash_check() {
+    let run = RunDir::create("harness_panic_log").unwrap();
+    let mut cluster = ProcessCluster::start(&config(2), &run).unwrap();
+    cluster.check_no_crashes().unwrap();
+    let log = cluster.log_path(2).unwrap().to_path_buf();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    writeln!(f, "thread 'tokio-runtime-worker' panicked at raft-core/src/log.rs:10:5:").unwrap();
+    let err = cluster.check_no_crashes().unwrap_err().to_string();
+    assert!(err.contains("node 2 failed on its own") && err.contains("panicked at"), "{err}");
 }

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -80,6 +81,54 @@ fn one_way_cut_drops_only_one_direction() {
     net.cut_one_way(1, 2).unwrap();
     assert_eq!(delivered(&s1, &s2, a2, 5), 0, "1 -> 2 should be dropped");
     assert_eq!(delivered(&s2, &s1, a1, 5), 5, "2 -> 1 should still work");
+}
+
+/// What one-way means for gRPC over TCP (see `raft_tests::netns::LinkFault::no_requests`):
+/// with `block_requests(2, 1)`, node 1 can still open a TCP connection to node 2
+/// and exchange data over it both ways (node 1's requests and node 2's replies),
+/// while node 2 can neither open a connection to node 1 nor keep sending on
+/// one it opened before the fault.
+#[test]
+fn one_way_for_tcp_lets_one_side_connect_and_talk_but_not_the_other() {
+    let net = Netns::create(&[1, 2]);
+    if skipped(&net) {
+        return;
+    }
+    let mut net = net.unwrap();
+    let port = raft_tests::cluster::NAMESPACE_PORT;
+    let (l1, a1) = listen(&net, 1, port);
+    let (l2, a2) = listen(&net, 2, port);
+    let open = |net: &Netns, from: u64, to: SocketAddr| {
+        net.run_in_node(from, move || TcpStream::connect_timeout(&to, CONNECT_TIMEOUT)).unwrap()
+    };
+    // A connection node 2 opened before the fault (a gRPC channel already up).
+    let mut before = None;
+    assert!(wait_until(Duration::from_secs(5), || {
+        before = open(&net, 2, a1).ok();
+        before.is_some()
+    }));
+    let mut before = before.unwrap();
+    let (mut before_at_1, _) = l1.accept().unwrap();
+
+    net.block_requests(2, 1).unwrap();
+
+    let mut c = open(&net, 1, a2).expect("1 -> 2 must still connect");
+    let (mut s, _) = l2.accept().unwrap();
+    c.write_all(b"ping").unwrap();
+    let mut buf = [0u8; 4];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"ping", "1's request reaches 2");
+    s.write_all(b"pong").unwrap();
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"pong", "2's reply reaches 1");
+
+    assert!(open(&net, 2, a1).is_err(), "2 must not be able to open a connection to 1");
+    before.write_all(b"late").unwrap();
+    before_at_1.set_read_timeout(Some(Duration::from_millis(700))).unwrap();
+    assert!(before_at_1.read(&mut buf).is_err(), "2's connection from before the fault carries no requests");
+
+    net.heal().unwrap();
+    assert!(wait_until(Duration::from_secs(5), || connects(&net, 2, a1)), "heal restores 2 -> 1");
 }
 
 #[test]
@@ -179,7 +228,7 @@ fn nemesis_schedule_runs_against_a_namespaced_cluster_and_leaves_it_whole() {
     if skipped(&raft_tests::netns::availability()) {
         return;
     }
-    let seed = raft_tests::rng::seed_from_env("NEMESIS_SEED");
+    let seed = raft_tests::rng::seed_from_env_or("NEMESIS_SEED", 20_261_204);
     let run = RunDir::create("netns_nemesis").unwrap();
     let mut cfg = ClusterConfig::new(3);
     cfg.network = Network::Namespaces;

@@ -88,3 +88,29 @@ fn dropping_during_a_panic_still_kills_the_child() {
     let pid = rx.recv().unwrap();
     assert!(wait_until(Duration::from_secs(5), || is_dead(pid)));
 }
+
+#[test]
+fn pause_returns_only_once_proc_reports_state_t() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = ManagedProcess::spawn(1, spec(dir.path(), &["sleep", "1000"])).unwrap();
+    p.pause().unwrap();
+    // No waiting here: pause() itself polled /proc until the kernel said T.
+    assert_eq!(proc_state(p.pid().unwrap()), Some('T'));
+    p.resume().unwrap();
+}
+
+#[test]
+fn an_exit_the_harness_did_not_cause_is_remembered_across_kill_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = ManagedProcess::spawn(3, spec(dir.path(), &["sh", "-c", "exit 5"])).unwrap();
+    assert!(wait_until(Duration::from_secs(5), || p.state() == ProcessState::Stopped));
+    // The nemesis "kills" it and starts it again: the evidence must survive.
+    p.kill().unwrap();
+    p.start().unwrap();
+    assert_eq!(p.own_exits().len(), 1, "{:?}", p.own_exits());
+    assert!(p.own_exits()[0].contains("before kill -9"), "{:?}", p.own_exits());
+    let mut q = ManagedProcess::spawn(4, spec(dir.path(), &["sleep", "1000"])).unwrap();
+    q.kill().unwrap();
+    q.start().unwrap();
+    assert!(q.own_exits().is_empty(), "a kill -9 by the harness is not the node's own exit");
+}

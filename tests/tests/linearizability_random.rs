@@ -1,10 +1,13 @@
 //! Randomized histories from a real register must pass; detectable mutations must fail;
 //! on small histories the checker must agree with the brute-force reference.
-//! Every test prints its base seed; rerun with `LIN_SEED=<seed>` to reproduce.
+//! Every test prints its base seed (fixed in CI); `LIN_SEED=<seed>` runs or reproduces another.
 
 use raft_tests::linearizability::generate::{generate, mutate, GenConfig, Mutation};
 use raft_tests::linearizability::{check, reference, Checker, History, Verdict};
-use raft_tests::rng::seed_from_env;
+use raft_tests::rng::seed_from_env_or;
+
+/// The base seed CI runs (printed; `LIN_SEED` overrides).
+const CI_SEED: u64 = 20_261_204;
 
 fn save_on_failure(history: &History, name: &str) -> String {
     let dir = std::env::temp_dir().join(format!("raft-lin-failures-{}", std::process::id()));
@@ -18,7 +21,7 @@ fn save_on_failure(history: &History, name: &str) -> String {
 
 #[test]
 fn generated_histories_from_a_real_register_are_linearizable() {
-    let base = seed_from_env("LIN_SEED");
+    let base = seed_from_env_or("LIN_SEED", CI_SEED);
     let configs = [
         GenConfig::default(),
         GenConfig { clients: 10, ops_per_client: 50, keys: 1, indeterminate: 0.02, indeterminate_applied: 0.5 },
@@ -39,7 +42,7 @@ fn generated_histories_from_a_real_register_are_linearizable() {
 
 #[test]
 fn certainly_detectable_mutations_are_rejected() {
-    let base = seed_from_env("LIN_SEED");
+    let base = seed_from_env_or("LIN_SEED", CI_SEED);
     let cfg = GenConfig { clients: 4, ops_per_client: 60, keys: 2, indeterminate: 0.03, indeterminate_applied: 0.5 };
     let mut checked = 0;
     for i in 0..10u64 {
@@ -61,7 +64,7 @@ fn certainly_detectable_mutations_are_rejected() {
 
 #[test]
 fn checker_agrees_with_brute_force_on_small_histories() {
-    let base = seed_from_env("LIN_SEED");
+    let base = seed_from_env_or("LIN_SEED", CI_SEED);
     let cfg = GenConfig { clients: 3, ops_per_client: 3, keys: 1, indeterminate: 0.25, indeterminate_applied: 0.5 };
     let mutations = [Mutation::FlipCas, Mutation::StaleRead, Mutation::ReadNeverWritten, Mutation::ReadFromFuture];
     let (mut legal, mut illegal) = (0, 0);
@@ -91,7 +94,7 @@ fn checker_agrees_with_brute_force_on_small_histories() {
 
 #[test]
 fn a_saved_failing_history_reloads_with_the_same_verdict() {
-    let base = seed_from_env("LIN_SEED");
+    let base = seed_from_env_or("LIN_SEED", CI_SEED);
     let history = generate(base, &GenConfig::default());
     let (mutated, _) = mutate(&history, Mutation::ReadNeverWritten, base).expect("generated history has reads");
     let dir = tempfile::tempdir().unwrap();

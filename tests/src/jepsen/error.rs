@@ -53,4 +53,29 @@ pub enum JepsenError {
         /// The run folder.
         run: PathBuf,
     },
+    /// An acknowledged append is missing from the final value of its key.
+    #[error("acknowledged appends lost (run folder {run}):\n{details}")]
+    LostAppends {
+        /// One line per problem.
+        details: String,
+        /// The run folder.
+        run: PathBuf,
+    },
+    /// A write was acknowledged while no majority could talk, or service did
+    /// not resume after such a fault healed.
+    #[error("quorum loss check failed (run folder {run}):\n{details}")]
+    QuorumLoss {
+        /// One line per problem.
+        details: String,
+        /// The run folder.
+        run: PathBuf,
+    },
+    /// The run did too little to prove anything (ops, faults, recovery time).
+    #[error("run below its floors (run folder {run}): {what}")]
+    Floor {
+        /// Which floor.
+        what: String,
+        /// The run folder.
+        run: PathBuf,
+    },
 }

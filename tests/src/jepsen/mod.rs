@@ -10,6 +10,7 @@
 //! the [`RunDir`]) is the same.
 
 mod error;
+pub mod floors;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 
 pub use error::JepsenError;
 
+use crate::append::{check_appends, run_appenders, AppendConfig, AppendStats};
 use crate::cluster::{ClusterConfig, Network, ProcessCluster};
 use crate::error::NodeId;
 use crate::history::HistoryRecorder;
@@ -34,6 +36,8 @@ pub const CLUSTER_ID: &str = "jepsen";
 const SETUP_CLIENT: u64 = 1_000;
 const RECOVERY_CLIENT: u64 = 1_001;
 const FINAL_CLIENT: u64 = 1_002;
+/// First client id of the appenders (the register clients start at 1).
+const APPEND_CLIENTS: u64 = 500;
 /// Node `id`'s stale reads are recorded as client `NODE_READ_CLIENTS + id`.
 const NODE_READ_CLIENTS: u64 = 2_000;
 
@@ -69,8 +73,17 @@ pub struct JepsenConfig {
     pub seed: u64,
     /// Extra `raft-cli node` arguments (timing, snapshots).
     pub node_args: Vec<String>,
-    /// Bound on "serves again" and "caught up" after the faults heal.
+    /// Bound on "serves again" and "caught up" after the faults heal, measured
+    /// from the last heal (and from each quorum-loss heal).
     pub recovery_timeout: Duration,
+    /// Clients appending to the set keys (`s*`), see [`crate::append`].
+    pub append_clients: usize,
+    /// Set keys.
+    pub append_keys: usize,
+    /// Floor: operations the workload clients completed in the whole run.
+    pub min_completed: usize,
+    /// Floor: operations completed while some fault was in force.
+    pub min_completed_under_fault: usize,
 }
 
 impl JepsenConfig {
@@ -94,6 +107,10 @@ impl JepsenConfig {
             seed,
             node_args,
             recovery_timeout: Duration::from_secs(20),
+            append_clients: 2,
+            append_keys: 2,
+            min_completed: 2000,
+            min_completed_under_fault: 300,
         }
     }
 }
@@ -105,6 +122,14 @@ pub struct JepsenReport {
     pub seed: u64,
     /// Client outcome counts.
     pub stats: WorkloadStats,
+    /// Appender outcome counts.
+    pub appends: AppendStats,
+    /// Faults applied (every scheduled step; a skipped one fails the run).
+    pub faults_applied: usize,
+    /// Operations the clients completed.
+    pub completed: usize,
+    /// Of those, completed while a fault was in force.
+    pub completed_under_fault: usize,
     /// Operations in the checked history.
     pub operations: usize,
     /// From the last heal (the end of the schedule) to the first acknowledged
@@ -121,9 +146,18 @@ impl std::fmt::Display for JepsenReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "seed {}: linearizable, {} ops checked in {:.1?}; served again {:.1?} after the last heal; \
-             run took {:.1?}; {}",
-            self.seed, self.operations, self.check_time, self.recovery, self.elapsed, self.stats
+            "seed {}: linearizable, {} ops checked in {:.1?}; {} faults applied; {} ops completed, {} of them \
+             under a fault; served again {:.1?} after the last heal; run took {:.1?}; {}; {}",
+            self.seed,
+            self.operations,
+            self.check_time,
+            self.faults_applied,
+            self.completed,
+            self.completed_under_fault,
+            self.recovery,
+            self.elapsed,
+            self.stats,
+            self.appends
         )
     }
 }
@@ -185,13 +219,14 @@ fn drive(run: &RunDir, config: &JepsenConfig, cluster: &mut ProcessCluster) -> R
     }
     let probe = ClusterProbe::new(endpoints, client_config(CLUSTER_ID));
     let recorder = Arc::new(HistoryRecorder::new());
-    let keys = WorkloadConfig::new(config.clients, config.keys, config.seed, CLUSTER_ID).key_names();
+    let mut keys = WorkloadConfig::new(config.clients, config.keys, config.seed, CLUSTER_ID).key_names();
+    keys.extend(append_config(config).key_names());
     rt.block_on(probe.write_until_served(&recorder, SETUP_CLIENT, &keys[0], "setup", config.recovery_timeout))?;
 
-    let (stats, healed) = faults_under_load(run, config, cluster, &rt, &probe, recorder.clone())?;
+    let phase = faults_under_load(run, config, cluster, &rt, &probe, recorder.clone())?;
     let timeout = config.recovery_timeout;
     rt.block_on(probe.write_until_served(&recorder, RECOVERY_CLIENT, &keys[0], "recovery", timeout))?;
-    let recovery = healed.elapsed();
+    let recovery = phase.healed.elapsed();
     let final_reads = rt.block_on(async {
         probe.wait_caught_up(config.recovery_timeout).await?;
         let reads = probe.read_all(&recorder, FINAL_CLIENT, &keys).await?;
@@ -220,13 +255,89 @@ fn drive(run: &RunDir, config: &JepsenConfig, cluster: &mut ProcessCluster) -> R
     if !divergent.is_empty() {
         return Err(JepsenError::Divergence { details: divergent.join("\n"), run: folder });
     }
-    let operations = history.operations.len();
-    Ok(JepsenReport { seed: config.seed, stats, operations, recovery, check_time, elapsed: Duration::ZERO })
+    let set_reads = reads.into_iter().filter(|(k, _)| k.starts_with('s')).collect();
+    let lost = check_appends(&history, &set_reads);
+    if !lost.is_empty() {
+        return Err(JepsenError::LostAppends { details: lost.join("\n"), run: folder });
+    }
+    let windows: Vec<floors::Window> = phase
+        .nemesis_windows
+        .iter()
+        .map(|w| floors::Window {
+            fault: w.fault.clone(),
+            start: recorder.at(w.start),
+            end: recorder.at(w.end),
+            quorum_loss: w.quorum_loss,
+        })
+        .collect();
+    let bound = u64::try_from(config.recovery_timeout.as_nanos()).unwrap_or(u64::MAX);
+    let mut quorum = floors::writes_during_quorum_loss(&history, &windows);
+    quorum.extend(floors::unserved_after_quorum_loss(&history, &windows, bound));
+    if !quorum.is_empty() {
+        return Err(JepsenError::QuorumLoss { details: quorum.join("\n"), run: folder });
+    }
+    let report = JepsenReport {
+        seed: config.seed,
+        stats: phase.stats,
+        appends: phase.appends,
+        faults_applied: windows.len(),
+        completed: floors::completed(&history, SETUP_CLIENT),
+        completed_under_fault: floors::completed_under_fault(&history, SETUP_CLIENT, &windows),
+        operations: history.operations.len(),
+        recovery,
+        check_time,
+        elapsed: Duration::ZERO,
+    };
+    check_floors(config, &report, phase.skipped).map_err(|what| JepsenError::Floor { what, run: folder })?;
+    Ok(report)
+}
+
+/// The floors of [`floors`] that need the whole report.
+fn check_floors(config: &JepsenConfig, r: &JepsenReport, skipped: usize) -> Result<(), String> {
+    if skipped > 0 || r.faults_applied != config.steps {
+        return Err(format!("{} of {} faults applied ({skipped} skipped)", r.faults_applied, config.steps));
+    }
+    if r.completed < config.min_completed {
+        return Err(format!("only {} operations completed (floor {})", r.completed, config.min_completed));
+    }
+    if r.completed_under_fault < config.min_completed_under_fault {
+        let floor = config.min_completed_under_fault;
+        return Err(format!("only {} operations completed under a fault (floor {floor})", r.completed_under_fault));
+    }
+    if r.recovery > config.recovery_timeout {
+        return Err(format!(
+            "served again {:.1?} after the last heal (bound {:?})",
+            r.recovery, config.recovery_timeout
+        ));
+    }
+    Ok(())
+}
+
+fn append_config(config: &JepsenConfig) -> AppendConfig {
+    AppendConfig {
+        clients: config.append_clients,
+        keys: config.append_keys,
+        first_client_id: APPEND_CLIENTS,
+        seed: config.seed,
+        client: client_config(CLUSTER_ID),
+    }
+}
+
+/// What the fault phase leaves behind.
+struct FaultPhase {
+    stats: WorkloadStats,
+    appends: AppendStats,
+    /// When the last fault was healed.
+    healed: Instant,
+    nemesis_windows: Vec<crate::nemesis::FaultWindow>,
+    /// Steps whose fault could not be applied.
+    skipped: usize,
 }
 
 /// The workload runs on the runtime while the nemesis runs its schedule on this
 /// thread; returns once every fault is healed and every client has stopped,
-/// with the client counts and the moment the last fault was healed.
+/// with the client counts, the fault windows and the moment the last fault was
+/// healed.
 fn faults_under_load(
     run: &RunDir,
     config: &JepsenConfig,
@@ -234,7 +345,7 @@ fn faults_under_load(
     rt: &tokio::runtime::Runtime,
     probe: &ClusterProbe,
     recorder: Arc<HistoryRecorder>,
-) -> Result<(WorkloadStats, Instant), JepsenError> {
+) -> Result<FaultPhase, JepsenError> {
     let mut sc = ScheduleConfig::new(cluster.node_ids(), config.steps, &config.kinds);
     sc.hold_ms = config.hold_ms;
     sc.recover_ms = config.recover_ms;
@@ -243,7 +354,8 @@ fn faults_under_load(
 
     let wc = WorkloadConfig::new(config.clients, config.keys, config.seed, CLUSTER_ID);
     let stop = Arc::new(AtomicBool::new(false));
-    let workload = rt.spawn(Workload::new(wc, probe.endpoint_list(), recorder).run(stop.clone()));
+    let workload = rt.spawn(Workload::new(wc, probe.endpoint_list(), recorder.clone()).run(stop.clone()));
+    let appenders = rt.spawn(run_appenders(append_config(config), probe.endpoint_list(), recorder, stop.clone()));
     let handle = rt.handle().clone();
     let find_leader = || leader_now(&handle, probe);
     let mut nemesis = Nemesis::new(schedule);
@@ -253,8 +365,15 @@ fn faults_under_load(
     run.write("nemesis.log", &log)?;
     stop.store(true, Ordering::Relaxed);
     let stats = rt.block_on(workload).expect("invariant: the workload task does not panic");
+    let appends = rt.block_on(appenders).expect("invariant: the appender task does not panic");
     nemesis_result?;
-    Ok((stats?, healed))
+    Ok(FaultPhase {
+        stats: stats?,
+        appends: appends?,
+        healed,
+        nemesis_windows: nemesis.windows().to_vec(),
+        skipped: nemesis.skipped(),
+    })
 }
 
 /// The current leader, asked on the runtime (whose threads may live in the
@@ -279,4 +398,51 @@ fn divergence(reads: &BTreeMap<String, Option<String>>, per_node: &NodeValues) -
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> JepsenReport {
+        JepsenReport {
+            seed: 1,
+            stats: WorkloadStats::default(),
+            appends: AppendStats::default(),
+            faults_applied: 8,
+            completed: 5_000,
+            completed_under_fault: 1_000,
+            operations: 5_000,
+            recovery: Duration::from_secs(1),
+            check_time: Duration::ZERO,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    fn config() -> JepsenConfig {
+        JepsenConfig::new("t", 3, Network::Loopback, FaultKind::PROCESS, 1)
+    }
+
+    #[test]
+    fn a_run_that_did_its_work_clears_the_floors() {
+        check_floors(&config(), &report(), 0).unwrap();
+    }
+
+    #[test]
+    fn a_skipped_or_missing_fault_fails_the_run() {
+        let err = check_floors(&config(), &report(), 1).unwrap_err();
+        assert!(err.contains("(1 skipped)"), "{err}");
+        let r = JepsenReport { faults_applied: 7, ..report() };
+        assert!(check_floors(&config(), &r, 0).unwrap_err().contains("7 of 8 faults applied"));
+    }
+
+    #[test]
+    fn too_little_work_or_a_slow_recovery_fails_the_run() {
+        let r = JepsenReport { completed: 1, ..report() };
+        assert!(check_floors(&config(), &r, 0).unwrap_err().contains("only 1 operations completed"));
+        let r = JepsenReport { completed_under_fault: 0, ..report() };
+        assert!(check_floors(&config(), &r, 0).unwrap_err().contains("under a fault"));
+        let r = JepsenReport { recovery: Duration::from_secs(21), ..report() };
+        assert!(check_floors(&config(), &r, 0).unwrap_err().contains("after the last heal"));
+    }
 }

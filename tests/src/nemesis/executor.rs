@@ -33,6 +33,33 @@ enum Applied {
     Killed(NodeId),
     Paused(NodeId),
     Links,
+    /// A combined fault: undone in reverse order.
+    Many(Vec<Applied>),
+}
+
+/// How often a fault aimed at "the leader" asks for one before it is skipped
+/// (a skipped fault fails a Jepsen run: the nemesis must really have broken
+/// something), and how long it waits between asks.
+pub const LEADER_ATTEMPTS: usize = 10;
+/// See [`LEADER_ATTEMPTS`].
+pub const LEADER_RETRY: Duration = Duration::from_millis(500);
+
+/// When one applied fault was in force: from the moment injecting it returned
+/// to the moment healing it began. Operations invoked inside a window ran
+/// entirely under the fault only if they also completed before `end`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FaultWindow {
+    /// Step index in the schedule.
+    pub step: usize,
+    /// The fault, as printed.
+    pub fault: String,
+    /// Injection finished.
+    pub start: Instant,
+    /// Healing started.
+    pub end: Instant,
+    /// No majority could talk while it was in force ([`Fault::QuorumLoss`]):
+    /// no write invoked inside the window may be acknowledged inside it.
+    pub quorum_loss: bool,
 }
 
 /// One line of the nemesis log.
@@ -56,13 +83,15 @@ pub struct Nemesis {
     schedule: Schedule,
     origin: Instant,
     events: Vec<NemesisEvent>,
+    windows: Vec<FaultWindow>,
+    skipped: usize,
 }
 
 impl Nemesis {
     /// A nemesis for `schedule` (printed to stderr so a failure can be replayed).
     pub fn new(schedule: Schedule) -> Self {
         eprint!("{schedule}");
-        Nemesis { schedule, origin: Instant::now(), events: Vec::new() }
+        Nemesis { schedule, origin: Instant::now(), events: Vec::new(), windows: Vec::new(), skipped: 0 }
     }
 
     /// The schedule.
@@ -73,6 +102,17 @@ impl Nemesis {
     /// Everything done so far.
     pub fn events(&self) -> &[NemesisEvent] {
         &self.events
+    }
+
+    /// One window per fault that was really applied, in order.
+    pub fn windows(&self) -> &[FaultWindow] {
+        &self.windows
+    }
+
+    /// Steps whose fault could not be applied (no leader found, or a one-way
+    /// fault whose ends resolved to the same node).
+    pub fn skipped(&self) -> usize {
+        self.skipped
     }
 
     fn log(&mut self, what: String) {
@@ -99,7 +139,7 @@ impl Nemesis {
                 self.log(format!("stopped before step {i}"));
                 break;
             }
-            let applied = match self.inject(target, &step.fault) {
+            let applied = match self.inject(target, &step.fault, wait) {
                 Ok(applied) => applied,
                 Err(e) => {
                     self.log(format!("step {i}: injecting `{}` failed: {e}", step.fault));
@@ -107,56 +147,95 @@ impl Nemesis {
                     return Err(e);
                 }
             };
+            let start = Instant::now();
+            if applied.is_nothing() {
+                self.skipped += 1;
+            }
             wait(step.hold);
+            if !applied.is_nothing() {
+                let quorum_loss = matches!(step.fault, Fault::QuorumLoss(_));
+                let fault = step.fault.to_string();
+                self.windows.push(FaultWindow { step: i, fault, start, end: Instant::now(), quorum_loss });
+            }
             self.heal(target, applied)?;
             wait(step.recover);
         }
         Ok(())
     }
 
-    fn resolve(&mut self, target: &mut impl FaultTarget, t: Target) -> Option<NodeId> {
+    /// The node `t` names; "the leader" is asked up to [`LEADER_ATTEMPTS`]
+    /// times (an election may be under way after the previous fault).
+    fn resolve(&mut self, target: &mut impl FaultTarget, t: Target, wait: &mut dyn FnMut(Duration)) -> Option<NodeId> {
         match t {
             Target::Node(id) => Some(id),
             Target::Leader => {
-                let leader = target.leader();
-                if leader.is_none() {
-                    self.log("no leader known; fault skipped".into());
+                for attempt in 1..=LEADER_ATTEMPTS {
+                    if let Some(leader) = target.leader() {
+                        return Some(leader);
+                    }
+                    if attempt < LEADER_ATTEMPTS {
+                        wait(LEADER_RETRY);
+                    }
                 }
-                leader
+                self.log(format!("no leader known after {LEADER_ATTEMPTS} attempts; fault skipped"));
+                None
             }
         }
     }
 
-    fn inject(&mut self, target: &mut impl FaultTarget, fault: &Fault) -> Result<Applied, HarnessError> {
+    fn inject(
+        &mut self,
+        target: &mut impl FaultTarget,
+        fault: &Fault,
+        wait: &mut dyn FnMut(Duration),
+    ) -> Result<Applied, HarnessError> {
         let links = match fault {
+            Fault::Combined(parts) => {
+                let mut done = Vec::new();
+                for part in parts {
+                    match self.inject(target, part, wait) {
+                        Ok(Applied::Nothing) => {
+                            // All or nothing: a half-applied combination is not the fault scheduled.
+                            self.heal(target, Applied::Many(done))?;
+                            return Ok(Applied::Nothing);
+                        }
+                        Ok(applied) => done.push(applied),
+                        Err(e) => {
+                            let _ = self.heal(target, Applied::Many(done));
+                            return Err(e);
+                        }
+                    }
+                }
+                return Ok(Applied::Many(done));
+            }
             Fault::Kill(t) => {
-                let Some(id) = self.resolve(target, *t) else { return Ok(Applied::Nothing) };
+                let Some(id) = self.resolve(target, *t, wait) else { return Ok(Applied::Nothing) };
                 self.log(format!("kill -9 node {id}"));
                 target.kill(id)?;
                 return Ok(Applied::Killed(id));
             }
             Fault::Pause(t) => {
-                let Some(id) = self.resolve(target, *t) else { return Ok(Applied::Nothing) };
+                let Some(id) = self.resolve(target, *t, wait) else { return Ok(Applied::Nothing) };
                 self.log(format!("pause node {id}"));
                 target.pause(id)?;
                 return Ok(Applied::Paused(id));
             }
-            Fault::Partition(groups) => LinkFault::partition(groups),
+            Fault::Partition(groups) | Fault::QuorumLoss(groups) => LinkFault::partition(groups),
             Fault::IsolateLeader => {
-                let Some(leader) = self.resolve(target, Target::Leader) else { return Ok(Applied::Nothing) };
+                let Some(leader) = self.resolve(target, Target::Leader, wait) else { return Ok(Applied::Nothing) };
                 let rest = target.node_ids().into_iter().filter(|&n| n != leader).collect();
                 LinkFault::partition(&[vec![leader], rest])
             }
             Fault::Bridge { left, right, .. } => LinkFault::partition(&[left.clone(), right.clone()]),
             Fault::OneWay { from, to } => {
-                let (Some(from), Some(to)) = (self.resolve(target, *from), self.resolve(target, *to)) else {
-                    return Ok(Applied::Nothing);
-                };
+                let from = self.resolve(target, *from, wait);
+                let to = self.resolve(target, *to, wait);
+                let (Some(from), Some(to)) = (from, to) else { return Ok(Applied::Nothing) };
                 if from == to {
                     self.log(format!("one-way fault from node {from} to itself; skipped"));
                     return Ok(Applied::Nothing);
                 }
-                vec![LinkFault::cut(from, to)]
+                vec![LinkFault::no_requests(from, to)]
             }
             Fault::Lossy(p) => {
                 let ids = target.node_ids();
@@ -185,7 +264,14 @@ impl Nemesis {
                 self.log("heal network".into());
                 target.set_link_faults(Vec::new())
             }
+            Applied::Many(parts) => parts.into_iter().rev().try_for_each(|a| self.heal(target, a)),
         }
+    }
+}
+
+impl Applied {
+    fn is_nothing(&self) -> bool {
+        matches!(self, Applied::Nothing)
     }
 }
 

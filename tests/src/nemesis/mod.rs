@@ -10,7 +10,7 @@ mod schedule;
 
 use serde::{Deserialize, Serialize};
 
-pub use executor::{ClusterTarget, FaultTarget, Nemesis, NemesisEvent};
+pub use executor::{ClusterTarget, FaultTarget, FaultWindow, Nemesis, NemesisEvent, LEADER_ATTEMPTS, LEADER_RETRY};
 pub use schedule::{FaultKind, Schedule, ScheduleConfig, Step};
 
 use crate::error::NodeId;
@@ -54,21 +54,35 @@ pub enum Fault {
         /// The other side.
         right: Vec<NodeId>,
     },
-    /// Everything `from` sends to `to` is dropped; the reverse direction works.
+    /// One-way for gRPC over TCP: `from` can no longer send requests to `to`
+    /// (new connections from `from` to `to`'s port fail, and requests on
+    /// connections `from` already opened are dropped), while `to`'s requests to
+    /// `from` — and `from`'s replies to them — still flow. See
+    /// [`crate::netns::LinkFault::no_requests`].
     OneWay {
-        /// Sender whose packets are dropped.
+        /// The node whose requests are dropped.
         from: Target,
-        /// Receiver.
+        /// The node that no longer hears them.
         to: Target,
     },
     /// Every link drops packets with this probability.
     Lossy(f64),
+    /// The nodes split into groups none of which is a majority: no write may
+    /// be acknowledged until it heals.
+    QuorumLoss(Vec<Vec<NodeId>>),
+    /// Several faults at once (at most one of them a network fault), applied
+    /// in order and healed in reverse.
+    Combined(Vec<Fault>),
 }
 
 impl Fault {
     /// Whether the fault needs network namespaces.
     pub fn is_network(&self) -> bool {
-        !matches!(self, Fault::Kill(_) | Fault::Pause(_))
+        match self {
+            Fault::Kill(_) | Fault::Pause(_) => false,
+            Fault::Combined(parts) => parts.iter().any(Fault::is_network),
+            _ => true,
+        }
     }
 }
 
@@ -82,8 +96,13 @@ impl std::fmt::Display for Fault {
             Fault::Bridge { bridge, left, right } => {
                 write!(f, "bridge: {left:?} | {right:?} joined only via node {bridge}")
             }
-            Fault::OneWay { from, to } => write!(f, "drop everything {from} sends to {to}"),
+            Fault::OneWay { from, to } => write!(f, "one-way: {from} cannot send requests to {to}"),
             Fault::Lossy(p) => write!(f, "every link drops {:.0}% of packets", p * 100.0),
+            Fault::QuorumLoss(groups) => write!(f, "quorum loss: partition {groups:?}"),
+            Fault::Combined(parts) => {
+                let parts: Vec<String> = parts.iter().map(Fault::to_string).collect();
+                write!(f, "at once: {}", parts.join(" + "))
+            }
         }
     }
 }

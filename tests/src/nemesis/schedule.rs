@@ -30,12 +30,25 @@ pub enum FaultKind {
     OneWay,
     /// All links lossy.
     Lossy,
+    /// The nodes split into groups none of which is a majority.
+    QuorumLoss,
+    /// kill -9 one random node and SIGSTOP another at once (on 3 nodes: no
+    /// quorum until healed).
+    KillAndPause,
+    /// At once: a random node cut off from the rest, another node killed, and
+    /// the cut-off node paused; on 5 nodes a majority stays able to serve.
+    Combined,
 }
 
 impl FaultKind {
     /// Kinds that only need processes (usable on loopback clusters).
-    pub const PROCESS: &'static [FaultKind] =
-        &[FaultKind::KillNode, FaultKind::KillLeader, FaultKind::PauseLeader, FaultKind::PauseNode];
+    pub const PROCESS: &'static [FaultKind] = &[
+        FaultKind::KillNode,
+        FaultKind::KillLeader,
+        FaultKind::PauseLeader,
+        FaultKind::PauseNode,
+        FaultKind::KillAndPause,
+    ];
 
     /// Every kind (needs network namespaces).
     pub const ALL: &'static [FaultKind] = &[
@@ -48,6 +61,9 @@ impl FaultKind {
         FaultKind::Bridge,
         FaultKind::OneWay,
         FaultKind::Lossy,
+        FaultKind::QuorumLoss,
+        FaultKind::KillAndPause,
+        FaultKind::Combined,
     ];
 }
 
@@ -94,16 +110,26 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// A random schedule fully determined by `seed` and `config`. A config with
-    /// no kinds or fewer than 2 nodes yields no steps.
+    /// A random schedule fully determined by `seed` and `config`: the first
+    /// steps use every kind once, in a random order, the rest draw uniformly. A
+    /// config with no kinds or fewer than 2 nodes yields no steps.
     pub fn random(seed: u64, config: &ScheduleConfig) -> Self {
         let mut rng = Rng::new(seed);
         let mut steps = Vec::with_capacity(config.steps);
         if config.kinds.is_empty() || config.nodes.len() < 2 {
             return Schedule { seed, steps };
         }
-        for _ in 0..config.steps {
-            let kind = config.kinds[rng.index(config.kinds.len())];
+        // Every kind once first (in a random order), so that even a short CI run
+        // exercises each of them; then uniform draws.
+        let mut kinds = config.kinds.clone();
+        for i in (1..kinds.len()).rev() {
+            kinds.swap(i, rng.index(i + 1));
+        }
+        for n in 0..config.steps {
+            let kind = match kinds.get(n) {
+                Some(&kind) => kind,
+                None => config.kinds[rng.index(config.kinds.len())],
+            };
             let fault = draw(&mut rng, kind, &config.nodes);
             let hold = Duration::from_millis(span(&mut rng, config.hold_ms));
             let recover = Duration::from_millis(span(&mut rng, config.recover_ms));
@@ -170,6 +196,22 @@ fn draw(rng: &mut Rng, kind: FaultKind, nodes: &[NodeId]) -> Fault {
         FaultKind::Bridge => Fault::Partition(vec![vec![v[0]], vec![v[1]]]),
         FaultKind::OneWay => Fault::OneWay { from: Target::Node(v[0]), to: Target::Node(v[1]) },
         FaultKind::Lossy => Fault::Lossy(rng.range(10, 51) as f64 / 100.0),
+        FaultKind::QuorumLoss => {
+            // Groups of at most (n-1)/2 nodes: none reaches a majority of n.
+            let size = ((v.len() - 1) / 2).max(1);
+            Fault::QuorumLoss(v.chunks(size).map(<[NodeId]>::to_vec).collect())
+        }
+        FaultKind::KillAndPause => {
+            Fault::Combined(vec![Fault::Kill(Target::Node(v[0])), Fault::Pause(Target::Node(v[1]))])
+        }
+        FaultKind::Combined => {
+            let rest = v[1..].to_vec();
+            Fault::Combined(vec![
+                Fault::Partition(vec![vec![v[0]], rest]),
+                Fault::Kill(Target::Node(v[1])),
+                Fault::Pause(Target::Node(v[0])),
+            ])
+        }
     }
 }
 
@@ -195,6 +237,56 @@ mod tests {
             let Fault::Partition(groups) = step.fault else { panic!("unexpected {:?}", step.fault) };
             assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), 5);
             assert_eq!(groups.iter().map(Vec::len).max(), Some(3));
+        }
+    }
+
+    #[test]
+    fn every_kind_appears_when_there_are_enough_steps() {
+        for seed in 0..50 {
+            let cfg = ScheduleConfig::new(vec![1, 2, 3, 4, 5], FaultKind::ALL.len(), FaultKind::ALL);
+            let steps = Schedule::random(seed, &cfg).steps;
+            let mut seen: Vec<String> =
+                steps.iter().map(|s| format!("{:?}", s.fault).split(['(', ' ']).next().unwrap().to_string()).collect();
+            seen.sort();
+            seen.dedup();
+            // 12 kinds, 9 variants: Kill and Pause each serve two kinds, and
+            // KillAndPause is a Combined.
+            assert_eq!(seen.len(), 9, "seed {seed}: {seen:?}");
+        }
+    }
+
+    #[test]
+    fn quorum_loss_leaves_no_group_with_a_majority() {
+        for n in [3u64, 5, 7] {
+            let nodes: Vec<NodeId> = (1..=n).collect();
+            let cfg = ScheduleConfig::new(nodes, 20, &[FaultKind::QuorumLoss]);
+            for step in Schedule::random(9, &cfg).steps {
+                let Fault::QuorumLoss(groups) = step.fault else { panic!("unexpected {:?}", step.fault) };
+                assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), n as usize);
+                assert!(groups.iter().all(|g| 2 * g.len() <= n as usize), "{n} nodes: {groups:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn combined_faults_hit_distinct_nodes_and_need_the_network() {
+        let cfg = ScheduleConfig::new(vec![1, 2, 3, 4, 5], 20, &[FaultKind::Combined]);
+        for step in Schedule::random(4, &cfg).steps {
+            let Fault::Combined(parts) = &step.fault else { panic!("unexpected {:?}", step.fault) };
+            let [Fault::Partition(groups), Fault::Kill(Target::Node(k)), Fault::Pause(Target::Node(p))] = &parts[..]
+            else {
+                panic!("unexpected {parts:?}")
+            };
+            assert_ne!(k, p);
+            assert_eq!(groups[0], vec![*p], "the paused node is the one cut off");
+            assert!(step.fault.is_network());
+        }
+        let cfg = ScheduleConfig::new(vec![1, 2, 3], 20, &[FaultKind::KillAndPause]);
+        for step in Schedule::random(4, &cfg).steps {
+            let Fault::Combined(parts) = &step.fault else { panic!("unexpected {:?}", step.fault) };
+            let [Fault::Kill(Target::Node(k)), Fault::Pause(Target::Node(p))] = &parts[..] else { panic!() };
+            assert_ne!(k, p);
+            assert!(!step.fault.is_network());
         }
     }
 

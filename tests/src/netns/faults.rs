@@ -1,10 +1,24 @@
 //! Link faults as data, and their translation into iptables rules.
 //!
-//! Every fault is "packets from `from` arriving at `to` are dropped with
+//! A fault is "packets from `from` arriving at `to` are dropped with
 //! probability p", implemented as an INPUT rule inside `to`'s namespace. A
-//! symmetric cut is two such faults; a one-way cut is one; a lossy link uses
-//! iptables' `statistic` match. Each namespace's whole filter table is replaced
-//! in one `iptables-restore`, so a partition change is atomic per node.
+//! symmetric cut is two such faults; a lossy link uses iptables' `statistic`
+//! match. Each namespace's whole filter table is replaced in one
+//! `iptables-restore`, so a partition change is atomic per node.
+//!
+//! One-way faults and TCP: dropping *every* packet from A at B does not cut
+//! one direction of a TCP/gRPC link, it cuts both — B's own connection to A
+//! needs A's replies and ACKs, which come from A too. What "one-way" can mean
+//! for gRPC over TCP is "A can no longer send *requests* to B": each node
+//! sends its RPCs on connections it opened itself to the peer's listening port
+//! ([`crate::cluster::NAMESPACE_PORT`]), so [`LinkFault::no_requests`] drops,
+//! in B's namespace, only packets from A *to that port*. New connections from A
+//! to B fail (their SYN is dropped), and connections A opened earlier stall
+//! (their data is dropped; gRPC times them out) — whereas B's connections to A,
+//! whose packets from A carry source port 7000 and an ephemeral destination
+//! port, keep working both ways: B's requests reach A and A's replies reach B.
+//! The rule is stateless (no conntrack), so it also bites flows opened before
+//! it was installed.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -24,17 +38,29 @@ pub struct LinkFault {
     pub to: NodeId,
     /// 1.0 = cut; below 1.0 = lossy.
     pub drop_probability: f64,
+    /// Only packets to `to`'s listening port are dropped: `from` cannot send
+    /// requests to `to`, but `to`'s requests to `from` are answered (see the
+    /// module docs).
+    #[serde(default)]
+    pub requests_only: bool,
 }
 
 impl LinkFault {
     /// Packets from `from` to `to` are all dropped.
     pub fn cut(from: NodeId, to: NodeId) -> Self {
-        LinkFault { from, to, drop_probability: 1.0 }
+        LinkFault { from, to, drop_probability: 1.0, requests_only: false }
+    }
+
+    /// One-way for TCP: `from` can neither open a connection to `to`'s
+    /// listening port nor send on one it already has; `to` can still open
+    /// connections to `from` and exchange data over them both ways.
+    pub fn no_requests(from: NodeId, to: NodeId) -> Self {
+        LinkFault { from, to, drop_probability: 1.0, requests_only: true }
     }
 
     /// Packets from `from` to `to` are dropped with probability `p`.
     pub fn lossy(from: NodeId, to: NodeId, p: f64) -> Self {
-        LinkFault { from, to, drop_probability: p }
+        LinkFault { from, to, drop_probability: p, requests_only: false }
     }
 
     /// Both directions of a cut between `a` and `b`.
@@ -69,7 +95,10 @@ pub(crate) fn render_rules(
             return Err(NetnsError::Probability(f.drop_probability));
         }
         let src = addr(f.from)?;
-        if f.drop_probability >= 1.0 {
+        if f.requests_only {
+            let port = crate::cluster::NAMESPACE_PORT;
+            let _ = writeln!(s, "-A INPUT -s {src}/32 -p tcp --dport {port} -j DROP");
+        } else if f.drop_probability >= 1.0 {
             let _ = writeln!(s, "-A INPUT -s {src}/32 -j DROP");
         } else if f.drop_probability > 0.0 {
             let _ = writeln!(
@@ -108,6 +137,13 @@ mod tests {
         assert!(text.contains("-A INPUT -s 10.77.0.3/32 -m statistic --mode random --probability 0.250000 -j DROP"));
         assert!(!text.contains("10.77.0.2/32"), "{text}");
         assert!(text.starts_with("*filter") && text.ends_with("COMMIT\n"));
+    }
+
+    #[test]
+    fn no_requests_drops_only_packets_to_the_listening_port() {
+        let text = render_rules(2, &[LinkFault::no_requests(1, 2)], addr).unwrap();
+        assert!(text.contains("-A INPUT -s 10.77.0.1/32 -p tcp --dport 7000 -j DROP\n"), "{text}");
+        assert_eq!(text.matches("-A INPUT").count(), 1, "{text}");
     }
 
     #[test]

@@ -181,9 +181,19 @@ impl Netns {
         self.add_faults(LinkFault::cut_both(a, b))
     }
 
-    /// Drops everything `from` sends to `to`, but not the reverse.
+    /// Drops every packet `from` sends to `to`, but not the reverse: one-way for
+    /// datagrams only — a TCP connection in either direction needs packets
+    /// both ways, so for TCP this cuts the link both ways (use
+    /// [`Netns::block_requests`] for a one-way TCP fault).
     pub fn cut_one_way(&mut self, from: NodeId, to: NodeId) -> Result<(), NetnsError> {
         self.add_faults([LinkFault::cut(from, to)])
+    }
+
+    /// One-way for TCP: `from` cannot send requests to `to` (open a connection
+    /// to its listening port, or use one it has), while `to` can still open
+    /// connections to `from` and talk over them both ways.
+    pub fn block_requests(&mut self, from: NodeId, to: NodeId) -> Result<(), NetnsError> {
+        self.add_faults([LinkFault::no_requests(from, to)])
     }
 
     /// Drops packets from `from` to `to` with probability `p`.

@@ -33,7 +33,7 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 pub fn skipped<T>(result: &Result<T, raft_tests::NetnsError>) -> bool {
     if let Err(e) = result {
         if let Some(why) = e.skip_reason() {
-            eprintln!("skipped: {why}");
+            raft_tests::skip::record(None, why);
             return true;
         }
     }
