@@ -190,8 +190,12 @@ fn leftovers_of_dead_runs_are_cleaned_up() {
     }
     // pid 4999999 exceeds the kernel's pid_max, so this run is certainly dead.
     let name = format!("{NAME_BASE}-4999999-0-hub");
-    let status = std::process::Command::new("ip").args(["netns", "add", &name]).status().unwrap();
-    assert!(status.success());
+    // A concurrently starting Netns (another test, in this process or not)
+    // may delete the half-made namespace under `ip netns add`, which then
+    // fails its bind mount: try again a few times.
+    let added =
+        (0..5).any(|_| std::process::Command::new("ip").args(["netns", "add", &name]).status().unwrap().success());
+    assert!(added, "ip netns add {name} failed 5 times");
     let deleted = cleanup_leftovers(NAME_BASE);
     // A concurrently starting Netns may have cleaned it up first; either way it is gone.
     assert!(!namespace_names().contains(&name), "not cleaned up; deleted {deleted:?}");
