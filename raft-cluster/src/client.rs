@@ -115,7 +115,9 @@ impl<M: NodeStateMachine> NodeClient<M> {
         })?;
         match tokio::time::timeout(self.timeout, rx).await {
             Ok(Ok(answer)) => answer,
-            Ok(Err(_)) => Err(ClientError::ShuttingDown),
+            // The task ended without answering (killed, panicked): it may
+            // have proposed the request first.
+            Ok(Err(_)) => Err(ClientError::StoppedBeforeCommit { index: None }),
             Err(_) => Err(ClientError::Timeout { ms: self.timeout.as_millis() as u64 }),
         }
     }

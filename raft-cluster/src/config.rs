@@ -54,8 +54,10 @@ pub struct Limits {
     pub max_uncommitted_bytes: u64,
     /// Client requests waiting for the node task (channel capacity).
     pub max_queued_requests: usize,
-    /// Peer messages waiting for the node task (channel capacity); more are
-    /// dropped, which Raft tolerates (the sender retries).
+    /// Peer messages waiting for the node task (channel capacity), a queue
+    /// separate from client requests. When it is full the gRPC server
+    /// refuses the batch (RESOURCE_EXHAUSTED) rather than acknowledge it, and
+    /// the sender backs off and retries (Raft retransmits, §5.3).
     pub max_queued_messages: usize,
     /// Client writes and reads awaiting commit or apply at once.
     pub max_pending_requests: usize,
@@ -116,6 +118,13 @@ pub struct NodeConfig {
     /// Bounds on queues, sizes and waits.
     #[serde(default)]
     pub limits: Limits,
+    /// Serve the Admin `SetPartition` fault injection (a testing tool that
+    /// makes this node drop Raft traffic to and from named peers). Off by
+    /// default: a production node answers it with PERMISSION_DENIED, so a
+    /// stray admin call cannot partition a live cluster. `raft-cli node
+    /// --enable-fault-injection` or TOML `enable_fault_injection = true`.
+    #[serde(default)]
+    pub enable_fault_injection: bool,
 }
 
 fn default_tick_ms() -> u64 {
@@ -145,6 +154,7 @@ impl NodeConfig {
             heartbeat_ticks: default_heartbeat_ticks(),
             snapshot_threshold: default_snapshot_threshold(),
             limits: Limits::default(),
+            enable_fault_injection: false,
         }
     }
 

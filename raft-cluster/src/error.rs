@@ -2,9 +2,11 @@
 //! for one client request.
 //!
 //! Client errors say whether the request *may* have taken effect: a write
-//! that timed out or whose leader stepped down has an unknown outcome and is
-//! safe to retry only with the same `(client_id, seq)` (the state machine
-//! deduplicates); every other error means it did not happen.
+//! that timed out, whose leader stepped down, or whose node stopped after
+//! proposing it has an unknown outcome ([`ClientError::outcome_unknown`]) and
+//! is safe to retry only with the same `(client_id, seq)` (the state machine
+//! deduplicates); every other error means it did not happen. This is the
+//! runtime's half of the outcome contract written down in `raft_rpc::api`.
 
 use raft_core::{LogIndex, NodeId, ProposeError, Term};
 
@@ -95,10 +97,19 @@ pub enum ClientError {
     /// The core refused the request (too large, transfer in progress...).
     #[error("rejected: {0}")]
     Rejected(ProposeError),
-    /// The node is shutting down or has stopped; the request was not
-    /// (or, if it was already proposed, may not have been) applied.
+    /// The node is shutting down or has stopped and never proposed the
+    /// request: it was definitely not applied.
     #[error("node is shutting down")]
     ShuttingDown,
+    /// The node stopped (shutdown, fatal storage error, crash) after the
+    /// write was proposed (at `index`, when known) and before it was known
+    /// to commit. It may already be on followers and commit under the next
+    /// leader: outcome unknown, retry with the same `(client_id, seq)`.
+    #[error("node stopped before the write{} was known to commit; outcome unknown, retry with the same client id and seq", index_text(.index))]
+    StoppedBeforeCommit {
+        /// Index the write was appended at, if the node got that far.
+        index: Option<LogIndex>,
+    },
     /// The state machine rejected the entry.
     #[error("state machine: {0}")]
     StateMachine(String),
@@ -112,10 +123,17 @@ fn leader_text(leader: &Option<NodeId>, addr: &Option<String>) -> String {
     }
 }
 
+fn index_text(index: &Option<LogIndex>) -> String {
+    index.map(|i| format!(" at index {i}")).unwrap_or_default()
+}
+
 impl ClientError {
     /// True if a write that failed with this error may still have been
     /// applied (retry only with the same client id and sequence number).
     pub fn outcome_unknown(&self) -> bool {
-        matches!(self, ClientError::LeadershipLost { .. } | ClientError::Timeout { .. } | ClientError::ShuttingDown)
+        matches!(
+            self,
+            ClientError::LeadershipLost { .. } | ClientError::Timeout { .. } | ClientError::StoppedBeforeCommit { .. }
+        )
     }
 }

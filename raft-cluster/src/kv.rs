@@ -114,7 +114,7 @@ impl KvSession {
 
     /// Builds the next request for `op`.
     pub fn request(&self, op: KvOp) -> KvRequest {
-        KvRequest { client_id: self.client_id, seq: self.next_seq.fetch_add(1, Ordering::Relaxed), op }
+        KvRequest::new(self.client_id, self.next_seq.fetch_add(1, Ordering::Relaxed), op)
     }
 
     /// A `Put` request.

@@ -22,7 +22,7 @@ use crate::event::NodeEvent;
 use crate::fsm::NodeStateMachine;
 use crate::grpc::{GrpcTransport, RpcServer};
 use crate::mem_store::MemNodeStore;
-use crate::node::{Node, NodeParts};
+use crate::node::{Node, NodeParts, ShutdownHandle};
 use crate::status::NodeStatus;
 use crate::store::NodeStore;
 use crate::transport::{FilteredTransport, LinkFilter, LocalNetwork, Transport};
@@ -157,6 +157,8 @@ impl<M: NodeStateMachine> LocalCluster<M> {
             config.heartbeat_ticks = opts.heartbeat_ticks;
             config.snapshot_threshold = opts.snapshot_threshold;
             config.limits = opts.limits.clone();
+            // A test cluster: its Admin SetPartition is the partition tool.
+            config.enable_fault_injection = true;
             if opts.store == StoreKind::Disk {
                 config.data_dir = cluster.data_root()?.join(format!("node-{}", p.id));
             }
@@ -234,6 +236,13 @@ impl<M: NodeStateMachine> LocalCluster<M> {
     /// Node `id`'s status, if it is running.
     pub fn status(&self, id: NodeId) -> Option<NodeStatus> {
         self.slots.get(&id)?.node.as_ref().map(Node::status)
+    }
+
+    /// A handle that asks node `id` to stop the way SIGTERM stops `raft-cli
+    /// node`: the node task first (failing what is in flight), its server
+    /// still answering. The slot keeps the node; [`Self::stop`] reaps it.
+    pub fn shutdown_handle(&self, id: NodeId) -> Option<ShutdownHandle> {
+        self.slots.get(&id)?.node.as_ref().map(Node::shutdown_handle)
     }
 
     /// Node `id`'s events from now on, if it is running.

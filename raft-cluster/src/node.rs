@@ -48,8 +48,9 @@ pub struct NodeParts<M> {
 pub struct ShutdownHandle(Arc<watch::Sender<bool>>);
 
 impl ShutdownHandle {
-    /// Signals shutdown: the node stops accepting requests, fails in-flight
-    /// ones with `ShuttingDown` and closes its store.
+    /// Signals shutdown: the node stops accepting requests, fails queued
+    /// ones with `ShuttingDown` and proposed writes with
+    /// `StoppedBeforeCommit` (outcome unknown), and closes its store.
     pub fn shutdown(&self) {
         self.0.send_replace(true);
     }
@@ -160,7 +161,8 @@ impl<M: NodeStateMachine> Node<M> {
     }
 
     /// Stops the node gracefully: no new requests, in-flight ones fail with
-    /// `ShuttingDown`, the store is flushed and closed. Returns the task's
+    /// `ShuttingDown` (not proposed) or `StoppedBeforeCommit` (proposed:
+    /// outcome unknown), the store is flushed and closed. Returns the task's
     /// result (a fatal error that stopped it earlier is reported here).
     pub async fn shutdown(self) -> Result<(), ClusterError> {
         self.shutdown.shutdown();

@@ -114,6 +114,8 @@ async fn a_failing_disk_stops_the_node_without_acknowledging_the_write() {
     counting.disk_full.store(true, Relaxed);
     let outcome = client.propose(b"after=1".to_vec()).await;
     assert!(outcome.is_err(), "a write that could not be persisted was acknowledged: {outcome:?}");
+    // It was proposed (and, in a cluster, possibly sent): unknown, not "not done".
+    assert!(outcome.as_ref().is_err_and(ClientError::outcome_unknown), "{outcome:?}");
     let stopped = tokio::time::timeout(Duration::from_secs(10), node.wait()).await.expect("the node stops");
     match stopped {
         Err(ClusterError::Storage(msg)) => assert!(msg.contains("No space left"), "{msg}"),

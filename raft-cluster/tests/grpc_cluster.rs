@@ -202,6 +202,64 @@ async fn set_partition_over_admin_rpc_isolates_the_leader_until_healed() {
     c.shutdown().await.unwrap();
 }
 
+/// Issue #17 point 6: `SetPartition` is served only by a node started with
+/// fault injection enabled; a production node answers PERMISSION_DENIED and
+/// keeps its links (before the fix every node obeyed it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_partition_needs_fault_injection_enabled() {
+    for enabled in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = single_node(dir.path(), "local");
+        config.enable_fault_injection = enabled;
+        let node = start_grpc_node(config, true).await.unwrap();
+        let admin = AdminClient::connect(&node.local_addr().to_string(), ClientConfig::new("local")).await.unwrap();
+        let got = admin.set_partition(&[NodeId(2)]).await;
+        if enabled {
+            got.expect("an enabled node takes the partition");
+            assert!(node.filter().is_blocked(NodeId(1), NodeId(2)));
+        } else {
+            let err = got.unwrap_err();
+            assert!(
+                matches!(&err, raft_rpc::ClientError::Rejected { code: tonic::Code::PermissionDenied, message }
+                    if message.contains("--enable-fault-injection")),
+                "{err:?}"
+            );
+            assert!(!node.filter().is_blocked(NodeId(1), NodeId(2)), "a refused partition changes nothing");
+        }
+        node.shutdown().await.unwrap();
+    }
+}
+
+/// Issue #17 point 5: a peer batch the node cannot take is an error status
+/// to the sender, never an OK followed by a silent drop (before the fix the
+/// server acknowledged it and the bridge then dropped it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_batch_for_a_stopped_node_is_refused_not_acknowledged() {
+    use raft_core::{AppendEntries, LogId, Message, MessageBody};
+    use raft_rpc::convert::MessageRoute;
+    use raft_rpc::pb::peer_service_client::PeerServiceClient;
+
+    let c = grpc_cluster(3, |_| {}).await;
+    let leader = c.wait_for_leader(DEADLINE).await.unwrap();
+    let follower = c.ids().into_iter().find(|id| *id != leader).unwrap();
+    let client = c.client(follower).unwrap();
+    c.shutdown_handle(follower).unwrap().shutdown();
+    client.wait_for("node task stopped", DEADLINE, |s| !s.running).await.unwrap();
+
+    let body =
+        AppendEntries { prev_log_id: LogId::default(), entries: vec![], leader_commit: LogIndex(0), read_round: 0 };
+    let term = c.status(leader).unwrap().term;
+    let msg = Message { from: leader, to: follower, term, body: MessageBody::AppendEntries(body) };
+    let MessageRoute::Batch(m) = MessageRoute::from(msg) else { panic!("a heartbeat goes in a batch") };
+    let addr = c.config(follower).unwrap().listen_addr.clone();
+    let mut raw = PeerServiceClient::connect(format!("http://{addr}")).await.unwrap();
+    let batch = raft_rpc::pb::RaftBatch { cluster_id: "local".into(), messages: vec![m] };
+    let err = raw.send(batch).await.expect_err("a stopped node cannot have taken the message");
+    assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
+    assert!(err.message().contains("not delivered"), "{err:?}");
+    c.shutdown().await.unwrap();
+}
+
 /// Retries `op` (a single node needs an election first) until it succeeds
 /// or [`DEADLINE`] passes.
 async fn retry<T, F: std::future::Future<Output = Result<T, ClientError>>>(mut op: impl FnMut() -> F) -> T {

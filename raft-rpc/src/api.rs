@@ -1,6 +1,40 @@
 //! Plain-Rust client request and reply types. The server hands these to the
 //! runtime, which converts them to its state machine's commands; no prost type
 //! appears here, so the runtime never depends on the wire format.
+//!
+//! # Outcome contract
+//!
+//! Every failed write ends in exactly one of two classes, and each layer
+//! keeps the class it was given (the README's "Outcome contract" section
+//! repeats this table):
+//!
+//! * **Definitely not applied**: the request never became a log entry, or
+//!   its entry was overwritten by another leader's. Retrying is always safe,
+//!   even with a new seq.
+//! * **Outcome unknown**: the request was proposed and may be on followers;
+//!   it may commit later (under the next leader) or never. Retry only with
+//!   the same `(client_id, seq)`, which the state machine deduplicates, or
+//!   read the key to find out.
+//!
+//! | runtime (`raft_cluster::ClientError`) | [`ServiceError`] | gRPC status | [`crate::ClientError`] | `raft-cli` exit |
+//! |---|---|---|---|---|
+//! | applied | `Ok` | OK | `Ok` | 0 |
+//! | `NotLeader` | `NotLeader` | OK + `NotLeader` reply | (redirect) | — |
+//! | `ShuttingDown` (not proposed), `NotCommitted`, leader transfer | `Unavailable` | UNAVAILABLE | `Unavailable`¹ | 3 |
+//! | `Overloaded`, backpressure | `Busy` | RESOURCE_EXHAUSTED | retried, then `Unavailable`¹ | 3 |
+//! | `Invalid`, rejected proposal | `Invalid` | INVALID_ARGUMENT | `InvalidArgument` | 2 |
+//! | **`LeadershipLost`, `Timeout`, `StoppedBeforeCommit`** (shutdown or fatal storage error after proposing, task killed) | **`Unknown`** | **ABORTED** ("outcome unknown: …") | **`Unknown`** | **3**, "may or may not have been applied" |
+//! | the node dropped the reply / no reply within the request timeout | — | **ABORTED / DEADLINE_EXCEEDED** | **`Unknown`** | **3** |
+//! | `StateMachine` failure | `Internal` | INTERNAL | `Unknown` (treated as ambiguous) | 3 |
+//!
+//! So the server never answers UNAVAILABLE, INVALID_ARGUMENT or
+//! RESOURCE_EXHAUSTED for a write it may have proposed. ¹ The converse does
+//! not hold on the client: a broken connection also surfaces as UNAVAILABLE
+//! (or UNKNOWN / CANCELLED), indistinguishable from the server's own, so
+//! [`crate::KvClient`] counts an UNAVAILABLE attempt as possibly applied and
+//! reports [`crate::ClientError::Unknown`] when any attempt of a write was
+//! ambiguous; [`crate::ClientError::Unavailable`] means no attempt can have
+//! been applied.
 
 use raft_core::{LogIndex, NodeId};
 
@@ -14,6 +48,11 @@ pub struct WriteRequest {
     pub seq: u64,
     /// What to do.
     pub op: WriteOp,
+    /// An earlier attempt of this `(client_id, seq)` may already be in the
+    /// log (it failed with an unknown outcome). Such a retry is refused, not
+    /// applied, if the server no longer has the session (it could otherwise
+    /// apply twice); a first attempt (`false`) never is.
+    pub retry: bool,
 }
 
 /// The write operations.
@@ -149,8 +188,9 @@ pub enum ServiceError {
         leader: Option<LeaderHint>,
     },
     /// The proposal was accepted but its fate is unknown: leadership changed
-    /// before it committed or it timed out (ABORTED). Retrying with the same
-    /// seq is safe.
+    /// before it committed, it timed out, or the node stopped (shutdown,
+    /// fatal storage error) after proposing it (ABORTED). Retrying with the
+    /// same seq is safe; see the outcome contract in the module docs.
     #[error("outcome unknown: {0}")]
     Unknown(String),
     /// The node is overloaded; nothing was done (RESOURCE_EXHAUSTED).
@@ -159,7 +199,9 @@ pub enum ServiceError {
     /// The request is invalid; nothing was done (INVALID_ARGUMENT).
     #[error("invalid request: {0}")]
     Invalid(String),
-    /// The node is shutting down or stopped; nothing was done (UNAVAILABLE).
+    /// The node is shutting down or stopped and never proposed the request;
+    /// nothing was done (UNAVAILABLE). A write the node had already proposed
+    /// is [`ServiceError::Unknown`] instead, never this.
     #[error("unavailable: {0}")]
     Unavailable(String),
     /// An internal failure (INTERNAL).

@@ -10,7 +10,9 @@
 //! ## Server side
 //! [`serve`] runs PeerService, KvService, AdminService, gRPC health and
 //! reflection. Handlers validate (cluster id, sizes, required fields) and
-//! forward work to the runtime as [`Inbound`] values over a bounded channel;
+//! deliver peer messages to the node's own [`PeerInbox`] (acknowledging a
+//! batch only once it is delivered) and forward client and admin work to the
+//! runtime as [`Inbound`] values over a separate bounded channel;
 //! the runtime answers through oneshot replies and publishes [`NodeEvent`]s
 //! on a broadcast channel for `Watch`.
 //!
@@ -47,5 +49,8 @@ pub use error::{ClientError, ConvertError, PeerError, RpcError};
 pub use event::{EventKind, NodeEvent};
 pub use limits::Limits;
 pub use peer::{snapshot_chunks, PeerConfig, PeerPool, PeerReport, PeerStats};
-pub use server::{channels, serve, serve_with_listener, Inbound, ServerConfig, ServerHandles, SnapshotAssembler};
+pub use server::{
+    channels, serve, serve_with_listener, Inbound, PeerInbox, PeerRefusal, ServerConfig, ServerHandles,
+    SnapshotAssembler,
+};
 pub use status::{MemberStatus, NodeStatus};

@@ -25,9 +25,9 @@ pub struct Limits {
     /// How long a client or admin request may wait for the runtime.
     /// Default 5 s.
     pub request_timeout: Duration,
-    /// How long an inbound peer message may wait for room in the runtime's
-    /// queue before the batch is refused (RESOURCE_EXHAUSTED). Default
-    /// 500 ms.
+    /// How long an inbound peer message may wait for room in the node's
+    /// peer inbox before the batch is refused (RESOURCE_EXHAUSTED, so the
+    /// sender knows it was not delivered). Default 500 ms.
     pub peer_enqueue_timeout: Duration,
     /// How long a snapshot stream may stay silent between chunks before it
     /// is abandoned. Default 10 s.

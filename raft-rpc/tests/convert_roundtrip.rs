@@ -281,8 +281,8 @@ fn every_write_request_round_trips_and_session_is_required() {
         WriteOp::CompareAndSwap { key: b"k".to_vec(), expected: None, new_value: b"n".to_vec() },
         WriteOp::CompareAndSwap { key: b"k".to_vec(), expected: Some(Vec::new()), new_value: b"n".to_vec() },
     ];
-    for op in ops {
-        let req = WriteRequest { client_id: 77, seq: 5, op };
+    for (i, op) in ops.into_iter().enumerate() {
+        let req = WriteRequest { client_id: 77, seq: 5, op, retry: i % 2 == 1 };
         let back = match write_to_pb("c", &req) {
             WriteCall::Put(p) => WriteRequest::try_from(p),
             WriteCall::Delete(p) => WriteRequest::try_from(p),
@@ -290,10 +290,19 @@ fn every_write_request_round_trips_and_session_is_required() {
         };
         assert_eq!(back.unwrap(), req);
     }
-    let no_client = pb::PutRequest { cluster_id: "c".into(), client_id: 0, seq: 1, key: b"k".to_vec(), value: vec![] };
+    let no_client = pb::PutRequest {
+        cluster_id: "c".into(),
+        client_id: 0,
+        seq: 1,
+        key: b"k".to_vec(),
+        value: vec![],
+        retry: false,
+    };
     assert!(WriteRequest::try_from(no_client).is_err());
-    let no_seq = pb::DeleteRequest { cluster_id: "c".into(), client_id: 1, seq: 0, key: b"k".to_vec() };
+    let no_seq = pb::DeleteRequest { cluster_id: "c".into(), client_id: 1, seq: 0, key: b"k".to_vec(), retry: false };
     assert!(WriteRequest::try_from(no_seq).is_err());
+    let huge_seq = pb::DeleteRequest { seq: 1 << 63, ..no_seq_template() };
+    assert!(WriteRequest::try_from(huge_seq).is_err(), "the top bit of seq is reserved");
     let no_expectation = pb::CompareAndSwapRequest {
         cluster_id: "c".into(),
         client_id: 1,
@@ -301,6 +310,7 @@ fn every_write_request_round_trips_and_session_is_required() {
         key: b"k".to_vec(),
         expected: None,
         new_value: vec![],
+        retry: false,
     };
     assert!(WriteRequest::try_from(no_expectation).is_err());
 }
@@ -327,4 +337,8 @@ fn read_requests_round_trip() {
     assert!(ReadRequest::try_from(backwards).is_err());
     let get = pb::GetRequest { cluster_id: "c".into(), key: b"k".to_vec(), stale: true };
     assert_eq!(ReadRequest::from(get), ReadRequest::Get { key: b"k".to_vec(), consistency: Consistency::Stale });
+}
+
+fn no_seq_template() -> pb::DeleteRequest {
+    pb::DeleteRequest { cluster_id: "c".into(), client_id: 1, seq: 1, key: b"k".to_vec(), retry: false }
 }

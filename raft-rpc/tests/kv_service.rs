@@ -62,7 +62,7 @@ async fn raw(node: &common::FakeNode) -> KvServiceClient<tonic::transport::Chann
 }
 
 fn put(key: Vec<u8>, value: Vec<u8>) -> pb::PutRequest {
-    pb::PutRequest { cluster_id: CLUSTER.into(), client_id: 9, seq: 1, key, value }
+    pb::PutRequest { cluster_id: CLUSTER.into(), client_id: 9, seq: 1, key, value, retry: false }
 }
 
 #[tokio::test]
@@ -89,6 +89,7 @@ async fn malformed_requests_get_invalid_argument_and_server_keeps_running() {
             key: b"k".to_vec(),
             expected: None,
             new_value: b"v".to_vec(),
+            retry: false,
         };
         assert_eq!(c.compare_and_swap(cas).await.unwrap_err().code(), Code::InvalidArgument);
         let scan = |range, limit| pb::ScanRequest { cluster_id: CLUSTER.into(), range, limit, stale: false };
@@ -141,6 +142,7 @@ async fn client_follows_not_leader_redirect() {
     assert_eq!(follower.writes.lock().unwrap().len(), 1);
     assert_eq!(leader.writes.lock().unwrap().len(), 1);
     assert_eq!(follower.writes.lock().unwrap()[0], leader.writes.lock().unwrap()[0], "same (client, seq)");
+    assert_eq!(*leader.retry_flags.lock().unwrap(), vec![false], "a redirect is definite: still a first attempt");
 }
 
 #[tokio::test]
@@ -161,6 +163,9 @@ async fn retry_after_a_dropped_proposal_reuses_the_seq() {
     let writes = node.writes.lock().unwrap().clone();
     assert_eq!(writes.len(), 2, "{writes:?}");
     assert_eq!(writes[0], writes[1], "the retry carries the same client id and seq");
+    // Issue #17 point 3: the attempt after an unknown outcome says so, so a
+    // server that forgot the session refuses it instead of applying twice.
+    assert_eq!(*node.retry_flags.lock().unwrap(), vec![false, true]);
     assert_eq!(c.next_seq(), 2);
 }
 

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{dead_address, start, start_with_limits, Mode, CLUSTER, DEADLINE};
+use common::{dead_address, start, start_with, start_with_limits, Mode, CLUSTER, DEADLINE};
 use futures::StreamExt;
 use raft_core::{
     AppendEntries, InstallSnapshot, LogId, LogIndex, Membership, Message, MessageBody, NodeId, Role, Snapshot,
@@ -62,6 +62,14 @@ async fn peer_messages_arrive_in_order() {
     })
     .await
     .expect("deadline");
+    // Acknowledged only after delivery: the last ack may trail the message.
+    timeout(DEADLINE, async {
+        while pool.stats(NodeId(2)).unwrap().sent < 200 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("every batch acknowledged");
     assert_eq!(pool.stats(NodeId(2)).unwrap().sent, 200);
     assert!(pool.send(heartbeat(1, 9, 1)).is_err(), "unknown peer");
 }
@@ -213,6 +221,25 @@ async fn set_partition_reaches_the_runtime_deduplicated_and_validated() {
     assert_eq!(seen, vec![vec![NodeId(2), NodeId(3)], vec![]]);
 }
 
+/// Issue #17 point 6: a node started without fault injection refuses
+/// SetPartition with PERMISSION_DENIED naming the flag, and the runtime never
+/// sees the request (today's main serves it on every node).
+#[tokio::test]
+async fn set_partition_is_permission_denied_unless_fault_injection_is_enabled() {
+    let node = start_with(1, common::Opts { fault_injection: false, ..common::Opts::new(Mode::Leader) }).await;
+    let admin = AdminClient::connect(&node.endpoint(), ClientConfig::new(CLUSTER)).await.unwrap();
+    let err = timeout(DEADLINE, admin.set_partition(&[NodeId(2)])).await.expect("deadline").unwrap_err();
+    match err {
+        ClientError::Rejected { code: Code::PermissionDenied, message } => {
+            assert!(message.contains("--enable-fault-injection"), "{message}");
+        }
+        other => panic!("expected PERMISSION_DENIED, got {other:?}"),
+    }
+    let err = timeout(DEADLINE, admin.set_partition(&[])).await.expect("deadline").unwrap_err();
+    assert!(matches!(err, ClientError::Rejected { code: Code::PermissionDenied, .. }), "healing too: {err:?}");
+    assert!(node.partitions.lock().unwrap().is_empty(), "the runtime never saw a SetPartition");
+}
+
 #[tokio::test]
 async fn slow_watcher_is_told_it_lagged() {
     let node = start(1, Mode::Leader).await;
@@ -290,9 +317,15 @@ async fn shutdown_completes_while_a_watcher_is_connected() {
     use raft_rpc::{channels, serve_with_listener, ServerConfig};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (handles, _inbound) = channels(8, 8);
+    let (peer_tx, _peer_rx) = tokio::sync::mpsc::channel::<Message>(8);
+    let (handles, _inbound) = channels(8, 8, std::sync::Arc::new(peer_tx));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let config = ServerConfig { cluster_id: CLUSTER.into(), node_id: NodeId(1), limits: Limits::default() };
+    let config = ServerConfig {
+        cluster_id: CLUSTER.into(),
+        node_id: NodeId(1),
+        limits: Limits::default(),
+        fault_injection: false,
+    };
     let server = tokio::spawn(serve_with_listener(listener, config, handles.clone(), async move {
         let _ = stop_rx.await;
     }));

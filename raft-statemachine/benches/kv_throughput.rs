@@ -11,11 +11,8 @@ const CLIENTS: u64 = 64;
 fn put_entries(n: u64) -> Vec<Entry> {
     (1..=n)
         .map(|i| {
-            let request = KvRequest {
-                client_id: i % CLIENTS,
-                seq: i / CLIENTS + 1,
-                op: KvOp::Put { key: format!("key-{i:012}").into_bytes(), value: vec![b'v'; 100] },
-            };
+            let op = KvOp::Put { key: format!("key-{i:012}").into_bytes(), value: vec![b'v'; 100] };
+            let request = KvRequest::new(i % CLIENTS, i / CLIENTS + 1, op);
             Entry::new(Term(1), LogIndex(i), EntryPayload::Normal(request.encode().expect("encodable")))
         })
         .collect()

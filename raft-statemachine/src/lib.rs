@@ -54,9 +54,12 @@
 //!
 //! Every write carries `(client_id, seq)`; the store remembers each client's
 //! recent responses and answers a retry of an applied command with the
-//! original response instead of applying it again (thesis §6.3). The exact
-//! rule and the bounds are documented on [`SessionConfig`] and in
-//! [`KvError::StaleSequence`] / [`KvError::SessionExpired`].
+//! original response instead of applying it again (thesis §6.3). A retry
+//! whose session the store has forgotten is refused, never applied again, so
+//! exactly-once holds however many clients there are and however fast the
+//! log grows. The exact rule and the bounds are documented on
+//! [`SessionConfig`] and in [`KvError::StaleSequence`] /
+//! [`KvError::SessionExpired`].
 //!
 //! ## Example
 //!
@@ -65,7 +68,7 @@
 //! use raft_statemachine::{KvOp, KvQuery, KvQueryResult, KvRequest, KvResponse, KvStore, StateMachine};
 //!
 //! let mut store = KvStore::default();
-//! let put = KvRequest { client_id: 7, seq: 1, op: KvOp::Put { key: b"k".to_vec(), value: b"v".to_vec() } };
+//! let put = KvRequest::new(7, 1, KvOp::Put { key: b"k".to_vec(), value: b"v".to_vec() });
 //! store.limits().validate(&put).unwrap(); // the server checks before proposing
 //! let entry = Entry::new(Term(1), LogIndex(1), EntryPayload::Normal(put.encode().unwrap()));
 //! assert_eq!(store.apply(&entry).unwrap(), Some(KvResponse::Put { prev: None }));

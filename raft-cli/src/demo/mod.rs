@@ -40,6 +40,13 @@ use crate::output::print;
 /// The cluster id stays the default one so plain `raft-cli put k v` reaches the demo.
 pub const DEMO_NODE_FLAGS: [&str; 6] = ["--tick-ms", "50", "--election-ticks", "10", "--heartbeat-ticks", "2"];
 
+/// The demo's node flags: [`DEMO_NODE_FLAGS`] plus fault injection, which
+/// `--chaos` partitions with (Admin SetPartition) and which a user may use
+/// by hand while the demo runs.
+fn demo_node_args() -> Vec<String> {
+    DEMO_NODE_FLAGS.iter().map(|s| s.to_string()).chain(std::iter::once("--enable-fault-injection".into())).collect()
+}
+
 /// `node id -> 127.0.0.1:(base_port + id - 1)` for ids `1..=nodes`.
 pub fn loopback_addrs(nodes: u64, base_port: u16) -> anyhow::Result<BTreeMap<u64, SocketAddr>> {
     let last = u64::from(base_port) + nodes - 1;
@@ -57,7 +64,7 @@ pub fn run(args: DemoArgs) -> CliResult {
         exe: std::env::current_exe().context("cannot find the raft-cli executable")?,
         addrs,
         root: dir.path().to_path_buf(),
-        extra_args: DEMO_NODE_FLAGS.iter().map(|s| s.to_string()).collect(),
+        extra_args: demo_node_args(),
     };
     plan.check_ports_free().map_err(CliError::usage)?;
     let runtime = crate::cli::runtime()?;

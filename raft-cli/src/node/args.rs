@@ -49,6 +49,11 @@ pub struct NodeArgs {
     /// Keep the log in memory instead of RocksDB (everything is lost on exit).
     #[arg(long)]
     pub in_memory: bool,
+    /// Serve the Admin SetPartition fault injection (testing only; without
+    /// this flag, or `enable_fault_injection = true` in the file, the node
+    /// refuses it with PERMISSION_DENIED).
+    #[arg(long)]
+    pub enable_fault_injection: bool,
     /// Log line format (filter with RUST_LOG, e.g. RUST_LOG=debug or RUST_LOG=raft_core=trace).
     #[arg(long, value_enum, default_value_t)]
     pub log_format: LogFormat,
@@ -115,6 +120,9 @@ impl NodeArgs {
         if let Some(v) = self.snapshot_threshold {
             c.snapshot_threshold = v;
         }
+        if self.enable_fault_injection {
+            c.enable_fault_injection = true;
+        }
         Ok(())
     }
 }
@@ -169,6 +177,14 @@ mod tests {
         let c = a.resolve().unwrap();
         assert_eq!((c.node_id, c.listen_addr.as_str(), c.election_ticks), (2, "127.0.0.1:7002", 20));
         assert_eq!(c.data_dir, PathBuf::from("data/1"), "values without a flag come from the file");
+    }
+
+    #[test]
+    fn fault_injection_is_off_unless_asked_for() {
+        let base = format!("--id 1 --listen 127.0.0.1:7001 {PEERS} --data-dir d");
+        assert!(!parse(&base).resolve().unwrap().enable_fault_injection);
+        let on = parse(&format!("{base} --enable-fault-injection")).resolve().unwrap();
+        assert!(on.enable_fault_injection);
     }
 
     #[test]

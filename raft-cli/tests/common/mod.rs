@@ -39,6 +39,11 @@ pub struct Nodes {
 impl Nodes {
     /// Starts `n` `raft-cli node` processes on `base_port..`, data under `dir`.
     pub fn start(n: u16, base_port: u16, dir: &Path) -> Nodes {
+        Self::start_with(n, base_port, dir, &[])
+    }
+
+    /// Like [`Nodes::start`], each node also given `extra` flags.
+    pub fn start_with(n: u16, base_port: u16, dir: &Path, extra: &[&str]) -> Nodes {
         let addrs: Vec<String> = (0..n).map(|i| format!("127.0.0.1:{}", base_port + i)).collect();
         let peers: Vec<String> = addrs.iter().enumerate().map(|(i, a)| format!("{}={a}", i + 1)).collect();
         let peers = peers.join(",");
@@ -51,6 +56,7 @@ impl Nodes {
                     .arg("--data-dir")
                     .arg(dir.join(format!("node-{id}")))
                     .args(["--tick-ms", "50", "--election-ticks", "10", "--heartbeat-ticks", "2"])
+                    .args(extra)
                     .stdout(Stdio::null())
                     .stderr(log)
                     .spawn()

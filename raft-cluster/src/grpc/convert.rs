@@ -31,7 +31,7 @@ pub(crate) async fn write(
             KvOp::Cas { key, expected, new: Some(new_value) }
         }
     };
-    let request = KvRequest { client_id: req.client_id, seq: req.seq, op };
+    let request = KvRequest { client_id: req.client_id, seq: req.seq, op, retry: req.retry };
     let (index, response) = client.kv_write_indexed(&request, limits).await.map_err(map_error)?;
     let (succeeded, previous) = match response {
         KvResponse::Put { prev } => (true, prev),
@@ -93,7 +93,10 @@ fn map_error(e: ClientError) -> ServiceError {
         }
         // Definitely not applied: the client may retry at once.
         ClientError::NotCommitted { .. } | ClientError::ShuttingDown => ServiceError::Unavailable(text),
-        ClientError::LeadershipLost { .. } | ClientError::Timeout { .. } => ServiceError::Unknown(text),
+        // May have been applied (raft_rpc::api's outcome contract).
+        ClientError::LeadershipLost { .. } | ClientError::Timeout { .. } | ClientError::StoppedBeforeCommit { .. } => {
+            ServiceError::Unknown(text)
+        }
         ClientError::Overloaded(_) => ServiceError::Busy(text),
         ClientError::Invalid(m) => ServiceError::Invalid(m),
         ClientError::Rejected(ProposeError::Backpressure { .. }) => ServiceError::Busy(text),
@@ -154,4 +157,36 @@ pub(crate) fn event(ev: &NodeEvent) -> Option<raft_rpc::NodeEvent> {
         EventKind::Started { .. } | EventKind::Stopped { .. } => return None,
     };
     Some(raft_rpc::NodeEvent::now(ev.node, kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use raft_core::{LogIndex, Term};
+
+    use super::*;
+
+    /// The outcome contract (`raft_rpc::api`): exactly the errors after
+    /// which a write may have been applied become `ServiceError::Unknown`
+    /// (ABORTED); a stop after proposing was UNAVAILABLE ("nothing was
+    /// done") before issue #17 point 2.
+    #[test]
+    fn exactly_the_possibly_applied_errors_map_to_unknown() {
+        let cases = [
+            ClientError::NotLeader { leader: None, leader_addr: None },
+            ClientError::NotCommitted { index: LogIndex(3), term: Term(1), committed_term: Term(2) },
+            ClientError::LeadershipLost { index: LogIndex(3) },
+            ClientError::Timeout { ms: 5 },
+            ClientError::Overloaded("queue full".into()),
+            ClientError::Invalid("too big".into()),
+            ClientError::ShuttingDown,
+            ClientError::StoppedBeforeCommit { index: Some(LogIndex(3)) },
+            ClientError::StoppedBeforeCommit { index: None },
+        ];
+        for e in cases {
+            let mapped = map_error(e.clone());
+            assert_eq!(matches!(mapped, ServiceError::Unknown(_)), e.outcome_unknown(), "{e:?} -> {mapped:?}");
+        }
+        assert!(ClientError::StoppedBeforeCommit { index: None }.outcome_unknown());
+        assert!(!ClientError::ShuttingDown.outcome_unknown(), "never proposed: definitely not applied");
+    }
 }

@@ -1,19 +1,28 @@
 //! [`RpcServer`]: raft-rpc's gRPC services in front of a running KV node.
 //!
-//! The server hands every request to us as an [`Inbound`] value on one
-//! bounded channel; a bridge task routes peer messages to the node's
-//! [`MessageSink`] without waiting, and runs each client request on its own
-//! task so one slow write never holds up the peer traffic behind it.
+//! Peer and client traffic travel on separate bounded queues. Peer messages
+//! go from PeerService straight into the node's own peer inbox through a
+//! [`NodeInbox`] (its [`MessageSink`], `limits.max_queued_messages`), and a
+//! batch is acknowledged only once every message is in it: a full inbox or
+//! a stopped node is an error status to the sender, never an OK followed by
+//! a drop. Client and admin requests come as [`Inbound`] values on another
+//! channel; a bridge task runs each client request on its own task, into
+//! the node's request queue (`limits.max_queued_requests`). So a flood of
+//! client requests can never refuse a peer message.
 //!
-//! The bridge also serves the `SetPartition` fault injection: it replaces the
-//! node's blocked set in the [`LinkFilter`] its transport sends through (so
-//! outgoing messages to those peers are dropped) and drops incoming peer
-//! messages from them itself, so the cut is symmetric at this node.
+//! The bridge also serves the `SetPartition` fault injection (only when
+//! `enable_fault_injection` is set: raft-rpc refuses it otherwise): it
+//! replaces the node's blocked set in the [`LinkFilter`] its transport sends
+//! through (so outgoing messages to those peers are dropped), and the
+//! [`NodeInbox`] refuses incoming peer messages from them, so the cut is
+//! symmetric at this node.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use raft_core::NodeId;
-use raft_rpc::{Inbound, ServerConfig, ServerHandles};
+use futures::future::BoxFuture;
+use raft_core::{Message, NodeId};
+use raft_rpc::{Inbound, PeerInbox, PeerRefusal, ServerConfig, ServerHandles};
 use raft_statemachine::{KvLimits, KvStore};
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -26,9 +35,10 @@ use crate::config::NodeConfig;
 use crate::error::ClusterError;
 use crate::event::NodeEvent;
 use crate::node::Node;
-use crate::transport::{LinkFilter, MessageSink};
+use crate::transport::{DeliverError, LinkFilter, MessageSink};
 
-/// The inbound queue between the gRPC handlers and the bridge.
+/// The client and admin queue between the gRPC handlers and the bridge
+/// (peer messages never enter it).
 const INBOUND_CAPACITY: usize = 4096;
 
 /// A running gRPC server for one node.
@@ -50,23 +60,19 @@ impl RpcServer {
         kv_limits: KvLimits,
         filter: LinkFilter,
     ) -> Result<Self, ClusterError> {
-        let (handles, inbound) = raft_rpc::channels(INBOUND_CAPACITY, crate::node::EVENT_CAPACITY);
+        let inbox = NodeInbox { sink: node.sink(), filter: filter.clone(), me: config.id() };
+        let (handles, inbound) = raft_rpc::channels(INBOUND_CAPACITY, crate::node::EVENT_CAPACITY, Arc::new(inbox));
         let rpc_events = handles.events.clone();
         let server_config = ServerConfig {
             cluster_id: config.cluster_id.clone(),
             node_id: config.id(),
             limits: rpc_limits(config, &kv_limits),
+            fault_injection: config.enable_fault_injection,
         };
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let serve = tokio::spawn(serve(listener, server_config, handles, stop_rx));
-        let bridge = Bridge {
-            client: node.client(),
-            sink: node.sink(),
-            config: Arc::new(config.clone()),
-            kv_limits,
-            filter,
-            me: config.id(),
-        };
+        let bridge =
+            Bridge { client: node.client(), config: Arc::new(config.clone()), kv_limits, filter, me: config.id() };
         let tasks = vec![tokio::spawn(bridge.run(inbound)), tokio::spawn(forward_events(node.subscribe(), rpc_events))];
         Ok(RpcServer { shutdown: Some(stop_tx), serve, tasks })
     }
@@ -133,9 +139,37 @@ async fn forward_events(mut rx: broadcast::Receiver<NodeEvent>, tx: broadcast::S
     }
 }
 
+/// The node's peer inbox as raft-rpc sees it: the node's [`MessageSink`],
+/// behind this node's side of a fault-injection partition.
+#[derive(Debug)]
+struct NodeInbox {
+    sink: MessageSink,
+    /// Shared with the node's transport; holds this node's blocked set.
+    filter: LinkFilter,
+    me: NodeId,
+}
+
+impl PeerInbox for NodeInbox {
+    fn deliver(&self, msg: Message, wait: Duration) -> BoxFuture<'_, Result<(), PeerRefusal>> {
+        Box::pin(async move {
+            if self.filter.is_blocked(self.me, msg.from) {
+                trace!(from = %msg.from, "partition: inbound peer message refused");
+                return Err(PeerRefusal::Blocked);
+            }
+            self.sink.deliver_within(msg, wait).await.map_err(|e| {
+                debug!(error = %e, "inbound peer message not delivered; the sender is told");
+                match e {
+                    DeliverError::Full => PeerRefusal::Full,
+                    // raft-rpc checked the recipient; a mismatch cannot reach here.
+                    DeliverError::Stopped | DeliverError::WrongNode { .. } => PeerRefusal::Stopped,
+                }
+            })
+        })
+    }
+}
+
 struct Bridge {
     client: NodeClient<KvStore>,
-    sink: MessageSink,
     config: Arc<NodeConfig>,
     kv_limits: KvLimits,
     /// Shared with the node's transport; holds this node's blocked set.
@@ -147,15 +181,6 @@ impl Bridge {
     async fn run(self, mut inbound: mpsc::Receiver<Inbound>) {
         while let Some(work) = inbound.recv().await {
             match work {
-                Inbound::Peer(msg) => {
-                    if self.filter.is_blocked(self.me, msg.from) {
-                        trace!(from = %msg.from, "partition: inbound peer message dropped");
-                        continue;
-                    }
-                    if let Err(e) = self.sink.deliver(msg) {
-                        debug!(error = %e, "inbound peer message dropped");
-                    }
-                }
                 Inbound::Write { req, reply } => {
                     let (client, limits) = (self.client.clone(), self.kv_limits.clone());
                     tokio::spawn(async move {

@@ -84,7 +84,8 @@ impl<M: NodeStateMachine> NodeTask<M> {
         while let Ok(req) = inputs.requests.try_recv() {
             reject(req, ClientError::ShuttingDown);
         }
-        self.writes.fail_all(|_| ClientError::ShuttingDown);
+        // Proposed writes may be on followers already: unknown, not "not done".
+        self.writes.fail_all(|index| ClientError::StoppedBeforeCommit { index: Some(index) });
         self.reads.fail_all(|| ClientError::ShuttingDown);
         let store = Arc::clone(&self.store);
         let closed = tokio::task::spawn_blocking(move || store.close()).await;

@@ -131,6 +131,18 @@ impl MessageSink {
         })
     }
 
+    /// Hands `msg` to the node, waiting at most `wait` for room in its
+    /// inbox; `Ok` only once the message is in it.
+    pub async fn deliver_within(&self, msg: Message, wait: std::time::Duration) -> Result<(), DeliverError> {
+        if msg.to != self.node {
+            return Err(DeliverError::WrongNode { to: msg.to, node: self.node });
+        }
+        self.tx.send_timeout(msg, wait).await.map_err(|e| match e {
+            mpsc::error::SendTimeoutError::Timeout(_) => DeliverError::Full,
+            mpsc::error::SendTimeoutError::Closed(_) => DeliverError::Stopped,
+        })
+    }
+
     /// True once the node has stopped.
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()

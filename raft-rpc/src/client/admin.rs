@@ -97,6 +97,8 @@ impl AdminClient {
     /// and from `blocked`, replacing whatever it blocked before; an empty
     /// slice heals. Only this node's side is cut, so a symmetric partition
     /// needs the call on every node involved. Client traffic still flows.
+    /// A node started without fault injection (`--enable-fault-injection`)
+    /// refuses with [`ClientError::Rejected`] (PERMISSION_DENIED).
     pub async fn set_partition(&self, blocked: &[NodeId]) -> Result<(), ClientError> {
         let blocked_peers = blocked.iter().map(|p| p.0).collect();
         let req = self.request(pb::SetPartitionRequest { cluster_id: self.config.cluster_id.clone(), blocked_peers });

@@ -137,14 +137,17 @@ impl KvClient {
         self.write(WriteOp::CompareAndSwap { key: key.into(), expected, new_value: new_value.into() }).await
     }
 
-    /// Runs one write to completion. Every attempt carries the same seq.
+    /// Runs one write to completion. Every attempt carries the same seq;
+    /// every attempt after one whose outcome is unknown is marked as a retry,
+    /// so a server that forgot the session refuses it instead of applying
+    /// it a second time (the write then ends [`ClientError::Unknown`]).
     pub async fn write(&mut self, op: WriteOp) -> Result<WriteResult, ClientError> {
-        let req = WriteRequest { client_id: self.client_id, seq: self.next_seq, op };
+        let req = WriteRequest { client_id: self.client_id, seq: self.next_seq, op, retry: false };
         self.next_seq += 1;
         let call = write_to_pb(&self.config.cluster_id, &req);
         let max = self.config.max_message_bytes;
-        self.run(OpKind::Write, move |channel, timeout| {
-            let call = call.clone();
+        self.run(OpKind::Write, move |channel, timeout, retry| {
+            let call = call.clone().with_retry(retry);
             async move {
                 let mut client =
                     KvServiceClient::new(channel).max_encoding_message_size(max).max_decoding_message_size(max);
@@ -171,7 +174,7 @@ impl KvClient {
             stale: consistency == Consistency::Stale,
         };
         let max = self.config.max_message_bytes;
-        self.run(OpKind::Read, move |channel, timeout| {
+        self.run(OpKind::Read, move |channel, timeout, _| {
             let req = req.clone();
             async move {
                 let mut client = KvServiceClient::new(channel).max_decoding_message_size(max);
@@ -196,7 +199,7 @@ impl KvClient {
             stale: consistency == Consistency::Stale,
         };
         let max = self.config.max_message_bytes;
-        self.run(OpKind::Read, move |channel, timeout| {
+        self.run(OpKind::Read, move |channel, timeout, _| {
             let req = req.clone();
             async move {
                 let mut client = KvServiceClient::new(channel).max_decoding_message_size(max);
@@ -207,10 +210,11 @@ impl KvClient {
     }
 
     /// The retry loop: one attempt at a time against the presumed leader
-    /// until a definite answer or the operation deadline.
+    /// until a definite answer or the operation deadline. `attempt` is told
+    /// whether an earlier attempt may have been applied.
     async fn run<T, F, Fut>(&mut self, kind: OpKind, mut attempt: F) -> Result<T, ClientError>
     where
-        F: FnMut(Channel, Duration) -> Fut,
+        F: FnMut(Channel, Duration, bool) -> Fut,
         Fut: Future<Output = Result<Result<Result<T, NotLeaderReply>, ConvertError>, tonic::Status>>,
     {
         let deadline = Instant::now() + self.config.operation_timeout;
@@ -231,7 +235,7 @@ impl KvClient {
                 Err(reason) => Attempt::Retry { ambiguous: false, reason, reconnect: true },
                 Ok(channel) => {
                     let budget = self.config.request_timeout.min(deadline - now);
-                    match tokio::time::timeout(budget, attempt(channel, budget)).await {
+                    match tokio::time::timeout(budget, attempt(channel, budget, maybe_applied)).await {
                         Err(_) => Attempt::timed_out(budget),
                         Ok(Err(status)) => Attempt::from_status(&status),
                         Ok(Ok(Err(e))) => Attempt::Fail(ClientError::Protocol(format!("{endpoint}: {e}"))),

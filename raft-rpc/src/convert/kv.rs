@@ -18,15 +18,27 @@ pub enum WriteCall {
     Cas(pb::CompareAndSwapRequest),
 }
 
+impl WriteCall {
+    /// The same call with its `retry` flag set to `retry`.
+    pub fn with_retry(mut self, retry: bool) -> Self {
+        match &mut self {
+            WriteCall::Put(r) => r.retry = retry,
+            WriteCall::Delete(r) => r.retry = retry,
+            WriteCall::Cas(r) => r.retry = retry,
+        }
+        self
+    }
+}
+
 /// The call carrying `req` to a node of `cluster_id`.
 pub fn write_to_pb(cluster_id: &str, req: &WriteRequest) -> WriteCall {
-    let (cluster_id, client_id, seq) = (cluster_id.to_owned(), req.client_id, req.seq);
+    let (cluster_id, client_id, seq, retry) = (cluster_id.to_owned(), req.client_id, req.seq, req.retry);
     match &req.op {
         WriteOp::Put { key, value } => {
-            WriteCall::Put(pb::PutRequest { cluster_id, client_id, seq, key: key.clone(), value: value.clone() })
+            WriteCall::Put(pb::PutRequest { cluster_id, client_id, seq, key: key.clone(), value: value.clone(), retry })
         }
         WriteOp::Delete { key } => {
-            WriteCall::Delete(pb::DeleteRequest { cluster_id, client_id, seq, key: key.clone() })
+            WriteCall::Delete(pb::DeleteRequest { cluster_id, client_id, seq, key: key.clone(), retry })
         }
         WriteOp::CompareAndSwap { key, expected, new_value } => {
             use pb::compare_and_swap_request::Expected;
@@ -41,10 +53,15 @@ pub fn write_to_pb(cluster_id: &str, req: &WriteRequest) -> WriteCall {
                 key: key.clone(),
                 expected: Some(expected),
                 new_value: new_value.clone(),
+                retry,
             })
         }
     }
 }
+
+/// The largest `seq` a write may carry (the state machine keeps the retry
+/// flag in the top bit of its log encoding).
+pub const MAX_SEQ: u64 = (1 << 63) - 1;
 
 /// Session fields of every write: `client_id` 0 and `seq` 0 are what an
 /// unset proto3 field decodes to, so both are rejected as missing.
@@ -55,6 +72,9 @@ fn session(client_id: u64, seq: u64) -> Result<(u64, u64), ConvertError> {
     if seq == 0 {
         return Err(ConvertError::Missing("seq"));
     }
+    if seq > MAX_SEQ {
+        return Err(ConvertError::invalid("seq", format!("{seq} exceeds the maximum {MAX_SEQ}")));
+    }
     Ok((client_id, seq))
 }
 
@@ -63,7 +83,7 @@ impl TryFrom<pb::PutRequest> for WriteRequest {
 
     fn try_from(r: pb::PutRequest) -> Result<Self, ConvertError> {
         let (client_id, seq) = session(r.client_id, r.seq)?;
-        Ok(WriteRequest { client_id, seq, op: WriteOp::Put { key: r.key, value: r.value } })
+        Ok(WriteRequest { client_id, seq, op: WriteOp::Put { key: r.key, value: r.value }, retry: r.retry })
     }
 }
 
@@ -72,7 +92,7 @@ impl TryFrom<pb::DeleteRequest> for WriteRequest {
 
     fn try_from(r: pb::DeleteRequest) -> Result<Self, ConvertError> {
         let (client_id, seq) = session(r.client_id, r.seq)?;
-        Ok(WriteRequest { client_id, seq, op: WriteOp::Delete { key: r.key } })
+        Ok(WriteRequest { client_id, seq, op: WriteOp::Delete { key: r.key }, retry: r.retry })
     }
 }
 
@@ -90,6 +110,7 @@ impl TryFrom<pb::CompareAndSwapRequest> for WriteRequest {
             client_id,
             seq,
             op: WriteOp::CompareAndSwap { key: r.key, expected, new_value: r.new_value },
+            retry: r.retry,
         })
     }
 }

@@ -37,6 +37,14 @@ fn no_reply(w: Waited) -> Status {
     }
 }
 
+/// The refusal a node started without fault injection gives `SetPartition`.
+fn fault_injection_disabled(node: raft_core::NodeId) -> Status {
+    Status::permission_denied(format!(
+        "fault injection is disabled on node {node}: SetPartition is a testing tool; start the node with \
+         --enable-fault-injection (config key enable_fault_injection = true) to allow it"
+    ))
+}
+
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::NodeEvent, Status>> + Send + 'static>>;
 
 #[tonic::async_trait]
@@ -71,6 +79,9 @@ impl AdminService for AdminHandler {
     ) -> Result<Response<pb::SetPartitionResponse>, Status> {
         let r = request.into_inner();
         self.shared.check_cluster(&r.cluster_id)?;
+        if !self.shared.config.fault_injection {
+            return Err(fault_injection_disabled(self.shared.config.node_id));
+        }
         // A set: duplicates collapse, and a huge list costs n log n, not n².
         let mut blocked = BTreeSet::new();
         for &p in &r.blocked_peers {

@@ -9,7 +9,7 @@ mod peer;
 mod shared;
 mod snapshot;
 
-pub use shared::{channels, Inbound, ServerConfig, ServerHandles};
+pub use shared::{channels, Inbound, PeerInbox, PeerRefusal, ServerConfig, ServerHandles};
 pub use snapshot::SnapshotAssembler;
 
 use std::future::Future;
@@ -18,13 +18,22 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 
 use crate::error::RpcError;
 use crate::pb::admin_service_server::AdminServiceServer;
 use crate::pb::kv_service_server::KvServiceServer;
 use crate::pb::peer_service_server::PeerServiceServer;
+
+/// The connections `listener` accepts, each with TCP_NODELAY set. A raw
+/// listener bypasses tonic's own `Server::tcp_nodelay` (it applies only
+/// when tonic binds), and without it Nagle's algorithm holds back the small
+/// frames of a unary reply behind the previous unacknowledged segment, so
+/// every Raft message and client answer could wait for a delayed ACK.
+fn accepting(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
+}
 
 /// Binds `addr` and serves until `shutdown` resolves. See
 /// [`serve_with_listener`].
@@ -83,7 +92,7 @@ pub async fn serve_with_listener(
         .add_service(peer)
         .add_service(kv)
         .add_service(admin)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(accepting(listener), shutdown)
         .await?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use raft_core::Message;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::shared::{Inbound, Shared};
+use super::shared::Shared;
 use super::snapshot::SnapshotAssembler;
 use crate::pb;
 use crate::pb::peer_service_server::PeerService;
@@ -54,11 +54,14 @@ impl PeerService for PeerHandler {
             self.check_recipient(&msg)?;
             messages.push(msg);
         }
-        // Raft tolerates lost messages, so a full runtime queue sheds peer
-        // traffic quickly instead of holding the sender past its deadline.
+        // Acknowledged only once every message is in the node's inbox. A
+        // full inbox refuses the rest quickly (RESOURCE_EXHAUSTED) instead
+        // of holding the sender past its deadline; the sender backs off and
+        // Raft retransmits (§5.3). A prefix may have been delivered, which
+        // is harmless: Raft messages are idempotent.
         let wait = self.shared.limits().peer_enqueue_timeout;
         for msg in messages {
-            self.shared.submit_within(Inbound::Peer(msg), wait).await?;
+            self.shared.deliver_peer(msg, wait).await?;
         }
         Ok(Response::new(pb::Ack {}))
     }
@@ -81,7 +84,7 @@ impl PeerService for PeerHandler {
         let msg = assembler.finish()?;
         self.check_recipient(&msg)?;
         tracing::debug!(from = %msg.from, bytes = msg.size_bytes(), "snapshot received");
-        self.shared.submit(Inbound::Peer(msg)).await?;
+        self.shared.deliver_peer(msg, self.shared.limits().request_timeout).await?;
         Ok(Response::new(pb::Ack {}))
     }
 }

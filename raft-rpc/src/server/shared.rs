@@ -1,8 +1,11 @@
 //! State shared by the service handlers, and the channel types that connect
 //! them to the runtime.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use raft_core::{Message, NodeId};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tonic::Status;
@@ -12,14 +15,51 @@ use crate::event::NodeEvent;
 use crate::limits::Limits;
 use crate::status::NodeStatus;
 
-/// Everything the server hands to the runtime. The runtime must answer every
-/// `reply` (dropping it is reported to the caller as an unknown outcome for
-/// writes and as UNAVAILABLE otherwise).
+/// Why a node's inbox did not take a peer message. The sender is told
+/// (an error status, never an OK), so it backs off and retries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PeerRefusal {
+    /// The inbox stayed full for the whole wait (RESOURCE_EXHAUSTED).
+    #[error("inbox full")]
+    Full,
+    /// The node has stopped (UNAVAILABLE).
+    #[error("node stopped")]
+    Stopped,
+    /// Fault injection drops traffic from this peer (UNAVAILABLE, as a cut
+    /// link would be).
+    #[error("traffic from this peer is blocked (fault injection)")]
+    Blocked,
+}
+
+/// The node's inbox for peer messages: a bounded queue of its own, never
+/// shared with client requests, so client load cannot crowd out Raft
+/// traffic. PeerService acknowledges a batch (or a snapshot stream) only
+/// after every message of it was delivered here.
+pub trait PeerInbox: Send + Sync + fmt::Debug + 'static {
+    /// Puts `msg` (validated, addressed to this node; InstallSnapshot
+    /// messages arrive reassembled) into the inbox, waiting at most `wait`
+    /// for room. `Ok` only once the message is in the inbox.
+    fn deliver(&self, msg: Message, wait: Duration) -> BoxFuture<'_, Result<(), PeerRefusal>>;
+}
+
+/// A plain channel is an inbox (tests, simple runtimes).
+impl PeerInbox for mpsc::Sender<Message> {
+    fn deliver(&self, msg: Message, wait: Duration) -> BoxFuture<'_, Result<(), PeerRefusal>> {
+        Box::pin(async move {
+            self.send_timeout(msg, wait).await.map_err(|e| match e {
+                mpsc::error::SendTimeoutError::Timeout(_) => PeerRefusal::Full,
+                mpsc::error::SendTimeoutError::Closed(_) => PeerRefusal::Stopped,
+            })
+        })
+    }
+}
+
+/// Client and admin work the server hands to the runtime (peer messages go
+/// to the [`PeerInbox`] instead). The runtime must answer every `reply`
+/// (dropping it is reported to the caller as an unknown outcome for writes
+/// and as UNAVAILABLE otherwise).
 #[derive(Debug)]
 pub enum Inbound {
-    /// A Raft message from a peer, already validated and addressed to this
-    /// node; includes InstallSnapshot messages reassembled from their stream.
-    Peer(Message),
     /// A client write to propose.
     Write {
         /// The request.
@@ -61,21 +101,28 @@ pub enum Inbound {
 /// The runtime's ends of the server's channels.
 #[derive(Clone, Debug)]
 pub struct ServerHandles {
-    /// Where handlers send [`Inbound`] work.
+    /// Where handlers send [`Inbound`] work (client and admin requests).
     pub inbound: mpsc::Sender<Inbound>,
+    /// Where PeerService delivers Raft messages: the node's own peer queue.
+    pub peers: Arc<dyn PeerInbox>,
     /// Node events; every Admin `Watch` subscribes here. The runtime keeps a
     /// clone and publishes with `send` (an error only means nobody watches).
     pub events: broadcast::Sender<NodeEvent>,
 }
 
 /// Creates the server's channels: the handles for [`crate::serve`] and the
-/// receiver the runtime drains. `inbound_capacity` bounds queued work
-/// (handlers wait up to the request timeout for room, then answer
-/// RESOURCE_EXHAUSTED); `event_capacity` bounds how far a watcher may lag.
-pub fn channels(inbound_capacity: usize, event_capacity: usize) -> (ServerHandles, mpsc::Receiver<Inbound>) {
+/// receiver the runtime drains. `inbound_capacity` bounds queued client and
+/// admin work (handlers wait up to the request timeout for room, then answer
+/// RESOURCE_EXHAUSTED); `event_capacity` bounds how far a watcher may lag;
+/// peer messages go straight to `peers`, a queue client work never fills.
+pub fn channels(
+    inbound_capacity: usize,
+    event_capacity: usize,
+    peers: Arc<dyn PeerInbox>,
+) -> (ServerHandles, mpsc::Receiver<Inbound>) {
     let (tx, rx) = mpsc::channel(inbound_capacity.max(1));
     let (events, _) = broadcast::channel(event_capacity.max(1));
-    (ServerHandles { inbound: tx, events }, rx)
+    (ServerHandles { inbound: tx, peers, events }, rx)
 }
 
 /// Identity and limits of the serving node.
@@ -87,6 +134,9 @@ pub struct ServerConfig {
     pub node_id: NodeId,
     /// Size and time limits.
     pub limits: Limits,
+    /// Whether Admin `SetPartition` (fault injection) is served; when false
+    /// it is answered with PERMISSION_DENIED and never reaches the runtime.
+    pub fault_injection: bool,
 }
 
 /// What every handler holds.
@@ -142,6 +192,24 @@ impl Shared {
                 Err(Status::resource_exhausted(format!("runtime queue full for {timeout:?}; retry later")))
             }
             Err(mpsc::error::SendTimeoutError::Closed(_)) => Err(Status::unavailable("node runtime has stopped")),
+        }
+    }
+
+    /// Delivers a peer message to the node's inbox, waiting at most `wait`
+    /// for room; the error status tells the sender it was not delivered.
+    pub(crate) async fn deliver_peer(&self, msg: Message, wait: Duration) -> Result<(), Status> {
+        let (me, from) = (self.config.node_id, msg.from);
+        match self.handles.peers.deliver(msg, wait).await {
+            Ok(()) => Ok(()),
+            Err(PeerRefusal::Full) => Err(Status::resource_exhausted(format!(
+                "node {me}: peer inbox full for {wait:?}; message from {from} not delivered, back off and retry"
+            ))),
+            Err(PeerRefusal::Stopped) => {
+                Err(Status::unavailable(format!("node {me} has stopped; message from {from} not delivered")))
+            }
+            Err(PeerRefusal::Blocked) => Err(Status::unavailable(format!(
+                "node {me} drops traffic from {from} (fault injection partition); not delivered"
+            ))),
         }
     }
 

@@ -31,6 +31,28 @@ pub enum Mode {
     Silent,
     /// Drop the reply of the first `n` writes, then serve.
     DropFirst(usize),
+    /// Never take client or admin work off the queue (a runtime swamped by
+    /// client load): the inbound queue fills and stays full.
+    Stalled,
+}
+
+/// How a fake node is set up.
+#[derive(Clone, Debug)]
+pub struct Opts {
+    pub mode: Mode,
+    pub limits: Limits,
+    /// Serve SetPartition.
+    pub fault_injection: bool,
+    /// Capacity of the client/admin queue to the fake runtime.
+    pub inbound_capacity: usize,
+    /// Capacity of the peer inbox (nobody drains it but the test).
+    pub peer_capacity: usize,
+}
+
+impl Opts {
+    pub fn new(mode: Mode) -> Self {
+        Opts { mode, limits: Limits::default(), fault_injection: true, inbound_capacity: 64, peer_capacity: 1024 }
+    }
 }
 
 /// A running fake node.
@@ -38,10 +60,12 @@ pub struct FakeNode {
     pub addr: SocketAddr,
     pub id: NodeId,
     pub handles: ServerHandles,
-    /// Peer messages the node received, in order.
-    pub peer_rx: mpsc::UnboundedReceiver<Message>,
+    /// Peer messages the node received, in order (its peer inbox).
+    pub peer_rx: mpsc::Receiver<Message>,
     /// Every write the runtime saw: (client_id, seq).
     pub writes: Arc<Mutex<Vec<(u64, u64)>>>,
+    /// The `retry` flag of every write the runtime saw, in order.
+    pub retry_flags: Arc<Mutex<Vec<bool>>>,
     /// Every SetPartition the runtime saw, in order.
     pub partitions: Arc<Mutex<Vec<Vec<NodeId>>>>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -66,47 +90,49 @@ pub async fn start(id: u64, mode: Mode) -> FakeNode {
 }
 
 pub async fn start_with_limits(id: u64, mode: Mode, limits: Limits) -> FakeNode {
+    start_with(id, Opts { limits, ..Opts::new(mode) }).await
+}
+
+pub async fn start_with(id: u64, opts: Opts) -> FakeNode {
+    let Opts { mode, limits, fault_injection, inbound_capacity, peer_capacity } = opts;
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
-    let (handles, inbound) = channels(64, 64);
-    let (peer_tx, peer_rx) = mpsc::unbounded_channel();
+    let (peer_tx, peer_rx) = mpsc::channel::<Message>(peer_capacity);
+    let (handles, inbound) = channels(inbound_capacity, 64, Arc::new(peer_tx));
     let writes = Arc::new(Mutex::new(Vec::new()));
+    let retry_flags = Arc::new(Mutex::new(Vec::new()));
     let partitions = Arc::new(Mutex::new(Vec::new()));
     let id = NodeId(id);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let config = ServerConfig { cluster_id: CLUSTER.into(), node_id: id, limits };
+    let config = ServerConfig { cluster_id: CLUSTER.into(), node_id: id, limits, fault_injection };
     tokio::spawn(serve_with_listener(listener, config, handles.clone(), async move {
         let _ = stop_rx.await;
     }));
-    let seen = Seen { writes: writes.clone(), partitions: partitions.clone() };
-    tokio::spawn(runtime(id, addr, mode, inbound, peer_tx, seen));
-    FakeNode { addr, id, handles, peer_rx, writes, partitions, shutdown: Some(stop_tx) }
+    let seen = Seen { writes: writes.clone(), retry_flags: retry_flags.clone(), partitions: partitions.clone() };
+    tokio::spawn(runtime(id, addr, mode, inbound, seen));
+    FakeNode { addr, id, handles, peer_rx, writes, retry_flags, partitions, shutdown: Some(stop_tx) }
 }
 
 /// What the fake runtime records for the test to inspect.
 struct Seen {
     writes: Arc<Mutex<Vec<(u64, u64)>>>,
+    retry_flags: Arc<Mutex<Vec<bool>>>,
     partitions: Arc<Mutex<Vec<Vec<NodeId>>>>,
 }
 
-async fn runtime(
-    id: NodeId,
-    addr: SocketAddr,
-    mut mode: Mode,
-    mut inbound: mpsc::Receiver<Inbound>,
-    peer_tx: mpsc::UnboundedSender<Message>,
-    seen: Seen,
-) {
+async fn runtime(id: NodeId, addr: SocketAddr, mut mode: Mode, mut inbound: mpsc::Receiver<Inbound>, seen: Seen) {
+    if matches!(mode, Mode::Stalled) {
+        // Keep the queue open and never read it.
+        std::future::pending::<()>().await;
+    }
     let mut kv: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let mut index = 0u64;
     let mut held = Vec::new();
     while let Some(work) = inbound.recv().await {
         match work {
-            Inbound::Peer(m) => {
-                let _ = peer_tx.send(m);
-            }
             Inbound::Write { req, reply } => {
                 seen.writes.lock().unwrap().push((req.client_id, req.seq));
+                seen.retry_flags.lock().unwrap().push(req.retry);
                 match &mut mode {
                     Mode::Redirect(h) => {
                         let _ = reply.send(Err(ServiceError::NotLeader { leader: h.clone() }));

@@ -94,11 +94,16 @@ pub enum KvError {
         /// Lowest sequence number the session can still answer.
         oldest_retained: u64,
     },
-    /// The store has no session for this client (never opened, or expired
-    /// and dropped) and `seq` is past the first window, so an earlier command
-    /// may have been applied and forgotten. The client must start over with a
-    /// new client id.
-    #[error("client {client_id}: no session for seq {seq} (expired or never opened); use a new client id")]
+    /// The store has no session for this client (expired or evicted) and
+    /// the request is a retry: an earlier attempt may have applied in the
+    /// forgotten session, so this attempt is refused rather than risk a
+    /// second apply. Nothing was applied now; the command's outcome is
+    /// unknown. The client continues with its next seq (a first attempt
+    /// reopens the session).
+    #[error(
+        "client {client_id}: no session for retried seq {seq} (expired or evicted); not applied again, \
+         the earlier attempt's outcome is unknown"
+    )]
     SessionExpired {
         /// The client.
         client_id: u64,

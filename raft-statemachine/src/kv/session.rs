@@ -10,30 +10,40 @@ use super::{KvError, KvResponse};
 /// Bounds of the session table. Must be identical on every replica.
 ///
 /// Rule: each client's session remembers the responses of its last
-/// [`SessionConfig::window`] applied sequence numbers. For a request
-/// `(client, seq)`:
+/// [`SessionConfig::window`] applied sequence numbers. Every request says
+/// whether it is a *retry*: an earlier attempt of the same command may be in
+/// the log ([`super::KvRequest::retry`], set by the client after a failure
+/// with an unknown outcome). For a request `(client, seq)`:
 ///
 /// * `seq` remembered: return the remembered response, apply nothing.
 /// * session known, `seq` below the oldest remembered (`floor`): reject with
 ///   [`KvError::StaleSequence`]; we can no longer tell whether it applied.
 /// * session known, `seq >= floor` and not remembered: new; apply and
-///   remember. Pipelined requests may therefore commit in any order within the
-///   window.
-/// * no session and `seq <= window`: open a session, apply and remember.
-/// * no session and `seq > window`: reject with [`KvError::SessionExpired`]
-///   (the session expired, so earlier commands may have applied and been
-///   forgotten). The client must switch to a fresh client id.
+///   remember. Requests may therefore commit in any order above the floor.
+/// * no session, first attempt: open a session with `floor = seq`, apply and
+///   remember. A first attempt is never a duplicate, whatever the table
+///   forgot, so any number of clients may come and go.
+/// * no session, retry: reject with [`KvError::SessionExpired`]. The earlier
+///   attempt may have applied in a session since forgotten; applying again
+///   could be a second apply, so the answer is a definite refusal of this
+///   attempt, and the client reports the command's outcome as unknown.
 ///
-/// Sessions expire deterministically, by log index, never by wall clock: a
-/// session unused for more than [`SessionConfig::ttl_entries`] applied entries
-/// is dropped, and when more than [`SessionConfig::max_sessions`] sessions or
-/// [`SessionConfig::max_cached_bytes`] of responses are held, the least
-/// recently used (by log index) sessions are dropped. Every replica applies
-/// the same entries, so every replica drops the same sessions.
+/// **Bound.** Forgetting a session can therefore never turn a retry into a
+/// second apply: safety does not depend on how long a session lives, on the
+/// entry rate, or on how many clients there are. The table's limits decide
+/// only availability: a client whose session was dropped while it was still
+/// retrying an ambiguous command gets "outcome unknown" for that one command
+/// (and carries on with its next seq). Sessions are dropped when unused for
+/// more than [`SessionConfig::ttl_entries`] applied entries, or, least
+/// recently used first, when more than [`SessionConfig::max_sessions`]
+/// sessions or [`SessionConfig::max_cached_bytes`] of responses are held.
+/// Both are functions of the log alone (no clock is read while applying), so
+/// every replica drops the same sessions at the same entry.
 ///
-/// Known gap: if a session expires while a client still retries one of its
-/// first `window` sequence numbers, the retry opens a new session and applies
-/// again. Clients must not retry longer than the TTL; the default TTL is long.
+/// One gap remains for clients with several commands in flight: a retry of a
+/// seq above a reopened session's floor is taken as new, so a pipelining
+/// client must not reuse a client id across a session loss. The shipped
+/// clients (`KvClient`, `raft-cli`) have one command in flight per session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionConfig {
     /// A session not used for more than this many applied entries is dropped.
@@ -124,11 +134,11 @@ impl SessionTable {
         }
     }
 
-    /// Classifies `(client, seq)` arriving in entry `index`; a known session
-    /// counts as used.
-    pub(crate) fn check(&mut self, client: u64, seq: u64, index: LogIndex) -> SessionCheck {
+    /// Classifies `(client, seq)` arriving in entry `index` (`retry`: an
+    /// earlier attempt may be in the log); a known session counts as used.
+    pub(crate) fn check(&mut self, client: u64, seq: u64, retry: bool, index: LogIndex) -> SessionCheck {
         let Some(session) = self.sessions.get(&client) else {
-            if seq > self.config.window {
+            if retry {
                 return SessionCheck::Reject(KvError::SessionExpired { client_id: client, seq });
             }
             return SessionCheck::New;
@@ -149,7 +159,9 @@ impl SessionTable {
     /// bounds.
     pub(crate) fn record(&mut self, client: u64, seq: u64, index: LogIndex, response: KvResponse) {
         if let std::collections::btree_map::Entry::Vacant(slot) = self.sessions.entry(client) {
-            slot.insert(Session { last_used: index, ..Session::default() });
+            // Opened by a first attempt at `seq`: older seqs of this client
+            // may have applied in a forgotten session, so they are stale.
+            slot.insert(Session { last_used: index, floor: seq, ..Session::default() });
             self.lru.insert((index, client));
         }
         self.touch(client, index);

@@ -99,7 +99,7 @@ impl KvStore {
             }
         };
         let (client_id, seq) = (request.client_id, request.seq);
-        match self.sessions.check(client_id, seq, index) {
+        match self.sessions.check(client_id, seq, request.retry, index) {
             SessionCheck::Duplicate(response) => return response,
             SessionCheck::Reject(error) => return KvResponse::Rejected(error),
             SessionCheck::New => {}

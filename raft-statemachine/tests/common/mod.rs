@@ -9,9 +9,14 @@ pub fn entry(index: u64, request: &KvRequest) -> Entry {
     Entry::new(Term(1), LogIndex(index), EntryPayload::Normal(request.encode().expect("encodable request")))
 }
 
-/// A request from `client` with `seq`.
+/// A request from `client` with `seq` (a first attempt).
 pub fn req(client_id: u64, seq: u64, op: KvOp) -> KvRequest {
-    KvRequest { client_id, seq, op }
+    KvRequest::new(client_id, seq, op)
+}
+
+/// A retry: an earlier attempt of `(client, seq)` may be in the log.
+pub fn retry(client_id: u64, seq: u64, op: KvOp) -> KvRequest {
+    KvRequest { retry: true, ..KvRequest::new(client_id, seq, op) }
 }
 
 /// `Put key=value`.
