@@ -2,7 +2,14 @@
 //! machine. The KV store from `raft-statemachine` implements it through a
 //! thin adapter; tests can plug in anything smaller.
 
+use std::sync::Arc;
+
 use raft_core::{Entry, LogIndex, SnapshotMeta};
+
+/// Checks a snapshot's data against its meta the way
+/// [`NodeStateMachine::restore`] would read it, without any state machine
+/// (so it can run off the node task). `Err` says why it was refused.
+pub type SnapshotCheck = Arc<dyn Fn(&SnapshotMeta, &[u8]) -> Result<(), String> + Send + Sync>;
 
 /// The application the log drives. Entries arrive in index order, exactly
 /// once per node lifetime (entries at or below [`Self::applied_index`] are
@@ -30,4 +37,9 @@ pub trait NodeStateMachine: Send + 'static {
     fn snapshot(&self) -> Result<Vec<u8>, String>;
     /// Replaces the whole state with a snapshot's.
     fn restore(&mut self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), String>;
+    /// The check a snapshot from the leader must pass before the runtime
+    /// hands it to the core, which would make it durable and drop the log:
+    /// a snapshot `restore` cannot read must be refused here, or the node
+    /// could never restart.
+    fn snapshot_check(&self) -> SnapshotCheck;
 }

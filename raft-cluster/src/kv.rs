@@ -17,7 +17,7 @@ use raft_statemachine::{
 
 use crate::client::NodeClient;
 use crate::error::ClientError;
-use crate::fsm::NodeStateMachine;
+use crate::fsm::{NodeStateMachine, SnapshotCheck};
 use crate::runtime::ReadMode;
 
 impl<T: StateMachine> NodeStateMachine for T {
@@ -44,6 +44,14 @@ impl<T: StateMachine> NodeStateMachine for T {
     fn restore(&mut self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), String> {
         let mut reader = data;
         StateMachine::restore(self, meta, &mut reader).map_err(|e| e.to_string())
+    }
+
+    fn snapshot_check(&self) -> SnapshotCheck {
+        let validator = StateMachine::snapshot_validator(self);
+        Arc::new(move |meta: &SnapshotMeta, data: &[u8]| {
+            let mut reader = data;
+            validator.validate(meta, &mut reader).map_err(|e| e.to_string())
+        })
     }
 }
 

@@ -54,7 +54,7 @@ pub use client::NodeClient;
 pub use config::{ConfigError, Limits, NodeConfig, PeerConfig};
 pub use error::{ClientError, ClusterError};
 pub use event::{EventKind, NodeEvent};
-pub use fsm::NodeStateMachine;
+pub use fsm::{NodeStateMachine, SnapshotCheck};
 pub use grpc::{start_grpc_node, GrpcNode, GrpcTransport, RpcServer};
 pub use kv::{KvReadResult, KvSession};
 pub use local_cluster::{ClusterOptions, LocalCluster, StateMachineFactory, StoreKind, TransportKind};

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use raft_core::{Entry, EntryPayload, LogIndex, SnapshotMeta};
 
-use crate::fsm::NodeStateMachine;
+use crate::fsm::{NodeStateMachine, SnapshotCheck};
 
 /// `key=value` writes; answers each write with its log index.
 #[derive(Default, Debug)]
@@ -49,6 +49,10 @@ impl NodeStateMachine for TestKv {
         self.data = map;
         self.applied = LogIndex(applied);
         Ok(())
+    }
+
+    fn snapshot_check(&self) -> SnapshotCheck {
+        std::sync::Arc::new(|meta: &SnapshotMeta, data: &[u8]| TestKv::default().restore(meta, data))
     }
 }
 

@@ -9,6 +9,7 @@
 //! fsync.
 
 mod apply;
+pub(crate) mod inbound_snapshot;
 pub(crate) mod pending;
 mod ready;
 pub(crate) mod task;

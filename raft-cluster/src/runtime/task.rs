@@ -20,11 +20,12 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use raft_core::{Membership, Message, NodeId, ProposeError, RaftNode, Role, Term};
+use raft_core::{Membership, Message, MessageBody, NodeId, ProposeError, RaftNode, Role, Term};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::{interval, MissedTickBehavior};
 use tracing::{debug, info, Span};
 
+use super::inbound_snapshot::{Checked, InboundSnapshots};
 use super::pending::{PendingReads, PendingWrites};
 use super::{ReadMode, Request};
 use crate::config::NodeConfig;
@@ -40,6 +41,8 @@ pub(crate) struct Inputs<M: NodeStateMachine> {
     pub(crate) peers: mpsc::Receiver<Message>,
     pub(crate) requests: mpsc::Receiver<Request<M>>,
     pub(crate) reports: mpsc::Receiver<Report>,
+    /// Snapshots from the leader whose check finished.
+    pub(crate) checked: mpsc::Receiver<Checked>,
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 
@@ -64,6 +67,8 @@ pub(crate) struct NodeTask<M: NodeStateMachine> {
     /// Peers the transport reported unreachable and that have not spoken
     /// since.
     pub(crate) down: BTreeSet<NodeId>,
+    /// Snapshots from the leader being checked before the core sees them.
+    pub(crate) inbound_snapshots: InboundSnapshots,
     pub(crate) span: Span,
 }
 
@@ -115,6 +120,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
                 Some(msg) = inputs.peers.recv() => self.step(msg)?,
                 Some(req) = inputs.requests.recv() => self.handle_request(req),
                 Some(report) = inputs.reports.recv() => self.handle_report(report),
+                Some(checked) = inputs.checked.recv() => self.on_snapshot_checked(checked)?,
             }
             self.drain(inputs)?;
             while self.raft.has_ready() {
@@ -150,6 +156,9 @@ impl<M: NodeStateMachine> NodeTask<M> {
     fn step(&mut self, msg: Message) -> Result<(), ClusterError> {
         if self.down.remove(&msg.from) {
             self.emit(EventKind::PeerUp { peer: msg.from });
+        }
+        if matches!(msg.body, MessageBody::InstallSnapshot(_)) {
+            return self.check_snapshot(msg);
         }
         self.raft.step(msg).map_err(|e| ClusterError::Core(e.to_string()))
     }
