@@ -11,6 +11,10 @@ use raft_core::{Entry, LogIndex, SnapshotMeta};
 /// (so it can run off the node task). `Err` says why it was refused.
 pub type SnapshotCheck = Arc<dyn Fn(&SnapshotMeta, &[u8]) -> Result<(), String> + Send + Sync>;
 
+/// Serializes a frozen copy of the state (see
+/// [`NodeStateMachine::snapshot_job`]); runs on a blocking thread.
+pub type SnapshotJob = Box<dyn FnOnce() -> Result<Vec<u8>, String> + Send>;
+
 /// The application the log drives. Entries arrive in index order, exactly
 /// once per node lifetime (entries at or below [`Self::applied_index`] are
 /// skipped by the runtime, so a restore followed by a replay is safe).
@@ -33,8 +37,12 @@ pub trait NodeStateMachine: Send + 'static {
     /// Answers a read from local state (the runtime decides when that is
     /// linearizable, §6.4).
     fn query(&self, query: &Self::Query) -> Self::QueryResult;
-    /// Serializes the whole state as of [`Self::applied_index`].
-    fn snapshot(&self) -> Result<Vec<u8>, String>;
+    /// Freezes the state as of [`Self::applied_index`] and returns the job
+    /// that serializes it. Called on the node task, so the freeze must be
+    /// cheap next to serializing (a copy of the state, or a
+    /// copy-on-write handle); the job runs on a blocking thread while the
+    /// node keeps applying entries.
+    fn snapshot_job(&self) -> Result<SnapshotJob, String>;
     /// Replaces the whole state with a snapshot's.
     fn restore(&mut self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), String>;
     /// The check a snapshot from the leader must pass before the runtime

@@ -10,6 +10,8 @@
 
 mod apply;
 pub(crate) mod inbound_snapshot;
+pub(crate) mod local_snapshot;
+pub(crate) mod outbound_snapshot;
 pub(crate) mod pending;
 mod ready;
 pub(crate) mod task;
