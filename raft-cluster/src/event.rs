@@ -82,6 +82,17 @@ pub enum EventKind {
         /// Last entry covered by the snapshot.
         last_log_id: LogId,
     },
+    /// A snapshot from `from` failed its check (its data does not decode
+    /// as a snapshot at `last_log_id`) and was dropped before anything was
+    /// made durable: the node keeps its log and the leader sends again.
+    SnapshotRejected {
+        /// The sender.
+        from: NodeId,
+        /// Where the snapshot claimed to sit in the log.
+        last_log_id: LogId,
+        /// Why it was refused.
+        reason: String,
+    },
     /// Messages to `peer` are flowing again.
     PeerUp {
         /// The peer.

@@ -2,7 +2,18 @@
 //! machine. The KV store from `raft-statemachine` implements it through a
 //! thin adapter; tests can plug in anything smaller.
 
+use std::sync::Arc;
+
 use raft_core::{Entry, LogIndex, SnapshotMeta};
+
+/// Checks a snapshot's data against its meta the way
+/// [`NodeStateMachine::restore`] would read it, without any state machine
+/// (so it can run off the node task). `Err` says why it was refused.
+pub type SnapshotCheck = Arc<dyn Fn(&SnapshotMeta, &[u8]) -> Result<(), String> + Send + Sync>;
+
+/// Serializes a frozen copy of the state (see
+/// [`NodeStateMachine::snapshot_job`]); runs on a blocking thread.
+pub type SnapshotJob = Box<dyn FnOnce() -> Result<Vec<u8>, String> + Send>;
 
 /// The application the log drives. Entries arrive in index order, exactly
 /// once per node lifetime (entries at or below [`Self::applied_index`] are
@@ -26,8 +37,17 @@ pub trait NodeStateMachine: Send + 'static {
     /// Answers a read from local state (the runtime decides when that is
     /// linearizable, §6.4).
     fn query(&self, query: &Self::Query) -> Self::QueryResult;
-    /// Serializes the whole state as of [`Self::applied_index`].
-    fn snapshot(&self) -> Result<Vec<u8>, String>;
+    /// Freezes the state as of [`Self::applied_index`] and returns the job
+    /// that serializes it. Called on the node task, so the freeze must be
+    /// cheap next to serializing (a copy of the state, or a
+    /// copy-on-write handle); the job runs on a blocking thread while the
+    /// node keeps applying entries.
+    fn snapshot_job(&self) -> Result<SnapshotJob, String>;
     /// Replaces the whole state with a snapshot's.
     fn restore(&mut self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), String>;
+    /// The check a snapshot from the leader must pass before the runtime
+    /// hands it to the core, which would make it durable and drop the log:
+    /// a snapshot `restore` cannot read must be refused here, or the node
+    /// could never restart.
+    fn snapshot_check(&self) -> SnapshotCheck;
 }

@@ -17,10 +17,12 @@ use raft_statemachine::{
 
 use crate::client::NodeClient;
 use crate::error::ClientError;
-use crate::fsm::NodeStateMachine;
+use crate::fsm::{NodeStateMachine, SnapshotCheck, SnapshotJob};
 use crate::runtime::ReadMode;
 
-impl<T: StateMachine> NodeStateMachine for T {
+/// Every cloneable [`StateMachine`]: a snapshot serializes a clone, so the
+/// node task pays for a copy of the state, not for serializing it.
+impl<T: StateMachine + Clone> NodeStateMachine for T {
     type Response = T::Response;
     type Query = T::Query;
     type QueryResult = T::QueryResult;
@@ -37,13 +39,22 @@ impl<T: StateMachine> NodeStateMachine for T {
         StateMachine::query(self, query)
     }
 
-    fn snapshot(&self) -> Result<Vec<u8>, String> {
-        self.snapshot_to_vec().map(|(_, data)| data).map_err(|e| e.to_string())
+    fn snapshot_job(&self) -> Result<SnapshotJob, String> {
+        let frozen = self.clone();
+        Ok(Box::new(move || frozen.snapshot_to_vec().map(|(_, data)| data).map_err(|e| e.to_string())))
     }
 
     fn restore(&mut self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), String> {
         let mut reader = data;
         StateMachine::restore(self, meta, &mut reader).map_err(|e| e.to_string())
+    }
+
+    fn snapshot_check(&self) -> SnapshotCheck {
+        let validator = StateMachine::snapshot_validator(self);
+        Arc::new(move |meta: &SnapshotMeta, data: &[u8]| {
+            let mut reader = data;
+            validator.validate(meta, &mut reader).map_err(|e| e.to_string())
+        })
     }
 }
 

@@ -54,15 +54,16 @@ pub use client::NodeClient;
 pub use config::{ConfigError, Limits, NodeConfig, PeerConfig};
 pub use error::{ClientError, ClusterError};
 pub use event::{EventKind, NodeEvent};
-pub use fsm::NodeStateMachine;
+pub use fsm::{NodeStateMachine, SnapshotCheck, SnapshotJob};
 pub use grpc::{start_grpc_node, GrpcNode, GrpcTransport, RpcServer};
 pub use kv::{KvReadResult, KvSession};
 pub use local_cluster::{ClusterOptions, LocalCluster, StateMachineFactory, StoreKind, TransportKind};
 pub use mem_store::MemNodeStore;
 pub use node::{Node, NodeParts, ShutdownHandle, EVENT_CAPACITY};
+pub use runtime::outbound_snapshot::MAX_CONCURRENT_SNAPSHOT_SENDS;
 pub use runtime::ReadMode;
 pub use status::NodeStatus;
-pub use store::{NodeStore, PersistBatch, SharedStore, StoreFailure, StoreIdentity};
+pub use store::{NodeStore, PersistBatch, SharedStore, SnapshotData, StoreFailure, StoreIdentity};
 pub use transport::{LinkFilter, LocalNetwork, MessageSink, Transport};
 pub use wait::{wait_until, WaitError};
 

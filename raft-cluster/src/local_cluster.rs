@@ -25,7 +25,7 @@ use crate::mem_store::MemNodeStore;
 use crate::node::{Node, NodeParts, ShutdownHandle};
 use crate::status::NodeStatus;
 use crate::store::NodeStore;
-use crate::transport::{FilteredTransport, LinkFilter, LocalNetwork, Transport};
+use crate::transport::{FilteredTransport, LinkFilter, LocalNetwork, MessageSink, Transport};
 use crate::wait::{wait_until, WaitError, POLL_INTERVAL};
 use raft_statemachine::{KvLimits, KvStore};
 
@@ -248,6 +248,12 @@ impl<M: NodeStateMachine> LocalCluster<M> {
     /// Node `id`'s events from now on, if it is running.
     pub fn subscribe(&self, id: NodeId) -> Option<broadcast::Receiver<NodeEvent>> {
         self.slots.get(&id)?.node.as_ref().map(Node::subscribe)
+    }
+
+    /// Where node `id`'s inbound peer messages go, if it is running (tests
+    /// inject hand-made messages here).
+    pub fn sink(&self, id: NodeId) -> Option<MessageSink> {
+        self.slots.get(&id)?.node.as_ref().map(Node::sink)
     }
 
     /// The link rules shared by every node's transport.

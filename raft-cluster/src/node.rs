@@ -19,6 +19,9 @@ use crate::config::NodeConfig;
 use crate::error::ClusterError;
 use crate::event::{EventKind, NodeEvent};
 use crate::fsm::NodeStateMachine;
+use crate::runtime::inbound_snapshot::{InboundSnapshots, CHECKED_CAPACITY};
+use crate::runtime::local_snapshot::{LocalSnapshots, SNAPSHOT_DONE_CAPACITY};
+use crate::runtime::outbound_snapshot::snapshot_send_slots;
 use crate::runtime::pending::{PendingReads, PendingWrites};
 use crate::runtime::task::{Inputs, NodeTask};
 use crate::status::NodeStatus;
@@ -82,6 +85,7 @@ impl<M: NodeStateMachine> Node<M> {
         if snapshot.meta.last_log_id.index > state_machine.applied_index() {
             state_machine.restore(&snapshot.meta, &snapshot.data).map_err(ClusterError::StateMachine)?;
         }
+        let state_machine_check = state_machine.snapshot_check();
         let id = config.id();
         let raft = RaftNode::new(config.core_config(), SharedStore(Arc::clone(&store)))
             .map_err(|e| ClusterError::Core(e.to_string()))?;
@@ -90,6 +94,8 @@ impl<M: NodeStateMachine> Node<M> {
         let (peer_tx, peer_rx) = mpsc::channel(config.limits.max_queued_messages);
         let (req_tx, req_rx) = mpsc::channel(config.limits.max_queued_requests);
         let (report_tx, report_rx) = mpsc::channel(REPORT_CAPACITY);
+        let (checked_tx, checked_rx) = mpsc::channel(CHECKED_CAPACITY);
+        let (done_tx, done_rx) = mpsc::channel(SNAPSHOT_DONE_CAPACITY);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let (status_tx, status_rx) = watch::channel(NodeStatus::initial(id));
@@ -110,6 +116,10 @@ impl<M: NodeStateMachine> Node<M> {
             last_role: Role::Follower,
             last_term,
             down: Default::default(),
+            longest_stall: Duration::ZERO,
+            inbound_snapshots: InboundSnapshots::new(state_machine_check, checked_tx),
+            local_snapshots: LocalSnapshots::new(done_tx, snapshot.meta.last_log_id.index),
+            snapshot_sends: snapshot_send_slots(),
             span: span.clone(),
         };
         let started = EventKind::Started { commit: task.raft.status().commit, applied: task.sm.applied_index() };
@@ -117,7 +127,14 @@ impl<M: NodeStateMachine> Node<M> {
         task.publish_status(true);
         info!(parent: &span, snapshot = %snapshot.meta.last_log_id.index, "node starting");
         task.transport.attach(task.reporter.clone());
-        let inputs = Inputs { peers: peer_rx, requests: req_rx, reports: report_rx, shutdown: shutdown_rx };
+        let inputs = Inputs {
+            peers: peer_rx,
+            requests: req_rx,
+            reports: report_rx,
+            checked: checked_rx,
+            snapshots_done: done_rx,
+            shutdown: shutdown_rx,
+        };
         let handle = tokio::spawn(task.run(inputs).instrument(span));
         let client = NodeClient { id, requests: req_tx, status: status_rx, events, timeout: config.request_timeout() };
         Ok(Node {

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use raft_core::{LogIndex, Membership, Snapshot};
+use raft_core::{LogIndex, Membership, Snapshot, SnapshotMeta, Storage};
 use raft_storage::{Identity, MemStore, RaftStore, RocksStore, WriteBatch};
 
 use crate::config::NodeConfig;
 use crate::error::ClusterError;
-use crate::store::{NodeStore, PersistBatch, StoreFailure, StoreIdentity};
+use crate::store::{NodeStore, PersistBatch, SnapshotData, StoreFailure, StoreIdentity};
 
 fn fail(e: impl std::fmt::Display) -> StoreFailure {
     StoreFailure(e.to_string())
@@ -40,6 +40,14 @@ macro_rules! node_store_for {
                 RaftStore::create_snapshot(self, index, membership, data).map_err(fail)
             }
 
+            fn snapshot_meta(&self) -> Result<SnapshotMeta, StoreFailure> {
+                SnapshotAccess::meta(self)
+            }
+
+            fn open_snapshot(&self) -> Result<SnapshotData, StoreFailure> {
+                SnapshotAccess::open(self)
+            }
+
             fn identity(&self) -> Result<Option<StoreIdentity>, StoreFailure> {
                 Ok(RaftStore::identity(self).map(|i| StoreIdentity { cluster_id: i.cluster_id, node_id: i.node_id }))
             }
@@ -54,6 +62,35 @@ macro_rules! node_store_for {
             }
         }
     };
+}
+
+/// How each store reads its snapshot for the runtime.
+trait SnapshotAccess {
+    fn meta(&self) -> Result<SnapshotMeta, StoreFailure>;
+    fn open(&self) -> Result<SnapshotData, StoreFailure>;
+}
+
+/// RocksDB keeps snapshot data in a file: the meta is cached, and the data
+/// is streamed from the open file.
+impl SnapshotAccess for RocksStore {
+    fn meta(&self) -> Result<SnapshotMeta, StoreFailure> {
+        Ok(self.snapshot_meta())
+    }
+    fn open(&self) -> Result<SnapshotData, StoreFailure> {
+        let reader = self.open_snapshot().map_err(fail)?;
+        let (meta, len, crc32) = (reader.meta().clone(), reader.len(), reader.crc32());
+        Ok(SnapshotData { meta, len, crc32, reader: Box::new(reader) })
+    }
+}
+
+/// The memory store holds the data in memory anyway.
+impl SnapshotAccess for MemStore {
+    fn meta(&self) -> Result<SnapshotMeta, StoreFailure> {
+        Storage::snapshot(self).map(|s| s.meta).map_err(fail)
+    }
+    fn open(&self) -> Result<SnapshotData, StoreFailure> {
+        Storage::snapshot(self).map(SnapshotData::in_memory).map_err(fail)
+    }
 }
 
 node_store_for!(RocksStore);

@@ -3,6 +3,7 @@
 //! wait-for helpers and the admin Status RPC use.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use raft_core::{LogIndex, NodeId, Role, Term};
 
@@ -37,6 +38,11 @@ pub struct NodeStatus {
     pub unreachable: Vec<NodeId>,
     /// False once the node task has stopped.
     pub running: bool,
+    /// The longest turn of the node loop so far, from waking up to
+    /// publishing this status: ticks, heartbeats and inbound messages wait
+    /// that long. A diagnostic (issue #17): anything near the election
+    /// timeout costs a leader its followers.
+    pub longest_stall: Duration,
 }
 
 impl NodeStatus {
@@ -57,6 +63,7 @@ impl NodeStatus {
             matched: BTreeMap::new(),
             unreachable: Vec::new(),
             running: true,
+            longest_stall: Duration::ZERO,
         }
     }
 

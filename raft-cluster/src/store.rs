@@ -6,9 +6,13 @@
 //! another clone of the same `Arc`. Dynamic dispatch costs nothing next to an
 //! fsync and keeps the runtime from being generic over the store.
 
+use std::io::{Cursor, Read};
 use std::sync::Arc;
 
-use raft_core::{Entry, HardState, InitialState, LogIndex, Membership, NodeId, Snapshot, Storage, StorageResult, Term};
+use raft_core::{
+    Entry, HardState, InitialState, LogIndex, Membership, NodeId, Snapshot, SnapshotMeta, Storage, StorageError,
+    StorageResult, Term,
+};
 
 /// One durable write: everything a `Ready` asks to persist (§5.1: term,
 /// vote and log before answering). Applied atomically.
@@ -47,6 +51,32 @@ pub struct StoreIdentity {
 #[error("{0}")]
 pub struct StoreFailure(pub String);
 
+/// A snapshot's data opened for streaming (see [`NodeStore::open_snapshot`]).
+pub struct SnapshotData {
+    /// Where the snapshot sits in the log.
+    pub meta: SnapshotMeta,
+    /// Exact number of bytes `reader` yields.
+    pub len: u64,
+    /// CRC-32 of those bytes.
+    pub crc32: u32,
+    /// The data; read it on a blocking thread.
+    pub reader: Box<dyn Read + Send>,
+}
+
+impl SnapshotData {
+    /// Data already in memory.
+    pub fn in_memory(snapshot: Snapshot) -> Self {
+        let (len, crc32) = (snapshot.data.len() as u64, crc32fast::hash(&snapshot.data));
+        SnapshotData { meta: snapshot.meta, len, crc32, reader: Box::new(Cursor::new(snapshot.data)) }
+    }
+}
+
+impl std::fmt::Debug for SnapshotData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnapshotData").field("meta", &self.meta).field("len", &self.len).finish_non_exhaustive()
+    }
+}
+
 /// What the runtime needs from durable storage beyond the core's read-only
 /// [`Storage`] view.
 pub trait NodeStore: Storage + Send + Sync + 'static {
@@ -65,6 +95,17 @@ pub trait NodeStore: Storage + Send + Sync + 'static {
     /// state or membership the initial voters `membership`. A store that is
     /// already initialized keeps its state.
     fn bootstrap(&self, identity: &StoreIdentity, membership: Membership) -> Result<(), StoreFailure>;
+    /// The current snapshot's meta, without its data. The default reads
+    /// the data; stores that keep it on disk should not.
+    fn snapshot_meta(&self) -> Result<SnapshotMeta, StoreFailure> {
+        self.snapshot().map(|s| s.meta).map_err(|e| StoreFailure(e.to_string()))
+    }
+    /// Opens the current snapshot for streaming. The default reads it into
+    /// memory (fine for a memory store); a disk store should hand out the
+    /// open file.
+    fn open_snapshot(&self) -> Result<SnapshotData, StoreFailure> {
+        self.snapshot().map(SnapshotData::in_memory).map_err(|e| StoreFailure(e.to_string()))
+    }
     /// Flushes and releases resources before a clean shutdown.
     fn close(&self) -> Result<(), StoreFailure> {
         Ok(())
@@ -92,7 +133,15 @@ impl Storage for SharedStore {
     fn entries(&self, lo: LogIndex, hi: LogIndex, max_bytes: Option<u64>) -> StorageResult<Vec<Entry>> {
         self.0.entries(lo, hi, max_bytes)
     }
+    /// The meta only: the core needs it to address an InstallSnapshot, and
+    /// the runtime streams the data from the store off the node task
+    /// (`runtime/outbound_snapshot.rs`), so the node never reads a whole
+    /// snapshot while it should be sending heartbeats.
     fn snapshot(&self) -> StorageResult<Snapshot> {
-        self.0.snapshot()
+        let meta = self
+            .0
+            .snapshot_meta()
+            .map_err(|e| StorageError::Corrupted { what: "snapshot record".into(), detail: e.to_string() })?;
+        Ok(Snapshot { meta, data: Vec::new() })
     }
 }

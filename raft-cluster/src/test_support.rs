@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use raft_core::{Entry, EntryPayload, LogIndex, SnapshotMeta};
 
-use crate::fsm::NodeStateMachine;
+use crate::fsm::{NodeStateMachine, SnapshotCheck, SnapshotJob};
 
 /// `key=value` writes; answers each write with its log index.
 #[derive(Default, Debug)]
@@ -36,8 +36,9 @@ impl NodeStateMachine for TestKv {
         self.data.get(key).cloned()
     }
 
-    fn snapshot(&self) -> Result<Vec<u8>, String> {
-        raft_core::codec::encode(&(self.applied.0, &self.data)).map_err(|e| e.to_string())
+    fn snapshot_job(&self) -> Result<SnapshotJob, String> {
+        let frozen = (self.applied.0, self.data.clone());
+        Ok(Box::new(move || raft_core::codec::encode(&frozen).map_err(|e| e.to_string())))
     }
 
     fn restore(&mut self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), String> {
@@ -49,6 +50,10 @@ impl NodeStateMachine for TestKv {
         self.data = map;
         self.applied = LogIndex(applied);
         Ok(())
+    }
+
+    fn snapshot_check(&self) -> SnapshotCheck {
+        std::sync::Arc::new(|meta: &SnapshotMeta, data: &[u8]| TestKv::default().restore(meta, data))
     }
 }
 

@@ -48,7 +48,7 @@ pub use client::{AdminClient, ClientConfig, KvClient};
 pub use error::{ClientError, ConvertError, PeerError, RpcError};
 pub use event::{EventKind, NodeEvent};
 pub use limits::Limits;
-pub use peer::{snapshot_chunks, PeerConfig, PeerPool, PeerReport, PeerStats};
+pub use peer::{snapshot_chunks, PeerConfig, PeerPool, PeerReport, PeerStats, SnapshotSource, READ_AHEAD_CHUNKS};
 pub use server::{
     channels, serve, serve_with_listener, Inbound, PeerInbox, PeerRefusal, ServerConfig, ServerHandles,
     SnapshotAssembler,

@@ -146,6 +146,29 @@ fn snapshot_assembler_rejects_bad_sequences() {
     assert!(SnapshotAssembler::new(&limits).push(None).is_err());
 }
 
+/// Issue #17: a data byte flipped after the sender computed the header's
+/// CRC-32 is caught by the receiver, and so is a header without one.
+#[test]
+fn snapshot_assembler_rejects_data_damaged_in_transit_and_a_missing_checksum() {
+    use pb::snapshot_chunk::Kind;
+    let limits = Limits::default();
+    let mut chunks: Vec<_> = snapshot_chunks("c", snapshot_message(1000), 300).unwrap().collect();
+    let Some(Kind::Data(d)) = &mut chunks[2].kind else { panic!("data chunk expected") };
+    d[17] ^= 0x40;
+    let mut a = SnapshotAssembler::new(&limits);
+    for c in &chunks {
+        a.push(c.kind.clone()).unwrap();
+    }
+    let err = a.finish().unwrap_err();
+    assert!(err.to_string().contains("CRC-32"), "{err}");
+
+    let mut chunks: Vec<_> = snapshot_chunks("c", snapshot_message(10), 4).unwrap().collect();
+    let Some(Kind::Header(h)) = &mut chunks[0].kind else { panic!("header expected") };
+    h.data_crc32 = None;
+    let err = SnapshotAssembler::new(&limits).push(chunks[0].kind.clone()).unwrap_err();
+    assert_eq!(err, raft_rpc::ConvertError::Missing("snapshot_header.data_crc32"));
+}
+
 fn valid_pb() -> pb::RaftMessage {
     let MessageRoute::Batch(p) = MessageRoute::from(all_batch_messages()[4].clone()) else { unreachable!() };
     p

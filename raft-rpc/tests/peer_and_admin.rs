@@ -116,6 +116,27 @@ async fn oversize_snapshot_chunks_are_rejected_and_reported() {
     assert_eq!(m, heartbeat(1, 2, 1), "no partial snapshot was delivered, and traffic still flows");
 }
 
+/// Issue #17: a snapshot whose data is damaged after the sender computed
+/// its CRC-32 is refused by the server (so the sender's transfer fails and
+/// its core retries) and never reaches the node.
+#[tokio::test]
+async fn a_snapshot_damaged_in_transit_is_refused_and_never_delivered() {
+    use pb::snapshot_chunk::Kind;
+    let mut node = start(2, Mode::Leader).await;
+    let mut raw = PeerServiceClient::connect(format!("http://{}", node.addr)).await.unwrap();
+    let mut chunks: Vec<_> = raft_rpc::snapshot_chunks(CLUSTER, snapshot(2, 5000), 1000).unwrap().collect();
+    let Some(Kind::Data(d)) = &mut chunks[3].kind else { panic!("data chunk expected") };
+    d[500] ^= 0x01;
+    let err = timeout(DEADLINE, raw.install_snapshot(futures::stream::iter(chunks))).await.unwrap().unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("CRC-32"), "{}", err.message());
+    let (pool, _reports) = PeerPool::new(PeerConfig::new(CLUSTER), 16);
+    pool.set_peer(NodeId(2), &node.endpoint()).unwrap();
+    pool.send(heartbeat(1, 2, 1)).unwrap();
+    let m = timeout(DEADLINE, node.peer_rx.recv()).await.expect("deadline").unwrap();
+    assert_eq!(m, heartbeat(1, 2, 1), "the damaged snapshot was not delivered");
+}
+
 #[tokio::test]
 async fn queue_to_a_dead_peer_drops_instead_of_growing() {
     let mut config = PeerConfig::new(CLUSTER);

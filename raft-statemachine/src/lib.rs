@@ -94,4 +94,4 @@ pub use kv::{
     KvCodecError, KvConfig, KvError, KvLimits, KvOp, KvQuery, KvQueryResult, KvRequest, KvResponse, KvStore, ScanRange,
     SessionConfig,
 };
-pub use state_machine::StateMachine;
+pub use state_machine::{SnapshotValidator, StateMachine};

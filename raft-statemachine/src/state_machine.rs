@@ -1,6 +1,7 @@
 //! The [`StateMachine`] trait: what a Raft node applies committed entries to.
 
 use std::io::{Read, Write};
+use std::sync::Arc;
 
 use raft_core::{Entry, LogIndex, SnapshotMeta};
 
@@ -64,10 +65,25 @@ pub trait StateMachine: Send + 'static {
     /// error the state is unchanged.
     fn restore(&mut self, meta: &SnapshotMeta, data: &mut dyn Read) -> Result<(), StateMachineError>;
 
+    /// A checker for snapshots received from a leader, run before the
+    /// runtime makes one durable: a snapshot it refuses is never installed
+    /// (the node keeps its log and asks again), so one that `restore` could
+    /// not read never turns into a node that cannot restart. The checker is
+    /// independent of `self` so the runtime can run it on another thread.
+    fn snapshot_validator(&self) -> Arc<dyn SnapshotValidator>;
+
     /// Convenience: [`snapshot`](StateMachine::snapshot) into a fresh buffer.
     fn snapshot_to_vec(&self) -> Result<(SnapshotMeta, Vec<u8>), StateMachineError> {
         let mut buf = Vec::new();
         let meta = self.snapshot(&mut buf)?;
         Ok((meta, buf))
     }
+}
+
+/// Checks that a snapshot is one [`StateMachine::restore`] would accept,
+/// without touching any state machine (a dry-run decode). See
+/// [`StateMachine::snapshot_validator`].
+pub trait SnapshotValidator: Send + Sync + 'static {
+    /// `Ok` if `restore(meta, data)` would succeed; otherwise why not.
+    fn validate(&self, meta: &SnapshotMeta, data: &mut dyn Read) -> Result<(), StateMachineError>;
 }

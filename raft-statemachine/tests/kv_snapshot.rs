@@ -157,3 +157,22 @@ fn snapshot_carries_no_state_from_after_it() {
     restore(&mut r, &meta, &bytes).unwrap();
     assert!(r.get(b"later").is_none());
 }
+
+/// Issue #17: the validator accepts exactly what `restore` accepts, so the
+/// runtime can refuse a bad snapshot before making it durable.
+#[test]
+fn the_validator_accepts_a_good_snapshot_and_refuses_damaged_or_mismatched_ones() {
+    let s = populated();
+    let (meta, bytes) = s.snapshot_to_vec().unwrap();
+    let v = s.snapshot_validator();
+    v.validate(&meta, &mut &bytes[..]).unwrap();
+    for at in [0, 9, bytes.len() / 2, bytes.len() - 1] {
+        let mut bad = bytes.clone();
+        bad[at] ^= 0x08;
+        assert!(v.validate(&meta, &mut &bad[..]).is_err(), "flipped byte {at} accepted");
+        assert!(restore(&mut other(), &meta, &bad).is_err(), "restore must agree at {at}");
+    }
+    assert!(v.validate(&meta, &mut &bytes[..bytes.len() - 3]).is_err(), "truncated");
+    let elsewhere = SnapshotMeta { last_log_id: LogId::new(Term(9), LogIndex(999)), ..meta.clone() };
+    assert!(v.validate(&elsewhere, &mut &bytes[..]).is_err(), "data for another index");
+}

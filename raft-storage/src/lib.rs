@@ -46,6 +46,7 @@ mod rocks_open;
 mod rocks_store;
 mod rocks_write;
 mod snapshot_files;
+mod snapshot_reader;
 mod store;
 
 #[cfg(any(test, feature = "conformance"))]
@@ -58,4 +59,5 @@ pub use error::StoreError;
 pub use identity::{Identity, MAX_CLUSTER_ID_LEN};
 pub use mem_store::MemStore;
 pub use rocks_store::RocksStore;
+pub use snapshot_reader::SnapshotReader;
 pub use store::RaftStore;

@@ -92,6 +92,11 @@ impl SnapshotFiles {
         Ok(data)
     }
 
+    /// Where the file `name` lives.
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
     /// Deletes a file no record points at any more. Failure only wastes
     /// space (the next open retries), so it is logged, not returned.
     pub fn remove(&self, name: &str) {

@@ -154,7 +154,7 @@ pub(crate) fn event(ev: &NodeEvent) -> Option<raft_rpc::NodeEvent> {
         EventKind::SnapshotInstalled { last_log_id } => K::SnapshotInstalled { last_log_id: *last_log_id },
         EventKind::PeerUp { peer } => K::PeerUp { peer: *peer },
         EventKind::PeerDown { peer } => K::PeerDown { peer: *peer },
-        EventKind::Started { .. } | EventKind::Stopped { .. } => return None,
+        EventKind::Started { .. } | EventKind::Stopped { .. } | EventKind::SnapshotRejected { .. } => return None,
     };
     Some(raft_rpc::NodeEvent::now(ev.node, kind))
 }

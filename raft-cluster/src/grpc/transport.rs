@@ -4,13 +4,15 @@
 
 use std::sync::Mutex;
 
+use futures::future::BoxFuture;
 use raft_core::{Message, NodeId};
-use raft_rpc::{PeerPool, PeerReport};
+use raft_rpc::{PeerPool, PeerReport, SnapshotSource};
 use tokio::sync::mpsc;
 use tracing::debug;
 
 use crate::config::NodeConfig;
 use crate::error::ClusterError;
+use crate::store::SnapshotData;
 use crate::transport::{Reporter, Transport};
 
 /// Reports the pool may queue before the node drains them.
@@ -47,6 +49,18 @@ impl Transport for GrpcTransport {
             debug!(peer = %to, error = %e, "peer send refused");
             report.unreachable(to);
         }
+    }
+
+    /// Streams the data from the store in chunks (raft-rpc's
+    /// [`PeerPool::stream_snapshot`]): memory stays bounded whatever the
+    /// snapshot's size.
+    fn send_snapshot<'a>(&'a self, msg: Message, data: SnapshotData, report: &'a Reporter) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let to = msg.to;
+            let source = SnapshotSource { len: data.len, crc32: data.crc32, reader: data.reader };
+            let success = self.pool.stream_snapshot(msg, source).await;
+            report.snapshot_status(to, success);
+        })
     }
 
     /// Forwards the pool's reports to the node until the pool closes.

@@ -1,9 +1,6 @@
-//! Applying committed entries, serving reads, and taking snapshots.
-
-use std::sync::Arc;
+//! Applying committed entries and serving reads.
 
 use raft_core::{Entry, EntryPayload};
-use tracing::{debug, info};
 
 use super::task::NodeTask;
 use crate::error::ClusterError;
@@ -58,29 +55,5 @@ impl<M: NodeStateMachine> NodeTask<M> {
         for (query, reply) in self.reads.take_servable(self.sm.applied_index()) {
             let _ = reply.send(Ok(self.sm.query(&query)));
         }
-    }
-
-    /// Snapshots the state machine at its applied index and lets the store
-    /// compact the log up to it (§7). Runs the store call on a blocking
-    /// thread.
-    pub(crate) async fn take_snapshot(&mut self) -> Result<(), ClusterError> {
-        let index = self.sm.applied_index();
-        let current = self.store.snapshot().map_err(|e| ClusterError::Storage(e.to_string()))?;
-        if index <= current.meta.last_log_id.index {
-            debug!(parent: &self.span, %index, "snapshot hint ignored: nothing new applied");
-            return Ok(());
-        }
-        let data = self.sm.snapshot().map_err(ClusterError::StateMachine)?;
-        let bytes = data.len() as u64;
-        let membership = self.applied_membership.clone();
-        let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || store.create_snapshot(index, membership, data))
-            .await
-            .map_err(|e| ClusterError::TaskFailed(format!("storage thread: {e}")))?
-            .map_err(|e| ClusterError::Storage(format!("create snapshot at {index}: {e}")))?;
-        let last_log_id = self.store.snapshot().map_err(|e| ClusterError::Storage(e.to_string()))?.meta.last_log_id;
-        info!(parent: &self.span, %last_log_id, bytes, "snapshot taken, log compacted");
-        self.emit(EventKind::SnapshotTaken { last_log_id, bytes });
-        Ok(())
     }
 }

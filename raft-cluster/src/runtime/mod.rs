@@ -9,6 +9,9 @@
 //! fsync.
 
 mod apply;
+pub(crate) mod inbound_snapshot;
+pub(crate) mod local_snapshot;
+pub(crate) mod outbound_snapshot;
 pub(crate) mod pending;
 mod ready;
 pub(crate) mod task;

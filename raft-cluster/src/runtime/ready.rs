@@ -19,7 +19,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
         // Step 3 may precede step 2: a leader sends appends while its own
         // write is in flight (thesis §10.2.1).
         for msg in std::mem::take(&mut rd.messages) {
-            self.transport.send(msg, &self.reporter);
+            self.send_message(msg);
         }
         rd = self.persist(rd).await?;
         if let Some(snapshot) = &rd.snapshot {
@@ -28,7 +28,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
         // Votes and append acknowledgements promise durable state (§5.1,
         // thesis §3.8): only now may they go out.
         for msg in std::mem::take(&mut rd.persisted_messages) {
-            self.transport.send(msg, &self.reporter);
+            self.send_message(msg);
         }
         self.apply_committed(&rd.committed_entries)?;
         for rs in &rd.read_states {
@@ -38,7 +38,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
         let hint = rd.snapshot_hint;
         self.raft.advance(rd).map_err(|e| ClusterError::Core(e.to_string()))?;
         if hint.is_some() {
-            self.take_snapshot().await?;
+            self.start_snapshot()?;
         }
         Ok(())
     }

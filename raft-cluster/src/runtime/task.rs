@@ -10,7 +10,7 @@
 //!         send Ready.persisted_messages                         -- after fsync
 //!         apply committed entries, answer writes by (index, term)
 //!         serve ReadIndex reads whose index is applied
-//!         advance; snapshot if the core hints
+//!         advance; if the core hints, start a snapshot (blocking thread)
 //!     publish status
 //! }
 //! ```
@@ -20,11 +20,13 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use raft_core::{Membership, Message, NodeId, ProposeError, RaftNode, Role, Term};
+use raft_core::{Membership, Message, MessageBody, NodeId, ProposeError, RaftNode, Role, Term};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::{interval, MissedTickBehavior};
 use tracing::{debug, info, Span};
 
+use super::inbound_snapshot::{Checked, InboundSnapshots};
+use super::local_snapshot::{LocalSnapshots, SnapshotDone};
 use super::pending::{PendingReads, PendingWrites};
 use super::{ReadMode, Request};
 use crate::config::NodeConfig;
@@ -35,11 +37,18 @@ use crate::status::NodeStatus;
 use crate::store::{NodeStore, SharedStore};
 use crate::transport::{Report, Reporter, Transport};
 
+/// A loop turn at least this long is logged.
+const STALL_WARNING: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// The receiving ends the task reads from.
 pub(crate) struct Inputs<M: NodeStateMachine> {
     pub(crate) peers: mpsc::Receiver<Message>,
     pub(crate) requests: mpsc::Receiver<Request<M>>,
     pub(crate) reports: mpsc::Receiver<Report>,
+    /// Snapshots from the leader whose check finished.
+    pub(crate) checked: mpsc::Receiver<Checked>,
+    /// Local snapshots whose job finished.
+    pub(crate) snapshots_done: mpsc::Receiver<SnapshotDone>,
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 
@@ -64,6 +73,14 @@ pub(crate) struct NodeTask<M: NodeStateMachine> {
     /// Peers the transport reported unreachable and that have not spoken
     /// since.
     pub(crate) down: BTreeSet<NodeId>,
+    /// The longest loop turn so far (see `NodeStatus::longest_stall`).
+    pub(crate) longest_stall: std::time::Duration,
+    /// Snapshots from the leader being checked before the core sees them.
+    pub(crate) inbound_snapshots: InboundSnapshots,
+    /// The local snapshot being taken off the node task, if any.
+    pub(crate) local_snapshots: LocalSnapshots,
+    /// Slots of outgoing snapshot transfers (`MAX_CONCURRENT_SNAPSHOT_SENDS`).
+    pub(crate) snapshot_sends: Arc<tokio::sync::Semaphore>,
     pub(crate) span: Span,
 }
 
@@ -116,12 +133,26 @@ impl<M: NodeStateMachine> NodeTask<M> {
                 Some(msg) = inputs.peers.recv() => self.step(msg)?,
                 Some(req) = inputs.requests.recv() => self.handle_request(req),
                 Some(report) = inputs.reports.recv() => self.handle_report(report),
+                Some(checked) = inputs.checked.recv() => self.on_snapshot_checked(checked)?,
+                Some(done) = inputs.snapshots_done.recv() => self.on_snapshot_done(done),
             }
+            let woke = tokio::time::Instant::now();
             self.drain(inputs)?;
             while self.raft.has_ready() {
                 self.handle_ready().await?;
             }
+            self.note_turn(woke.elapsed());
             self.publish_status(true);
+        }
+    }
+
+    /// Records how long one loop turn kept the node from its inputs.
+    fn note_turn(&mut self, took: std::time::Duration) {
+        if took > self.longest_stall {
+            self.longest_stall = took;
+            if took >= STALL_WARNING {
+                info!(parent: &self.span, took_ms = took.as_millis() as u64, "node loop busy (longest turn so far)");
+            }
         }
     }
 
@@ -151,6 +182,9 @@ impl<M: NodeStateMachine> NodeTask<M> {
     fn step(&mut self, msg: Message) -> Result<(), ClusterError> {
         if self.down.remove(&msg.from) {
             self.emit(EventKind::PeerUp { peer: msg.from });
+        }
+        if matches!(msg.body, MessageBody::InstallSnapshot(_)) {
+            return self.check_snapshot(msg);
         }
         self.raft.step(msg).map_err(|e| ClusterError::Core(e.to_string()))
     }
@@ -239,6 +273,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
             matched: s.progress.iter().map(|(id, p)| (*id, p.matched)).collect(),
             unreachable: self.down.iter().copied().collect(),
             running,
+            longest_stall: self.longest_stall,
         };
         self.status.send_if_modified(|old| {
             let changed = *old != status;

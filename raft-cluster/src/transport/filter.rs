@@ -14,9 +14,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use raft_core::{Message, MessageBody, NodeId};
 
 use super::{Reporter, Transport};
+use crate::store::SnapshotData;
 
 #[derive(Default, Debug)]
 struct Rules {
@@ -158,6 +160,22 @@ impl<T: Transport> Transport for FilteredTransport<T> {
                 });
             }
         }
+    }
+
+    fn send_snapshot<'a>(&'a self, msg: Message, data: SnapshotData, report: &'a Reporter) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            match self.filter.verdict(msg.from, msg.to) {
+                Verdict::Pass => self.inner.send_snapshot(msg, data, report).await,
+                Verdict::Drop => {
+                    report.snapshot_status(msg.to, false);
+                    report.unreachable(msg.to);
+                }
+                Verdict::Delay(d) => {
+                    tokio::time::sleep(d).await;
+                    self.inner.send_snapshot(msg, data, report).await;
+                }
+            }
+        })
     }
 }
 

@@ -15,8 +15,13 @@ mod local;
 pub use filter::{FilteredTransport, LinkFilter, Verdict};
 pub use local::{LocalNetwork, LocalTransport};
 
-use raft_core::{Message, NodeId};
+use std::io::Read;
+
+use futures::future::BoxFuture;
+use raft_core::{Message, MessageBody, NodeId};
 use tokio::sync::mpsc;
+
+use crate::store::SnapshotData;
 
 /// Sends a node's outgoing messages.
 pub trait Transport: Send + Sync + 'static {
@@ -26,11 +31,53 @@ pub trait Transport: Send + Sync + 'static {
     /// given up on).
     fn send(&self, msg: Message, report: &Reporter);
 
+    /// Sends the InstallSnapshot `msg` with its data read from `data` (the
+    /// data in `msg` itself is empty), then reports `SnapshotStatus`. Runs on
+    /// a task of its own, never on the node task. The default reads the
+    /// data into the message on a blocking thread and calls [`Self::send`]:
+    /// right for in-process delivery, where the receiver holds the whole
+    /// message anyway. A network transport should stream it instead.
+    fn send_snapshot<'a>(&'a self, msg: Message, data: SnapshotData, report: &'a Reporter) -> BoxFuture<'a, ()> {
+        Box::pin(send_in_memory(self, msg, data, report))
+    }
+
     /// Called once when the node starts, with the reporter for reports the
     /// transport produces on its own (e.g. from background sender tasks).
     fn attach(&self, report: Reporter) {
         let _ = report;
     }
+}
+
+/// [`Transport::send_snapshot`]'s default: the data into the message, then
+/// [`Transport::send`].
+pub async fn send_in_memory<T: Transport + ?Sized>(t: &T, msg: Message, data: SnapshotData, report: &Reporter) {
+    let to = msg.to;
+    match tokio::task::spawn_blocking(move || fill(msg, data)).await {
+        Ok(Ok(full)) => t.send(full, report),
+        Ok(Err(e)) => {
+            tracing::warn!(peer = %to, error = %e, "snapshot to send could not be read");
+            report.snapshot_status(to, false);
+        }
+        Err(e) => {
+            tracing::warn!(peer = %to, error = %e, "reading the snapshot to send failed");
+            report.snapshot_status(to, false);
+        }
+    }
+}
+
+/// Reads `data` into `msg`, checking its length and CRC-32.
+fn fill(mut msg: Message, data: SnapshotData) -> std::io::Result<Message> {
+    let mut buf = Vec::with_capacity(usize::try_from(data.len).unwrap_or(0).min(64 << 20));
+    data.reader.take(data.len).read_to_end(&mut buf)?;
+    if buf.len() as u64 != data.len || crc32fast::hash(&buf) != data.crc32 {
+        let detail = format!("expected {} bytes with CRC-32 {:08x}, read {}", data.len, data.crc32, buf.len());
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, detail));
+    }
+    if let MessageBody::InstallSnapshot(is) = &mut msg.body {
+        is.snapshot.meta = data.meta;
+        is.snapshot.data = buf;
+    }
+    Ok(msg)
 }
 
 /// What the transport tells the node about its sends.

@@ -170,12 +170,34 @@ pub fn snapshot_header(msg: &Message) -> Option<pb::SnapshotHeader> {
         last_log_id: Some(s.snapshot.meta.last_log_id.into()),
         membership: Some((&s.snapshot.meta.membership).into()),
         total_bytes: s.snapshot.data.len() as u64,
+        data_crc32: Some(crc32fast::hash(&s.snapshot.data)),
     })
 }
 
-/// Rebuilds the core InstallSnapshot message from a validated header and the
-/// reassembled data.
+/// Rebuilds the core InstallSnapshot message from a header and the
+/// reassembled data, checking the data against the header's length and
+/// CRC-32 (a mismatch means the data was damaged on the way).
 pub fn snapshot_message_from_header(h: pb::SnapshotHeader, data: Vec<u8>) -> Result<Message, ConvertError> {
+    let (expected, actual) = (h.data_crc32, crc32fast::hash(&data));
+    let msg = message_from_header(h, data)?;
+    check_snapshot_crc(expected, actual)?;
+    Ok(msg)
+}
+
+/// Fails unless the header's CRC-32 (`expected`) is present and equals
+/// `actual`, the checksum of the data received.
+pub(crate) fn check_snapshot_crc(expected: Option<u32>, actual: u32) -> Result<(), ConvertError> {
+    let expected = expected.ok_or(ConvertError::Missing("snapshot_header.data_crc32"))?;
+    if actual != expected {
+        let reason = format!("CRC-32 {actual:08x} of the data received does not match the header's {expected:08x}");
+        return Err(ConvertError::invalid("snapshot.data", reason));
+    }
+    Ok(())
+}
+
+/// [`snapshot_message_from_header`] without the checksum (the caller
+/// checked it as the data arrived).
+pub(crate) fn message_from_header(h: pb::SnapshotHeader, data: Vec<u8>) -> Result<Message, ConvertError> {
     if data.len() as u64 != h.total_bytes {
         let reason = format!("header announced {} bytes, stream delivered {}", h.total_bytes, data.len());
         return Err(ConvertError::invalid("snapshot.data", reason));

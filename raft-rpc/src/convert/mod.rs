@@ -8,7 +8,7 @@
 
 mod admin;
 pub(crate) mod kv;
-mod message;
+pub(crate) mod message;
 
 pub use kv::{scan_range_to_pb, write_to_pb, NotLeaderReply, WriteCall};
 pub use message::{snapshot_header, snapshot_message_from_header, MessageRoute};

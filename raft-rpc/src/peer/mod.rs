@@ -6,7 +6,7 @@ mod queue;
 mod sender;
 mod snapshot;
 
-pub use snapshot::chunks as snapshot_chunks;
+pub use snapshot::{chunks as snapshot_chunks, SnapshotSource, READ_AHEAD_CHUNKS};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -219,6 +219,26 @@ impl PeerPool {
         Ok(())
     }
 
+    /// Streams the InstallSnapshot `msg` to `msg.to` with its data read
+    /// from `source` chunk by chunk (bounded memory whatever the snapshot's
+    /// size; `msg`'s own data is ignored), and resolves once the peer
+    /// acknowledged it (true) or the transfer failed. Unlike [`Self::send`]
+    /// it reports nothing: the caller reports the outcome to its core. At
+    /// most one transfer per peer: a second one fails at once.
+    pub async fn stream_snapshot(&self, msg: Message, source: SnapshotSource) -> bool {
+        let Some(link) = self.peers().get(&msg.to).cloned() else { return false };
+        if link.snapshot_busy.swap(true, Ordering::AcqRel) {
+            link.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        // Cleared even if the caller drops this future mid-transfer.
+        let _busy = ClearOnDrop(&link.snapshot_busy);
+        let success = snapshot::stream_from(&link, &self.inner.config, msg, source).await;
+        let counter = if success { &link.counters.snapshots_sent } else { &link.counters.snapshots_failed };
+        counter.fetch_add(1, Ordering::Relaxed);
+        success
+    }
+
     /// Counters of `id`, if known.
     pub fn stats(&self, id: NodeId) -> Option<PeerStats> {
         let link = self.peers().get(&id).cloned()?;
@@ -231,6 +251,15 @@ impl PeerPool {
             snapshots_sent: c.snapshots_sent.load(Ordering::Relaxed),
             snapshots_failed: c.snapshots_failed.load(Ordering::Relaxed),
         })
+    }
+}
+
+/// Clears a busy flag when dropped.
+struct ClearOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 

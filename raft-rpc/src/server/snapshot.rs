@@ -1,10 +1,12 @@
 //! Reassembles an InstallSnapshot stream (Figure 13) into one core message,
 //! enforcing the chunk and total size limits as chunks arrive so that a
-//! misbehaving sender cannot make the receiver buffer without bound.
+//! misbehaving sender cannot make the receiver buffer without bound, and
+//! checking the data against the header's CRC-32 so that a snapshot damaged
+//! in transit never reaches the node (which would make it durable).
 
 use raft_core::Message;
 
-use crate::convert::snapshot_message_from_header;
+use crate::convert::message::{check_snapshot_crc, message_from_header};
 use crate::error::ConvertError;
 use crate::limits::Limits;
 use crate::pb;
@@ -22,6 +24,8 @@ pub struct SnapshotAssembler {
     /// Set by the first chunk; invariant: `data.len() <= header.total_bytes`.
     header: Option<pb::SnapshotHeader>,
     data: Vec<u8>,
+    /// CRC-32 of `data`, updated chunk by chunk.
+    crc: crc32fast::Hasher,
 }
 
 impl SnapshotAssembler {
@@ -32,6 +36,7 @@ impl SnapshotAssembler {
             max_total_bytes: limits.max_snapshot_bytes,
             header: None,
             data: Vec::new(),
+            crc: crc32fast::Hasher::new(),
         }
     }
 
@@ -52,6 +57,7 @@ impl SnapshotAssembler {
                     let reason = format!("{total} bytes received but the header announced {}", h.total_bytes);
                     return Err(ConvertError::invalid("snapshot_chunk.data", reason));
                 }
+                self.crc.update(&d);
                 self.data.extend_from_slice(&d);
                 Ok(())
             }
@@ -64,7 +70,8 @@ impl SnapshotAssembler {
             return Err(ConvertError::invalid("snapshot_header.total_bytes", reason));
         }
         // Validate every header field now rather than after the data.
-        snapshot_message_from_header(pb::SnapshotHeader { total_bytes: 0, ..h.clone() }, Vec::new())?;
+        h.data_crc32.ok_or(ConvertError::Missing("snapshot_header.data_crc32"))?;
+        message_from_header(pb::SnapshotHeader { total_bytes: 0, ..h.clone() }, Vec::new())?;
         self.data = Vec::with_capacity(h.total_bytes.min(MAX_PREALLOC_BYTES) as usize);
         self.header = Some(h);
         Ok(())
@@ -76,9 +83,14 @@ impl SnapshotAssembler {
     }
 
     /// The reassembled InstallSnapshot message; fails if the header is
-    /// missing or fewer bytes arrived than it announced.
+    /// missing, fewer bytes arrived than it announced, or their CRC-32 is
+    /// not the header's.
     pub fn finish(self) -> Result<Message, ConvertError> {
         let header = self.header.ok_or(ConvertError::Missing("snapshot_chunk.header"))?;
-        snapshot_message_from_header(header, self.data)
+        let expected = header.data_crc32;
+        // Length and fields first: a short transfer says so, not "bad CRC".
+        let msg = message_from_header(header, self.data)?;
+        check_snapshot_crc(expected, self.crc.finalize())?;
+        Ok(msg)
     }
 }

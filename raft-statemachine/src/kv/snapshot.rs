@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::session::{Session, SessionConfig, SessionTable};
 use super::KvResponse;
-use crate::{SnapshotError, StateMachineError};
+use crate::{SnapshotError, SnapshotValidator, StateMachineError};
 
 /// First bytes of every KV snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"RAFTKVSN";
@@ -180,6 +180,20 @@ pub(crate) fn read_snapshot(
         return Err(SnapshotError::Malformed("bytes after the checksum trailer".into()).into());
     }
     Ok(restored)
+}
+
+/// The KV store's [`SnapshotValidator`]: decodes the whole snapshot as
+/// `restore` does (magic, version, header against the meta, record order and
+/// counts, checksum trailer) and drops the result.
+#[derive(Clone, Debug)]
+pub(crate) struct KvSnapshotValidator {
+    pub(crate) sessions: SessionConfig,
+}
+
+impl SnapshotValidator for KvSnapshotValidator {
+    fn validate(&self, meta: &SnapshotMeta, data: &mut dyn Read) -> Result<(), StateMachineError> {
+        read_snapshot(data, meta, &self.sessions).map(drop)
+    }
 }
 
 /// Reads records up to and including `End`, checking order and counts.

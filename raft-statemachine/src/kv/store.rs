@@ -2,15 +2,16 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
+use std::sync::Arc;
 
 use raft_core::{Entry, EntryPayload, LogId, LogIndex, SnapshotMeta};
 use serde::{Deserialize, Serialize};
 
 use super::query::run_query;
 use super::session::{SessionCheck, SessionTable};
-use super::snapshot::{read_snapshot, write_snapshot};
+use super::snapshot::{read_snapshot, write_snapshot, KvSnapshotValidator};
 use super::{KvError, KvLimits, KvOp, KvQuery, KvQueryResult, KvRequest, KvResponse, SessionConfig};
-use crate::{AppliedState, StateMachine, StateMachineError};
+use crate::{AppliedState, SnapshotValidator, StateMachine, StateMachineError};
 
 /// Configuration of a [`KvStore`]. Must be identical on every replica,
 /// because apply depends on it (limits re-checked, sessions evicted).
@@ -174,5 +175,9 @@ impl StateMachine for KvStore {
         self.sessions = restored.sessions;
         self.applied = AppliedState::from_meta(meta);
         Ok(())
+    }
+
+    fn snapshot_validator(&self) -> Arc<dyn SnapshotValidator> {
+        Arc::new(KvSnapshotValidator { sessions: self.config.sessions.clone() })
     }
 }
