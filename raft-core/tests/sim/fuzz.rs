@@ -254,17 +254,24 @@ fn liveness(c: &mut Cluster, rng: &mut SeededRng) -> u64 {
 
 /// Runs the full schedule for `seed` on `nodes` nodes.
 pub fn run(seed: u64, nodes: usize) -> RunSummary {
-    run_with(seed, nodes, false)
+    run_with(seed, nodes, None)
 }
 
-/// Like [`run`]; with `broken_runtime` the runtime acknowledges writes
-/// before they are durable and crashes are frequent, which must end in a
-/// detected safety violation (a self-test of the checkers).
-pub fn run_with(seed: u64, nodes: usize, broken_runtime: bool) -> RunSummary {
+/// Like [`run`], with a broken runtime that acknowledges writes before they
+/// are durable, and frequent crashes: this must end in a detected violation
+/// (a self-test of the checkers). `check_durability` says whether the
+/// Durability check runs (it catches this at once) or only the protocol-level
+/// properties do.
+pub fn run_broken(seed: u64, nodes: usize, check_durability: bool) -> RunSummary {
+    run_with(seed, nodes, Some(check_durability))
+}
+
+fn run_with(seed: u64, nodes: usize, broken_runtime: Option<bool>) -> RunSummary {
     let mut rng = SeededRng::new(derive_seed(seed, 0x4655_5a5a));
     let (mut cfg, mut plan) = build(seed, nodes, &mut rng);
-    if broken_runtime {
+    if let Some(check_durability) = broken_runtime {
         cfg.ack_before_persist = true;
+        cfg.check_durability = check_durability;
         plan.fault_rate = 0.4;
     }
     let mut c = Cluster::new(cfg);

@@ -12,7 +12,7 @@ use raft_core::{Config, MemStorage, Membership, Message, NodeId, SeededRng, Stor
 
 use super::network::{NetConfig, Network, SendOutcome};
 use super::node_host::{CrashPoint, NodeHost, ReadResult};
-use crate::invariants::{Invariants, NodeView, Violation};
+use crate::invariants::{record_failure, Inv, Invariants, NodeView, Violation};
 
 /// How many trace lines a failure report shows.
 const TRACE_LINES: usize = 60;
@@ -38,6 +38,12 @@ pub struct SimConfig {
     /// Break the runtime on purpose: acknowledge before persisting (only for
     /// proving that the checkers catch the resulting safety violations).
     pub ack_before_persist: bool,
+    /// Check that acknowledged writes are durable when they are sent.
+    pub check_durability: bool,
+    /// Probability that a node's `Ready` is left for later after an input
+    /// (tick, message, proposal), so that several inputs reach the node
+    /// between two Readies, as a runtime that batches does.
+    pub batch: f64,
 }
 
 impl SimConfig {
@@ -56,6 +62,8 @@ impl SimConfig {
             raft,
             crash_drop_in_flight: 0.5,
             ack_before_persist: false,
+            check_durability: true,
+            batch: 0.0,
             replay: format!("SIM_SEED={seed} cargo test -p raft-core --test sim -- replay --nocapture"),
         }
     }
@@ -122,9 +130,15 @@ impl Cluster {
             echo: std::env::var_os("SIM_TRACE").is_some(),
             cfg,
         };
+        for id in ids.iter().copied() {
+            let storage = c.hosts[&id].storage.clone();
+            c.inv.register(id, &storage);
+        }
         for id in ids {
-            let broken = c.cfg.ack_before_persist;
-            c.hosts.get_mut(&id).expect("known id").ack_before_persist = broken;
+            let (broken, durability) = (c.cfg.ack_before_persist, c.cfg.check_durability);
+            let h = c.hosts.get_mut(&id).expect("known id");
+            h.ack_before_persist = broken;
+            h.check_durability = durability;
             c.start(id);
         }
         c
@@ -152,8 +166,15 @@ impl Cluster {
         self.trace.push_back(line);
     }
 
-    /// Panics with the violation, the seed and the replay command.
+    /// Panics with a harness-level failure, the seed and the replay command.
     pub fn fail(&self, v: impl std::fmt::Display) -> ! {
+        self.fail_with(Violation::new(Inv::Harness, v.to_string()))
+    }
+
+    /// Panics with the violation, the seed and the replay command; the
+    /// violation itself is kept for [`crate::invariants::take_failure`].
+    pub fn fail_with(&self, v: Violation) -> ! {
+        record_failure(&v);
         let trace: Vec<&str> = self.trace.iter().map(String::as_str).collect();
         panic!(
             "\nSIMULATION FAILURE (seed {}, tick {}, step {}): {v}\nreplay with: {}\nlast events:\n  {}\n",
@@ -166,7 +187,7 @@ impl Cluster {
     }
 
     fn ok<T>(&self, r: Result<T, Violation>) -> T {
-        r.unwrap_or_else(|v| self.fail(v))
+        r.unwrap_or_else(|v| self.fail_with(v))
     }
 
     fn node_config(&self, id: NodeId) -> Config {
@@ -298,6 +319,16 @@ impl Cluster {
         self.ok(r);
     }
 
+    /// Called after every input to `id`: handles its Ready now, or (with
+    /// probability `batch`) leaves it for a later step so that more inputs
+    /// pile up first. `drain` and `tick` handle every Ready left over.
+    pub fn after_input(&mut self, id: NodeId) {
+        if self.cfg.batch > 0.0 && self.rng.gen_bool(self.cfg.batch) {
+            return;
+        }
+        self.process_ready(id);
+    }
+
     /// Handles `id`'s pending `Ready`, if any, and sends what it produced.
     pub fn process_ready(&mut self, id: NodeId) {
         let host = self.hosts.get_mut(&id).expect("known id");
@@ -344,32 +375,32 @@ impl Cluster {
             if let Err(e) = r {
                 self.fail(format!("{to}: step() returned a fatal error: {e}"));
             }
-            self.process_ready(to);
+            self.after_input(to);
         }
         if snapshot && self.is_up(from) {
             self.hosts.get_mut(&from).expect("known id").node().report_snapshot(to, delivered);
-            self.process_ready(from);
+            self.after_input(from);
         }
         self.check();
     }
 
-    /// Handles every pending Ready and every message due by now.
+    /// Delivers every message due by now and handles every pending Ready.
+    /// Deliveries come first, so a node that left its Ready for later
+    /// (batching) takes more messages before it gets to it.
     pub fn drain(&mut self) {
         let mut steps = 0u64;
         loop {
-            let mut progressed = false;
-            for id in self.ids() {
-                if self.hosts[&id].node.as_ref().is_some_and(|n| n.has_ready()) {
-                    self.process_ready(id);
-                    progressed = true;
-                }
-            }
-            if let Some((msg, up)) = self.net.pop_due(self.now) {
-                self.deliver(msg, up);
-                progressed = true;
-            }
-            if !progressed {
-                return;
+            let pending = self.ids().into_iter().find(|id| self.hosts[id].node.as_ref().is_some_and(|n| n.has_ready()));
+            match pending {
+                // Without batching, Readies go first (as they always did).
+                Some(id) if self.cfg.batch == 0.0 => self.process_ready(id),
+                _ => match self.net.pop_due(self.now) {
+                    Some((msg, up)) => self.deliver(msg, up),
+                    None => match pending {
+                        Some(id) => self.process_ready(id),
+                        None => return,
+                    },
+                },
             }
             steps += 1;
             if steps > MAX_STEPS_PER_TICK {
@@ -384,7 +415,7 @@ impl Cluster {
         for id in self.ids() {
             if let Some(node) = self.hosts.get_mut(&id).expect("known id").node.as_mut() {
                 node.tick();
-                self.process_ready(id);
+                self.after_input(id);
                 self.check();
             }
         }

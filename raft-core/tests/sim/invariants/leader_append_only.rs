@@ -10,10 +10,9 @@ use std::collections::BTreeMap;
 
 use raft_core::{LogId, MemStorage, NodeId, Ready, Role, Storage, Term};
 
-use super::{Check, NodeView, Violation};
+use super::{Check, Inv, NodeView, Violation};
 
-const NAME: &str = "Leader Append-Only";
-const SECTION: &str = "§5.3";
+const KIND: Inv = Inv::LeaderAppendOnly;
 
 /// Per node: the term it leads and the last stored entry seen while leading.
 #[derive(Default)]
@@ -22,7 +21,7 @@ pub struct LeaderAppendOnly {
 }
 
 fn fail(detail: String) -> Check {
-    Err(Violation::new(NAME, SECTION, detail))
+    Err(Violation::new(KIND, detail))
 }
 
 fn stored_tail(storage: &MemStorage) -> LogId {
