@@ -2,7 +2,7 @@
 
 use crate::config::ConfigError;
 use crate::storage::StorageError;
-use crate::types::{LogIndex, NodeId};
+use crate::types::{LogIndex, NodeId, Term};
 
 /// Why a proposal, read or transfer was refused. None of these change any
 /// state; the caller may retry (elsewhere).
@@ -39,6 +39,16 @@ pub enum ProposeError {
     MembershipChangePending {
         /// Index of the pending change.
         pending: LogIndex,
+    },
+    /// A membership change was proposed before the leader committed an
+    /// entry of its own term (its no-op). Until then an uncommitted change
+    /// of an earlier leader may still win, and two single-server changes
+    /// could overlap without a common quorum (thesis §4.1, Ongaro's
+    /// raft-dev erratum). Retry once the leader's first entry commits.
+    #[error("membership change refused: the leader has not yet committed an entry of its term {term}; retry shortly")]
+    NotCommittedInTerm {
+        /// The leader's term.
+        term: Term,
     },
     /// The request itself is invalid (unknown transferee, empty voter set…).
     #[error("invalid request: {0}")]

@@ -170,8 +170,19 @@ impl<S: Storage> RaftNode<S> {
     /// Proposes a new membership. Only one change may be uncommitted at a
     /// time, and (until joint consensus is implemented, thesis §4.3) the
     /// voter set may change by at most one node.
+    ///
+    /// A new leader must first commit an entry of its own term (its no-op):
+    /// before that, a change appended by an earlier leader may still be in
+    /// some logs, and a second single-server change on top of a different
+    /// base could commit without overlapping quorums (Ongaro's erratum to
+    /// thesis §4.1). Until then this returns
+    /// [`ProposeError::NotCommittedInTerm`]; retry shortly.
     pub fn propose_membership(&mut self, m: Membership) -> Result<LogId, ProposeError> {
         self.check_can_propose()?;
+        if !self.committed_in_term() {
+            tracing::debug!(node = self.id().0, term = self.term.0, "membership change refused: no commit in term yet");
+            return Err(ProposeError::NotCommittedInTerm { term: self.term });
+        }
         if let Some(pending) = self.members.latest_index().filter(|&i| i > self.log.committed()) {
             return Err(ProposeError::MembershipChangePending { pending });
         }

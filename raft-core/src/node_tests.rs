@@ -233,6 +233,22 @@ fn membership_takes_effect_when_appended_not_when_committed() {
 }
 
 #[test]
+fn membership_change_is_refused_until_the_leaders_noop_commits() {
+    // thesis §4.1 erratum: a new leader must commit an entry of its term
+    // before it may change the configuration.
+    let mut n = node(1, &[1, 2, 3]);
+    elect_manually(&mut n, &[2, 3]);
+    assert_eq!(n.status().commit, LogIndex(0));
+    assert_eq!(
+        n.propose_membership(membership(&[1, 2, 3, 4])),
+        Err(ProposeError::NotCommittedInTerm { term: Term(1) })
+    );
+    n.step(ack(2, 1, 1, 1)).unwrap();
+    assert_eq!(n.status().commit, LogIndex(1));
+    assert_eq!(n.propose_membership(membership(&[1, 2, 3, 4])), Ok(LogId::new(Term(1), LogIndex(2))));
+}
+
+#[test]
 fn membership_entry_reverts_when_truncated() {
     // thesis §4.1: a removed uncommitted configuration entry is undone.
     let mut n = node(2, &[1, 2, 3]);

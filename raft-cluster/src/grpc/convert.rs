@@ -91,6 +91,7 @@ fn map_error(e: ClientError) -> ServiceError {
         ClientError::Invalid(m) => ServiceError::Invalid(m),
         ClientError::Rejected(ProposeError::Backpressure { .. }) => ServiceError::Busy(text),
         ClientError::Rejected(ProposeError::TransferInProgress { .. }) => ServiceError::Unavailable(text),
+        ClientError::Rejected(ProposeError::NotCommittedInTerm { .. }) => ServiceError::Unavailable(text),
         ClientError::Rejected(_) => ServiceError::Invalid(text),
         ClientError::StateMachine(_) => ServiceError::Internal(text),
     }

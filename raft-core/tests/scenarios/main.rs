@@ -23,6 +23,7 @@ mod invariants;
 mod agreement;
 mod election;
 mod leadership;
+mod membership;
 mod persistence;
 mod snapshots;
 

@@ -1,0 +1,74 @@
+//! Single-server membership changes (thesis §4.1, §4.2.2) under the
+//! schedules that break naive implementations (issue #19).
+
+use raft_core::{LogIndex, Membership, NodeId, ProposeError, Role, Storage};
+
+use crate::harness::{Cluster, NetConfig, SimConfig};
+use crate::{cluster_with, cmd, ELECTION_TIMEOUT};
+
+fn members(ids: &[u64]) -> Membership {
+    Membership::new(ids.iter().map(|&i| NodeId(i)))
+}
+
+/// Every message takes exactly one tick, so a leader elected in a tick has
+/// not yet heard back about its no-op when the tick ends.
+fn one_tick_net() -> NetConfig {
+    NetConfig { min_delay: 1, max_delay: 1, ..NetConfig::reliable() }
+}
+
+fn propose_membership(c: &mut Cluster, at: NodeId, m: Membership) -> Result<LogIndex, ProposeError> {
+    let r = c.hosts.get_mut(&at).expect("known id").node().propose_membership(m.clone());
+    c.note(format!("{at} propose_membership({:?}) -> {r:?}", m.voters));
+    c.process_ready(at);
+    r.map(|id| id.index)
+}
+
+fn leader_among(c: &Cluster, ids: &[NodeId]) -> Option<NodeId> {
+    ids.iter().copied().find(|id| c.hosts[id].node.as_ref().is_some_and(|n| n.role() == Role::Leader))
+}
+
+/// Ongaro's single-server-change bug (raft-dev, 2015; thesis §4.1 erratum):
+/// C0 = {1,2,3,4}; the leader A appends C1 = C0 + 5, which reaches only 5,
+/// and crashes; the next leader B proposes C2 = C0 - A at once and commits
+/// its no-op and C2 with B and Y; A returns and wins under C1 with 5 and Z.
+/// Two different entries commit at one index unless B refuses C2 until it
+/// has committed an entry of its own term. The simulator's State Machine
+/// Safety checker (§5.4.3) fails the run on any such double commit.
+#[test]
+fn membership_change_waits_for_the_leaders_first_commit() {
+    let mut cfg = SimConfig::new(5, 601);
+    cfg.net = one_tick_net();
+    cfg.raft.check_quorum = false;
+    let mut c = cluster_with(cfg, "membership_change_waits_for_the_leaders_first_commit");
+    let five = NodeId(5);
+    c.disconnect(five);
+    let a = c.check_one_leader();
+    c.one(&cmd(1), 4, false);
+    let c0_index = propose_membership(&mut c, a, members(&[1, 2, 3, 4])).expect("C0 accepted");
+    c.wait_until(2 * ELECTION_TIMEOUT, "C0 applied on 1..4", |c| c.n_committed(c0_index).0 >= 4);
+
+    // A appends C1 = C0 + 5; only 5 receives it; A crashes.
+    let others: Vec<NodeId> = (1..=4).map(NodeId).filter(|&id| id != a).collect();
+    c.connect(five);
+    c.partition(&[vec![a, five], others.clone()]);
+    let c1_index = propose_membership(&mut c, a, members(&[1, 2, 3, 4, 5])).expect("C1 accepted");
+    c.wait_until(ELECTION_TIMEOUT, "5 stores C1", |c| c.hosts[&five].storage.last_index().ok() >= Some(c1_index));
+    c.crash(a);
+
+    // B wins among the other three; before its no-op is acknowledged, Z is
+    // cut off and B asks to remove A.
+    c.wait_until(4 * ELECTION_TIMEOUT, "a leader among the rest", |c| leader_among(c, &others).is_some());
+    let b = leader_among(&c, &others).expect("just waited for it");
+    let rest: Vec<NodeId> = others.iter().copied().filter(|&id| id != b).collect();
+    let (y, z) = (rest[0], rest[1]);
+    c.partition(&[vec![b, y], vec![a, five, z]]);
+    let b_term = c.hosts[&b].term().expect("B is up");
+    let r = propose_membership(&mut c, b, Membership::new([b, y, z]));
+
+    // A returns next to 5 and Z; whatever happens, no index may commit twice.
+    c.restart(a);
+    c.run_ticks(6 * ELECTION_TIMEOUT);
+    c.heal();
+    c.run_ticks(3 * ELECTION_TIMEOUT);
+    assert_eq!(r, Err(ProposeError::NotCommittedInTerm { term: b_term }));
+}
