@@ -199,16 +199,10 @@ impl<S: Storage> RaftNode<S> {
         self.append_entry(EntryPayload::Noop);
     }
 
+    /// Answers a (pre-)vote request. The candidate need not be in our
+    /// configuration (thesis §4.1: ours may lag behind the entry that added
+    /// it), but we must be a voter in it to grant.
     pub(crate) fn handle_vote_request(&mut self, from: NodeId, msg_term: Term, rv: RequestVote) -> Result<(), Error> {
-        if !self.voters().contains(&from) {
-            tracing::debug!(
-                node = self.id().0,
-                term = self.term.0,
-                from = from.0,
-                "vote request from a non-voter ignored"
-            );
-            return Ok(());
-        }
         // §5.2: at most one vote per term; pre-votes for a later term are
         // free since they change nothing.
         let can_vote = self.vote == Some(from)

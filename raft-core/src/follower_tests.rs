@@ -178,7 +178,8 @@ fn message_for_another_node_is_ignored() {
 }
 
 #[test]
-fn vote_request_from_unknown_sender_is_ignored() {
+fn vote_request_from_outside_the_configuration_is_answered() {
+    // thesis §4.1: the candidate may have been added by an entry we lack.
     let mut n = node(2, &[1, 2, 3]);
     let body = MessageBody::RequestVote(crate::RequestVote {
         pre_vote: false,
@@ -186,6 +187,17 @@ fn vote_request_from_unknown_sender_is_ignored() {
         leader_transfer: false,
     });
     n.step(msg(7, 2, 5, body)).unwrap();
+    assert_eq!((n.term(), n.status().vote), (Term(5), Some(NodeId(7))));
+    let rd = n.ready().unwrap();
+    let grant = crate::RequestVoteResponse { pre_vote: false, granted: true };
+    assert_eq!(rd.persisted_messages, vec![msg(2, 7, 5, MessageBody::RequestVoteResponse(grant))]);
+}
+
+#[test]
+fn vote_response_from_unknown_sender_is_ignored() {
+    let mut n = node(2, &[1, 2, 3]);
+    let grant = crate::RequestVoteResponse { pre_vote: false, granted: true };
+    n.step(msg(7, 2, 5, MessageBody::RequestVoteResponse(grant))).unwrap();
     quiet(&mut n);
     assert_eq!(n.term(), Term(0));
 }

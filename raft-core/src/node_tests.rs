@@ -287,6 +287,31 @@ fn added_node_catches_up_and_counts_toward_quorum() {
 }
 
 #[test]
+fn candidate_outside_a_voters_configuration_can_collect_its_vote() {
+    // thesis §4.1: servers grant votes to candidates not in their own
+    // configuration (a voter may not have the entry that added them yet).
+    let mut c = Cluster::new(&[1, 2, 3]);
+    c.elect(1);
+    c.nodes.insert(NodeId(4), RaftNode::new(config(4), MemStorage::default()).unwrap());
+    c.isolated.insert(NodeId(3));
+    c.node(1).propose_membership(membership(&[1, 2, 3, 4])).unwrap();
+    c.stabilize();
+    assert_eq!(c.node(1).status().commit, LogIndex(2), "committed on 1, 2 and 4");
+    c.isolated.insert(NodeId(2));
+    c.node(1).propose(b"x".to_vec()).unwrap();
+    c.stabilize();
+    assert_eq!(c.node(4).status().last_index, LogIndex(3), "only 4 holds the newest entry");
+    c.nodes.remove(&NodeId(1));
+    c.isolated.clear();
+    assert_eq!(c.node(3).status().membership, membership(&[1, 2, 3]));
+    for _ in 0..100 {
+        c.tick_all();
+    }
+    assert_eq!(c.leader(), Some(NodeId(4)), "only 4 can win, and only with 3's vote");
+    assert_eq!(c.node(3).status().membership, membership(&[1, 2, 3, 4]));
+}
+
+#[test]
 fn learners_receive_the_log_but_never_count() {
     let mut c = Cluster::new(&[1, 2]);
     c.elect(1);

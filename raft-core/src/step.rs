@@ -77,9 +77,15 @@ impl<S: Storage> RaftNode<S> {
     }
 
     /// A node that does not know the sender yet (it was just added, or its
-    /// membership is empty) still accepts the log from a current leader.
+    /// membership is empty) still accepts the log from a current leader,
+    /// and answers its (pre-)vote requests: thesis §4.1, a server grants
+    /// votes to candidates outside its configuration, since its own copy of
+    /// the entry that added them may simply lag. Disruption by removed
+    /// servers is held off by pre-vote and leader stickiness (§4.2.3).
     fn accept_stranger(&self, msg: &Message) -> bool {
-        matches!(msg.body, MessageBody::AppendEntries(_) | MessageBody::InstallSnapshot(_)) && msg.term >= self.term
+        let from_leader = matches!(msg.body, MessageBody::AppendEntries(_) | MessageBody::InstallSnapshot(_));
+        let vote_request = matches!(msg.body, MessageBody::RequestVote(_));
+        (from_leader || vote_request) && msg.term >= self.term
     }
 
     /// Handles `msg.term > self.term`. Returns false if the message must
