@@ -210,8 +210,13 @@ impl<S: Storage> RaftNode<S> {
             || (rv.pre_vote && msg_term > self.term);
         // §5.4.1: only for a log at least as up-to-date as ours.
         let up_to_date = rv.last_log_id >= self.log.last_log_id()?;
-        // Learners and removed nodes never vote.
-        let granted = can_vote && up_to_date && self.promotable();
+        // Whether we are a voter in our own configuration does not matter
+        // (thesis §4.1; etcd's TestLearnerCanVote): a server added as a voter
+        // counts in the candidate's configuration before the entry that
+        // added it reaches its own log, and refusing would leave that
+        // configuration without a quorum. A vote only counts where the
+        // candidate's configuration lists us, so granting it is safe.
+        let granted = can_vote && up_to_date;
         tracing::debug!(
             node = self.id().0,
             term = self.term.0,

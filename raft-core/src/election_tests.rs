@@ -303,3 +303,15 @@ fn timeout_now_from_a_non_leader_is_ignored() {
     c.node(2).step(msg(3, 2, 1, MessageBody::TimeoutNow)).unwrap();
     assert_eq!(c.node(2).role(), Role::Follower);
 }
+
+#[test]
+fn a_voter_not_yet_in_its_own_configuration_grants_votes() {
+    // thesis §4.1 (etcd's TestLearnerCanVote): node 4 was added as a voter
+    // but the entry adding it has not reached its log; the candidate counts
+    // it, so refusing would leave {1,2,3,4} without a quorum when one of
+    // the old voters is down. Found by the simulator, seed 3010 (3 nodes).
+    let mut n = node(4, &[1, 2, 3]);
+    n.step(msg(1, 4, 1, rv(false, (0, 0), false))).unwrap();
+    let rd = n.ready().unwrap();
+    assert_eq!(rd.persisted_messages, vec![msg(4, 1, 1, rvr(false, true))]);
+}
