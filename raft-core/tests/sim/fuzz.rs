@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use raft_core::{LogIndex, NodeId, SeededRng};
 
 use crate::harness::{derive_seed, Cluster, CrashPoint, NetConfig, SimConfig};
+use crate::invariants::{Inv, Violation};
 
 /// A healed cluster with a majority up must elect a leader and commit a new
 /// entry on every live node within this many ticks (20 s at 100 ms a tick;
@@ -51,6 +52,8 @@ struct Plan {
     chaos_ticks: u64,
     fault_rate: f64,
     propose_rate: f64,
+    /// Chance per tick of a random membership change at the leader.
+    membership_rate: f64,
 }
 
 fn build(seed: u64, nodes: usize, rng: &mut SeededRng) -> (SimConfig, Plan) {
@@ -73,11 +76,27 @@ fn build(seed: u64, nodes: usize, rng: &mut SeededRng) -> (SimConfig, Plan) {
     cfg.raft.snapshot_threshold = [0, 5, 20, 60][rng.gen_range(0, 4) as usize];
     cfg.raft.max_msg_bytes = [256, 4096, 1 << 20][rng.gen_range(0, 3) as usize];
     cfg.raft.max_inflight_msgs = [1, 4, 256][rng.gen_range(0, 3) as usize];
+    if rng.gen_bool(0.25) {
+        // A byte window smaller than a few messages: the byte bound, not
+        // the count, is what stops the pipeline (RunSummary::bytes_capped).
+        cfg.raft.max_inflight_msgs = 256;
+        cfg.raft.max_inflight_bytes = [100, 300, 1000][rng.gen_range(0, 3) as usize];
+        cfg.raft.max_msg_bytes = cfg.raft.max_inflight_bytes / [1, 2, 4][rng.gen_range(0, 3) as usize];
+    }
+    // Most runs batch: several inputs reach a node between two Readies.
+    cfg.batch = [0.0, 0.3, 0.6, 0.9][rng.gen_range(0, 4) as usize];
     let plan = Plan {
         chaos_ticks: rng.gen_range(150, 300),
         fault_rate: rng.gen_range(2, 12) as f64 / 100.0,
         propose_rate: rng.gen_range(10, 80) as f64 / 100.0,
+        membership_rate: 0.0,
     };
+    let mut plan = plan;
+    if rng.gen_bool(0.6) {
+        // Two spare servers to add; changes every ~10..30 ticks.
+        cfg.spares = 2;
+        plan.membership_rate = rng.gen_range(3, 10) as f64 / 100.0;
+    }
     (cfg, plan)
 }
 
@@ -135,8 +154,10 @@ fn inject_fault(c: &mut Cluster, rng: &mut SeededRng) {
         }
         7 => {
             if let Some(id) = pick(rng, &up) {
-                let point = [CrashPoint::BeforePersist, CrashPoint::AfterPersist, CrashPoint::BeforeAdvance]
-                    [rng.gen_range(0, 3) as usize];
+                let torn =
+                    CrashPoint::TornWrite { keep_permille: rng.gen_range(0, 1001), hard_state: rng.gen_bool(0.5) };
+                let point = [CrashPoint::BeforePersist, torn, CrashPoint::AfterPersist, CrashPoint::BeforeAdvance]
+                    [rng.gen_range(0, 4) as usize];
                 c.crash_at_next_ready(id, point);
             }
         }
@@ -199,6 +220,11 @@ fn chaos_tick(
         *faults += 1;
         inject_fault(c, rng);
     }
+    if plan.membership_rate > 0.0 && rng.gen_bool(plan.membership_rate) {
+        if let Some(l) = c.connected_leader() {
+            c.random_membership_change(l, rng, 2);
+        }
+    }
     c.tick();
 }
 
@@ -215,41 +241,67 @@ fn liveness(c: &mut Cluster, rng: &mut SeededRng) -> u64 {
     let sane_timing = c.cfg.raft.election_ticks >= 10;
     c.set_net(if sane_timing { NetConfig::delayed() } else { NetConfig::reliable() });
     let ids = c.ids();
-    let may_stay_down = ids.len() - (ids.len() / 2 + 1);
-    let stay_down = rng.gen_range(0, may_stay_down as u64 + 1) as usize;
-    for (k, id) in ids.iter().enumerate() {
-        if k >= stay_down && !c.is_up(*id) {
+    for id in &ids {
+        if !c.is_up(*id) {
             c.restart(*id);
-        } else if k < stay_down && c.is_up(*id) {
-            c.crash(*id);
         }
     }
-    let live = ids.iter().filter(|id| c.is_up(**id)).count();
-    c.note(format!("liveness phase: {live} of {} up, network healed", ids.len()));
+    // Crash a random few, as long as every configuration a server may act
+    // on keeps a majority of its voters up.
+    let configs = c.candidate_configs();
+    let mut order = ids.clone();
+    shuffle(rng, &mut order);
+    let mut down: Vec<NodeId> = Vec::new();
+    for id in order.into_iter().take(rng.gen_range(0, ids.len() as u64 / 2 + 1) as usize) {
+        let keeps_quorum = |m: &raft_core::Membership| {
+            let gone = m.voters.iter().filter(|v| down.contains(v) || **v == id).count();
+            m.voters.len() - gone >= m.quorum()
+        };
+        if configs.iter().all(keeps_quorum) {
+            down.push(id);
+            c.crash(id);
+        }
+    }
+    c.note(format!("liveness phase: {down:?} down, network healed, configurations {configs:?}"));
     let start = c.now;
     let mut proposed: Option<raft_core::LogId> = None;
     while c.now - start < LIVENESS_TICKS {
         c.tick();
+        let leader = c.connected_leader();
         if let Some(p) = proposed {
             let rec = c.inv.applied().get(&p.index).map(|r| r.term);
-            let newer_leader = c.connected_leader().and_then(|l| c.hosts[&l].term()).is_some_and(|t| t > p.term);
+            let newer_leader = leader.and_then(|l| c.hosts[&l].term()).is_some_and(|t| t > p.term);
+            // Every live member of the leader's configuration applied it.
+            let members = leader.map(|l| c.live_members(&c.hosts[&l].node.as_ref().expect("up").status().membership));
+            let done = members.is_some_and(|ms| ms.iter().all(|id| c.hosts[id].sm.applied >= p.index));
             if (rec.is_some() && rec != Some(p.term)) || (rec.is_none() && newer_leader) {
                 proposed = None; // lost with its leader's term; propose again
-            } else if c.n_committed(p.index).0 >= live {
+            } else if done {
                 return c.now - start;
             }
         }
         if proposed.is_none() {
-            if let Some(l) = c.connected_leader() {
+            if let Some(l) = leader {
                 proposed = c.propose(l, format!("liveness-{}", c.cfg.seed).into_bytes()).ok();
             }
         }
     }
-    c.fail(format!(
+    let live = ids.len() - down.len();
+    for id in &ids {
+        if let Some(n) = c.hosts[id].node.as_ref() {
+            let st = n.status();
+            let line = format!(
+                "{id}: {:?} term {} vote {:?} last {} commit {} voters {:?} learners {:?}",
+                st.role, st.term.0, st.vote, st.last_index, st.commit, st.membership.voters, st.membership.learners
+            );
+            c.note(line);
+        }
+    }
+    c.fail_with(Violation::new(Inv::Liveness, format!(
         "liveness: healed cluster ({live} of {} up) did not elect a leader and commit on all live nodes within {LIVENESS_TICKS} ticks (leaders: {:?}, proposal: {proposed:?})",
         ids.len(),
         c.leaders()
-    ))
+    )))
 }
 
 /// Runs the full schedule for `seed` on `nodes` nodes.
@@ -272,6 +324,8 @@ fn run_with(seed: u64, nodes: usize, broken_runtime: Option<bool>) -> RunSummary
     if let Some(check_durability) = broken_runtime {
         cfg.ack_before_persist = true;
         cfg.check_durability = check_durability;
+        cfg.spares = 0;
+        plan.membership_rate = 0.0;
         plan.fault_rate = 0.4;
     }
     let mut c = Cluster::new(cfg);

@@ -44,6 +44,9 @@ pub struct SimConfig {
     /// (tick, message, proposal), so that several inputs reach the node
     /// between two Readies, as a runtime that batches does.
     pub batch: f64,
+    /// Servers `nodes+1 ..= nodes+spares` start outside the configuration
+    /// (empty membership) and may be added by membership changes.
+    pub spares: usize,
 }
 
 impl SimConfig {
@@ -64,6 +67,7 @@ impl SimConfig {
             ack_before_persist: false,
             check_durability: true,
             batch: 0.0,
+            spares: 0,
             replay: format!("SIM_SEED={seed} cargo test -p raft-core --test sim -- replay --nocapture"),
         }
     }
@@ -94,6 +98,8 @@ pub struct Cluster {
     pub crashes: u64,
     /// Crashes that hit inside a Ready handling.
     pub ready_crashes: u64,
+    /// Membership changes the leaders accepted.
+    pub membership_proposals: u64,
     /// Randomness for harness decisions (fully determined by the seed).
     pub rng: SeededRng,
     /// Nodes attached to the network (6.824-style connect/disconnect).
@@ -106,13 +112,17 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Builds and starts a fresh cluster with voters `1..=cfg.nodes`.
+    /// Builds and starts a fresh cluster with voters `1..=cfg.nodes`, plus
+    /// `cfg.spares` servers outside the configuration.
     pub fn new(cfg: SimConfig) -> Self {
-        let ids: Vec<NodeId> = (1..=cfg.nodes as u64).map(NodeId).collect();
-        let membership = Membership::new(ids.iter().copied());
+        let membership = Membership::new((1..=cfg.nodes as u64).map(NodeId));
+        let ids: Vec<NodeId> = (1..=(cfg.nodes + cfg.spares) as u64).map(NodeId).collect();
         let hosts = ids
             .iter()
-            .map(|&id| (id, NodeHost::new(id, MemStorage::new_with_membership(membership.clone()))))
+            .map(|&id| {
+                let m = if membership.contains(id) { membership.clone() } else { Membership::default() };
+                (id, NodeHost::new(id, MemStorage::new_with_membership(m)))
+            })
             .collect();
         let mut c = Cluster {
             net: Network::new(cfg.net.clone(), derive_seed(cfg.seed, 0x4e45_54)),
@@ -124,6 +134,7 @@ impl Cluster {
             reads: BTreeMap::new(),
             crashes: 0,
             ready_crashes: 0,
+            membership_proposals: 0,
             connected: ids.iter().copied().collect(),
             cuts: BTreeSet::new(),
             trace: VecDeque::new(),
