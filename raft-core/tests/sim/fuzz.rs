@@ -10,42 +10,16 @@
 
 use std::collections::BTreeMap;
 
-use raft_core::{LogIndex, NodeId, SeededRng};
+use raft_core::{LogIndex, NodeId, SeededRng, Storage};
 
 use crate::harness::{derive_seed, Cluster, CrashPoint, NetConfig, SimConfig};
 use crate::invariants::{Inv, Violation};
+use crate::summary::{hash_words, RunSummary};
 
 /// A healed cluster with a majority up must elect a leader and commit a new
 /// entry on every live node within this many ticks (20 s at 100 ms a tick;
 /// election timeouts are 10..20 ticks, with pre-vote two rounds each).
 pub const LIVENESS_TICKS: u64 = 200;
-
-/// What one run did, for determinism checks and reporting.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RunSummary {
-    /// The seed.
-    pub seed: u64,
-    /// Cluster size.
-    pub nodes: usize,
-    /// Steps taken.
-    pub steps: u64,
-    /// Ticks taken in total.
-    pub ticks: u64,
-    /// Ticks the liveness phase needed.
-    pub liveness_ticks: u64,
-    /// Highest applied index on any node.
-    pub applied: LogIndex,
-    /// Messages sent.
-    pub messages: u64,
-    /// Faults injected (partitions, crashes, restarts).
-    pub faults: u64,
-    /// Crashes, and how many of them hit inside a Ready handling.
-    pub crashes: (u64, u64),
-    /// InstallSnapshot messages sent.
-    pub installs: u64,
-    /// Reads served.
-    pub reads: usize,
-}
 
 /// The shape of a run, drawn from its seed.
 struct Plan {
@@ -336,7 +310,7 @@ fn run_with(seed: u64, nodes: usize, broken_runtime: Option<bool>) -> RunSummary
     }
     let liveness_ticks = liveness(&mut c, &mut rng);
     check_reads(&c, &reads);
-    RunSummary {
+    let s = RunSummary {
         seed,
         nodes,
         steps: c.steps,
@@ -347,8 +321,36 @@ fn run_with(seed: u64, nodes: usize, broken_runtime: Option<bool>) -> RunSummary
         faults,
         crashes: (c.crashes, c.ready_crashes),
         installs: c.net.stats.by_kind.get("InstallSnapshot").copied().unwrap_or(0),
+        snapshots_installed: c.coverage.snapshots_installed,
         reads: c.reads.len(),
+        leader_terms: c.inv.leaders_by_term().len(),
+        membership: (c.membership_proposals, c.inv.membership_commits),
+        batched_readies: c.coverage.batched_readies,
+        torn_writes: c.coverage.torn_writes,
+        bytes_capped: c.coverage.bytes_capped,
+        state_hash: state_hash(&c),
+    };
+    // Every run, whatever its schedule, elected a leader and committed.
+    if s.leader_terms == 0 || s.applied.0 == 0 {
+        c.fail(format!("run did nothing: {} leader terms, applied {}", s.leader_terms, s.applied));
     }
+    s
+}
+
+/// A hash of everything durable and applied on every node, plus the
+/// network counters: two runs of one seed must agree on it.
+fn state_hash(c: &Cluster) -> u64 {
+    let mut words = vec![c.now, c.steps, c.net.stats.sent, c.net.stats.delivered, c.net.stats.bytes];
+    for h in c.hosts.values() {
+        let hs = h.storage.rl().hard_state();
+        let last = h.storage.last_index().expect("MemStorage reads cannot fail");
+        let snap = crate::harness::snapshot_index(&h.storage);
+        let up = h.node.as_ref().map(|n| n.status());
+        words.extend([h.id.0, hs.term.0, hs.vote.map_or(0, |v| v.0), hs.commit.0, last.0, snap.0]);
+        words.extend([h.sm.applied.0, h.sm.digest, u64::from(up.is_some())]);
+        words.extend(up.map(|st| [st.term.0, st.commit.0, st.role as u64]).into_iter().flatten());
+    }
+    hash_words(words)
 }
 
 /// Linearizable reads (§8, thesis §6.4): every served read saw at least
@@ -358,16 +360,19 @@ fn check_reads(c: &Cluster, started: &BTreeMap<u64, LogIndex>) {
     for (ctx, r) in &c.reads {
         let Some(&committed_before) = started.get(ctx) else { continue };
         if r.index < committed_before {
-            c.fail(format!(
-                "ReadIndex (§6.4) violated: read {ctx} served by {} at index {} but {committed_before} was committed before it started",
-                r.node, r.index
+            c.fail_with(Violation::new(
+                Inv::ReadIndex,
+                format!(
+                    "read {ctx} served by {} at index {} but {committed_before} was committed before it started",
+                    r.node, r.index
+                ),
             ));
         }
         let agreed = c.inv.applied().get(&r.applied).map(|rec| rec.digest);
         if agreed != Some(r.digest) {
-            c.fail(format!(
-                "read {ctx} answered from state {:#x} at {}, agreed state is {agreed:?}",
-                r.digest, r.applied
+            c.fail_with(Violation::new(
+                Inv::ReadIndex,
+                format!("read {ctx} answered from state {:#x} at {}, agreed state is {agreed:?}", r.digest, r.applied),
             ));
         }
     }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use raft_core::{Config, MemStorage, Membership, Message, NodeId, SeededRng, Storage};
 
+use super::coverage::Coverage;
 use super::network::{NetConfig, Network, SendOutcome};
 use super::node_host::{CrashPoint, NodeHost, ReadResult};
 use crate::invariants::{record_failure, Inv, Invariants, NodeView, Violation};
@@ -100,6 +101,10 @@ pub struct Cluster {
     pub ready_crashes: u64,
     /// Membership changes the leaders accepted.
     pub membership_proposals: u64,
+    /// What the run exercised.
+    pub coverage: Coverage,
+    /// Inputs each node took since its last Ready.
+    inputs: BTreeMap<NodeId, u64>,
     /// Randomness for harness decisions (fully determined by the seed).
     pub rng: SeededRng,
     /// Nodes attached to the network (6.824-style connect/disconnect).
@@ -135,6 +140,8 @@ impl Cluster {
             crashes: 0,
             ready_crashes: 0,
             membership_proposals: 0,
+            coverage: Coverage::default(),
+            inputs: BTreeMap::new(),
             connected: ids.iter().copied().collect(),
             cuts: BTreeSet::new(),
             trace: VecDeque::new(),
@@ -334,6 +341,7 @@ impl Cluster {
     /// probability `batch`) leaves it for a later step so that more inputs
     /// pile up first. `drain` and `tick` handle every Ready left over.
     pub fn after_input(&mut self, id: NodeId) {
+        *self.inputs.entry(id).or_insert(0) += 1;
         if self.cfg.batch > 0.0 && self.rng.gen_bool(self.cfg.batch) {
             return;
         }
@@ -346,8 +354,14 @@ impl Cluster {
         if !host.node.as_ref().is_some_and(|n| n.has_ready()) {
             return;
         }
+        let torn = matches!(host.crash_at, Some(CrashPoint::TornWrite { .. }));
         let r = host.handle_ready(&mut self.inv);
         let out = self.ok(r);
+        if self.inputs.insert(id, 0).unwrap_or(0) >= 2 {
+            self.coverage.batched_readies += 1;
+        }
+        self.coverage.torn_writes += u64::from(torn && out.crashed);
+        self.coverage.snapshots_installed += u64::from(out.installed_snapshot);
         for n in out.notes {
             self.note(n);
         }
@@ -363,6 +377,7 @@ impl Cluster {
         for r in out.reads {
             self.reads.insert(r.ctx, r);
         }
+        self.observe_flow_control(id);
         self.check();
     }
 

@@ -62,6 +62,8 @@ pub struct ReadyOutcome {
     pub crashed: bool,
     /// Trace lines worth keeping.
     pub notes: Vec<String>,
+    /// A snapshot from the leader was installed (and the write completed).
+    pub installed_snapshot: bool,
 }
 
 /// One server of the simulated cluster.
@@ -194,6 +196,7 @@ impl NodeHost {
             _ => {}
         }
         self.persist(&ready, term, inv)?;
+        out.installed_snapshot = ready.snapshot.is_some();
         if self.crash_at == Some(CrashPoint::AfterPersist) {
             self.crash();
             out.crashed = true;

@@ -162,6 +162,8 @@ pub struct Invariants {
     sm_safety: StateMachineSafety,
     monotonic: MonotonicState,
     quorum: CommitQuorum,
+    /// Membership entries applied for the first time (committed changes).
+    pub membership_commits: u64,
 }
 
 impl Invariants {
@@ -201,6 +203,7 @@ impl Invariants {
     pub fn on_apply(&mut self, id: NodeId, node_term: Term, entry: &Entry, digest: u64, config: &Membership) -> Check {
         if !self.sm_safety.applied().contains_key(&entry.index) {
             self.quorum.on_first_apply(entry.index, entry.term, config)?;
+            self.membership_commits += u64::from(matches!(entry.payload, raft_core::EntryPayload::Membership(_)));
         }
         self.completeness.on_committed(entry.index, entry.term, node_term);
         self.sm_safety.on_apply(id, entry, digest)
