@@ -18,6 +18,7 @@
 
 mod checker_tests;
 mod fuzz;
+mod harness_tests;
 #[allow(dead_code)]
 mod harness;
 #[allow(dead_code)]
