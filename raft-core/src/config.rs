@@ -13,7 +13,9 @@ pub struct Config {
     /// A leader sends heartbeats every this many ticks. Must be smaller than
     /// `election_ticks`.
     pub heartbeat_ticks: u64,
-    /// Run a pre-vote round before raising the term (thesis §9.6).
+    /// Run a pre-vote round before raising the term (thesis §9.6). A node
+    /// that heard from a leader within the election timeout refuses
+    /// pre-votes, with or without `check_quorum`.
     pub pre_vote: bool,
     /// Leaders step down after an election timeout without hearing from a
     /// quorum, and followers that heard from a leader recently ignore vote

@@ -187,7 +187,7 @@ impl<S: Storage> RaftNode<S> {
         self.progress.clear();
         let next = self.log.last_index().next();
         let me = self.id();
-        for id in self.members.effective().members().filter(|&id| id != me).collect::<Vec<_>>() {
+        for id in self.replication_targets() {
             self.progress.insert(id, Progress::new(next, self.cfg.max_inflight_msgs, self.cfg.max_inflight_bytes));
         }
         let votes: Vec<NodeId> = self.votes.iter().filter(|(_, g)| **g).map(|(id, _)| *id).collect();

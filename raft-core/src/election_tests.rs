@@ -193,6 +193,60 @@ fn follower_with_live_leader_ignores_vote_requests() {
 }
 
 #[test]
+fn pre_vote_is_refused_while_a_leader_is_live_even_without_check_quorum() {
+    // thesis §9.6: a server that heard from a leader within the election
+    // timeout does not grant a pre-vote, so a node back from a partition
+    // cannot raise the term. This must not depend on CheckQuorum.
+    let mut c = Cluster::with_config(&[1, 2, 3], |id| {
+        let mut cfg = config(id);
+        cfg.check_quorum = false;
+        cfg
+    });
+    c.elect(1);
+    c.isolated.insert(NodeId(3));
+    for _ in 0..100 {
+        if c.node(3).role() == Role::PreCandidate {
+            break;
+        }
+        c.node(3).tick();
+    }
+    assert_eq!((c.node(3).role(), c.node(3).term()), (Role::PreCandidate, Term(1)));
+    let last = c.node(3).status().last_index.0;
+    let rd = c.node(3).ready().unwrap();
+    assert_eq!(rd.messages, vec![msg(3, 1, 2, rv(true, (1, last), false)), msg(3, 2, 2, rv(true, (1, last), false))]);
+    c.isolated.clear();
+    for m in rd.messages {
+        let to = m.to.0;
+        c.node(to).step(m).unwrap();
+    }
+    for id in [1, 2] {
+        let rd = c.node(id).ready().unwrap();
+        assert!(rd.messages.is_empty() && rd.persisted_messages.is_empty(), "node {id} answered: {rd:?}");
+    }
+    for _ in 0..30 {
+        c.tick_all();
+    }
+    assert_eq!(c.leader(), Some(NodeId(1)));
+    for id in [1, 2, 3] {
+        assert_eq!(c.node(id).term(), Term(1), "node {id}");
+    }
+}
+
+#[test]
+fn pre_vote_is_granted_once_the_leader_is_silent_for_an_election_timeout() {
+    let mut cfg = config(2);
+    cfg.check_quorum = false;
+    let mut n = node_with(cfg, &[1, 2, 3]);
+    n.step(append(1, 2, 1, (0, 0), vec![noop(1, 1)], 0)).unwrap();
+    handle_ready(&mut n);
+    for _ in 0..10 {
+        n.tick();
+    }
+    n.step(msg(3, 2, 2, rv(true, (1, 1), false))).unwrap();
+    assert_eq!(n.ready().unwrap().messages, vec![msg(2, 3, 2, rvr(true, true))]);
+}
+
+#[test]
 fn leader_transfer_vote_request_bypasses_stickiness() {
     // thesis §3.10: a TimeoutNow-triggered election must not be blocked.
     let mut c = Cluster::new(&[1, 2, 3]);

@@ -26,6 +26,15 @@ impl MembershipLog {
         self.entries.last().map(|(_, m)| m).unwrap_or(&self.base)
     }
 
+    /// The membership the latest entry replaced (the base if the log holds
+    /// no membership entry).
+    pub fn previous(&self) -> &Membership {
+        match self.entries.len() {
+            0 | 1 => &self.base,
+            n => &self.entries[n - 2].1,
+        }
+    }
+
     /// Index of the latest membership entry, if any is in the log.
     pub fn latest_index(&self) -> Option<LogIndex> {
         self.entries.last().map(|(i, _)| *i)
@@ -68,6 +77,7 @@ mod tests {
         let mut log = MembershipLog::new(m(&[1, 2, 3]));
         log.push(LogIndex(5), m(&[1, 2, 3, 4]));
         assert_eq!(log.effective(), &m(&[1, 2, 3, 4]));
+        assert_eq!(log.previous(), &m(&[1, 2, 3]));
         log.truncate_from(LogIndex(5));
         assert_eq!(log.effective(), &m(&[1, 2, 3]));
     }

@@ -49,7 +49,9 @@ pub struct RaftNode<S: Storage> {
     pub(crate) leader: Option<NodeId>,
     pub(crate) members: MembershipLog,
     /// Leader only: progress of every other member. Invariant: keys are the
-    /// effective membership minus this node.
+    /// effective membership minus this node, plus members removed by the
+    /// latest configuration entry that have not acknowledged it yet (a dead
+    /// removed peer stays until the next configuration change).
     pub(crate) progress: BTreeMap<NodeId, Progress>,
     /// (Pre-)candidate only: votes received in this round.
     pub(crate) votes: BTreeMap<NodeId, bool>,
@@ -372,12 +374,39 @@ impl<S: Storage> RaftNode<S> {
         LogId::new(self.term, index)
     }
 
-    /// Leader: makes the progress map match the effective membership.
+    /// Leader: the peers to replicate to. Every other member, plus the
+    /// members the latest configuration entry removed that have not yet
+    /// acknowledged it: a removed server must receive the entry that
+    /// removes it, or it keeps seeing itself as a voter and campaigning
+    /// (thesis §4.2.2). Departing peers never count toward a quorum.
+    pub(crate) fn replication_targets(&self) -> BTreeSet<NodeId> {
+        let me = self.id();
+        let effective = self.members.effective();
+        let mut targets: BTreeSet<NodeId> = effective.members().filter(|&id| id != me).collect();
+        if let Some(index) = self.members.latest_index() {
+            let departing = self.members.previous().members().filter(|&id| id != me && !effective.contains(id));
+            targets.extend(departing.filter(|id| self.progress.get(id).is_none_or(|p| p.matched < index)));
+        }
+        targets
+    }
+
+    /// Leader: a departing peer (see [`Self::replication_targets`]) that
+    /// now holds the entry removing it is no longer replicated to.
+    pub(crate) fn maybe_release_departed(&mut self, peer: NodeId) {
+        let Some(index) = self.members.latest_index() else { return };
+        let done = self.progress.get(&peer).is_some_and(|p| p.matched >= index);
+        if done && !self.members.effective().contains(peer) {
+            tracing::info!(node = self.id().0, term = self.term.0, peer = peer.0, "removed peer has its removal");
+            self.progress.remove(&peer);
+        }
+    }
+
+    /// Leader: makes the progress map match [`Self::replication_targets`].
     pub(crate) fn sync_progress(&mut self) {
         if self.role != Role::Leader {
             return;
         }
-        let members: BTreeSet<NodeId> = self.members.effective().members().filter(|&id| id != self.id()).collect();
+        let members = self.replication_targets();
         self.progress.retain(|id, _| members.contains(id));
         let next = self.log.last_index();
         for id in members {

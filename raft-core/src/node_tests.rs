@@ -348,6 +348,26 @@ fn removed_leader_steps_down_after_committing_its_removal() {
 }
 
 #[test]
+fn removed_follower_receives_its_removal_and_stops_campaigning() {
+    // thesis §4.2.2: the leader keeps replicating to a removed server until
+    // it holds the entry that removes it; without it the server still sees
+    // itself as a voter and campaigns forever.
+    let mut c = Cluster::new(&[1, 2, 3]);
+    c.elect(1);
+    c.node(1).propose_membership(membership(&[1, 2])).unwrap();
+    c.stabilize();
+    assert_eq!(c.node(3).status().membership, membership(&[1, 2]));
+    assert!(!c.node(1).status().progress.contains_key(&NodeId(3)), "released once it acknowledged");
+    c.events.clear();
+    for _ in 0..100 {
+        c.tick_all();
+    }
+    let campaigns =
+        c.events.get(&NodeId(3)).map_or(0, |e| e.iter().filter(|e| matches!(e, Event::ElectionStarted { .. })).count());
+    assert_eq!((campaigns, c.node(3).role(), c.node(3).term()), (0, Role::Follower, Term(1)));
+}
+
+#[test]
 fn restart_restores_membership_from_log_entries() {
     let s = store_with_log(&[1, 2, 3], 1, &[noop(1, 1)]);
     let change = Entry::new(Term(1), LogIndex(2), EntryPayload::Membership(membership(&[1, 2, 3, 4])));

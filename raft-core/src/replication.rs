@@ -216,6 +216,7 @@ impl<S: Storage> RaftNode<S> {
         }
         self.maybe_commit()?;
         self.maybe_send_timeout_now(from);
+        self.maybe_release_departed(from);
         Ok(())
     }
 
@@ -275,7 +276,9 @@ impl<S: Storage> RaftNode<S> {
         if pr.state == ProgressState::Snapshot && pr.matched >= pr.pending_snapshot {
             pr.become_replicate();
         }
-        self.maybe_commit()
+        self.maybe_commit()?;
+        self.maybe_release_departed(from);
+        Ok(())
     }
 
     /// §5.4.2: the commit index moves to what a majority stores, but only by

@@ -59,7 +59,10 @@ impl<S: Storage> RaftNode<S> {
         } else if msg.term.0 == 0 {
             // Every real message is sent in term >= 1 (terms start at 1).
             "term 0"
-        } else if !self.members.effective().contains(msg.from) && !self.accept_stranger(msg) {
+        } else if !self.members.effective().contains(msg.from)
+            && !self.progress.contains_key(&msg.from)
+            && !self.accept_stranger(msg)
+        {
             "sender is not a member"
         } else {
             return true;
@@ -95,9 +98,12 @@ impl<S: Storage> RaftNode<S> {
             MessageBody::RequestVote(rv) => {
                 // Leader stickiness (thesis §9.6): while we hear from a live
                 // leader, a disruptive candidate is ignored. A transfer
-                // election is explicitly allowed.
-                let in_lease =
-                    self.cfg.check_quorum && self.leader.is_some() && self.election_elapsed < self.cfg.election_ticks;
+                // election is explicitly allowed. Pre-votes are refused
+                // whether or not CheckQuorum is on: pre-vote's whole point is
+                // that a node back from a partition cannot raise the term
+                // of a cluster whose leader is live.
+                let sticky = self.cfg.check_quorum || rv.pre_vote;
+                let in_lease = sticky && self.leader.is_some() && self.election_elapsed < self.cfg.election_ticks;
                 if in_lease && !rv.leader_transfer {
                     tracing::debug!(
                         node = self.id().0,
