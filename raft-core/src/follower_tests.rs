@@ -319,3 +319,21 @@ fn term_zero_messages_are_ignored() {
     assert_eq!(n.leader(), None);
     quiet(&mut n);
 }
+
+#[test]
+fn stale_append_from_a_leader_outside_our_configuration_is_answered_with_our_term() {
+    // Node 3's log still holds configuration {2, 3}; node 1 leads term 2
+    // of {1, 2, 3}. Node 3 is at term 5 (it campaigned while cut off). If it
+    // dropped node 1's stale appends as coming from a stranger, node 1 would
+    // never learn term 5 and node 3 would never rejoin (sim seeds 3202831
+    // and 5204145 of core-sim): it must answer with its term like any
+    // stale append (thesis §9.6).
+    let mut n = node(3, &[2, 3]);
+    n.step(append(2, 3, 5, (0, 0), vec![], 0)).unwrap();
+    handle_ready(&mut n);
+    n.step(append(1, 3, 2, (0, 0), vec![noop(2, 1)], 0)).unwrap();
+    let rd = n.ready().unwrap();
+    assert!(rd.entries.is_empty());
+    assert_eq!(rd.messages.len(), 1);
+    assert_eq!((rd.messages[0].to, rd.messages[0].term), (NodeId(1), Term(5)));
+}

@@ -88,7 +88,12 @@ impl<S: Storage> RaftNode<S> {
     fn accept_stranger(&self, msg: &Message) -> bool {
         let from_leader = matches!(msg.body, MessageBody::AppendEntries(_) | MessageBody::InstallSnapshot(_));
         let vote_request = matches!(msg.body, MessageBody::RequestVote(_));
-        (from_leader || vote_request) && msg.term >= self.term
+        // A stale append from a stranger is let through too: it only gets
+        // our term back (`step_lower_term`), which a leader that a lagging
+        // member does not know yet needs in order to step down; dropping
+        // it left that member outside the cluster for good (sim seeds
+        // 3202831 and 5204145 of core-sim).
+        from_leader || (vote_request && msg.term >= self.term)
     }
 
     /// Handles `msg.term > self.term`. Returns false if the message must
