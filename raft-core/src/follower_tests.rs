@@ -337,3 +337,21 @@ fn stale_append_from_a_leader_outside_our_configuration_is_answered_with_our_ter
     assert_eq!(rd.messages.len(), 1);
     assert_eq!((rd.messages[0].to, rd.messages[0].term), (NodeId(1), Term(5)));
 }
+
+#[test]
+fn a_node_that_cannot_campaign_answers_stale_appends_even_without_pre_vote_or_check_quorum() {
+    // Node 4 is not a voter in its own configuration, so it will never
+    // campaign and disrupt the stale leader itself; it must tell it about
+    // its higher term, or it never rejoins (sim seed 7301408 of core-sim).
+    let mut cfg = config(4);
+    cfg.pre_vote = false;
+    cfg.check_quorum = false;
+    let mut n = node_with(cfg, &[1, 2, 3]);
+    n.step(append(2, 4, 5, (0, 0), vec![], 0)).unwrap();
+    handle_ready(&mut n);
+    n.step(append(1, 4, 2, (0, 0), vec![noop(2, 1)], 0)).unwrap();
+    let rd = n.ready().unwrap();
+    assert!(rd.entries.is_empty());
+    assert_eq!(rd.messages.len(), 1);
+    assert_eq!((rd.messages[0].to, rd.messages[0].term), (NodeId(1), Term(5)));
+}
