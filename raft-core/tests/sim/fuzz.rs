@@ -28,11 +28,18 @@ struct Plan {
     propose_rate: f64,
     /// Chance per tick of a random membership change at the leader.
     membership_rate: f64,
+    /// Membership changes keep at least this many voters.
+    min_voters: usize,
+    /// The leader may remove itself (`SIM_REMOVE_LEADER=1`, soak only:
+    /// open liveness bug, see `Cluster::random_membership_change`).
+    remove_leader: bool,
 }
 
 fn build(seed: u64, nodes: usize, rng: &mut SeededRng) -> (SimConfig, Plan) {
     let mut cfg = SimConfig::new(nodes, seed);
-    cfg.replay = format!("SIM_SEED={seed} SIM_NODES={nodes} cargo test -p raft-core --test sim -- replay --nocapture");
+    let knob = if std::env::var_os("SIM_REMOVE_LEADER").is_some() { "SIM_REMOVE_LEADER=1 " } else { "" };
+    cfg.replay =
+        format!("{knob}SIM_SEED={seed} SIM_NODES={nodes} cargo test -p raft-core --test sim -- replay --nocapture");
     cfg.net = match rng.gen_range(0, 4) {
         0 => NetConfig::reliable(),
         1 => NetConfig::delayed(),
@@ -64,6 +71,8 @@ fn build(seed: u64, nodes: usize, rng: &mut SeededRng) -> (SimConfig, Plan) {
         fault_rate: rng.gen_range(2, 12) as f64 / 100.0,
         propose_rate: rng.gen_range(10, 80) as f64 / 100.0,
         membership_rate: 0.0,
+        min_voters: 1 + rng.gen_range(0, 2) as usize,
+        remove_leader: std::env::var_os("SIM_REMOVE_LEADER").is_some(),
     };
     let mut plan = plan;
     if rng.gen_bool(0.6) {
@@ -196,7 +205,7 @@ fn chaos_tick(
     }
     if plan.membership_rate > 0.0 && rng.gen_bool(plan.membership_rate) {
         if let Some(l) = c.connected_leader() {
-            c.random_membership_change(l, rng, 2);
+            c.random_membership_change(l, rng, plan.min_voters, plan.remove_leader);
         }
     }
     c.tick();

@@ -18,9 +18,9 @@
 
 mod checker_tests;
 mod fuzz;
-mod harness_tests;
 #[allow(dead_code)]
 mod harness;
+mod harness_tests;
 #[allow(dead_code)]
 mod invariants;
 mod summary;
@@ -44,7 +44,8 @@ fn run_reporting(seed: u64, nodes: usize) -> RunSummary {
         Ok(s) => s,
         Err(panic) => {
             eprintln!(
-                "sim run failed: seed {seed}, {nodes} nodes\nreplay with: SIM_SEED={seed} SIM_NODES={nodes} cargo test -p raft-core --test sim -- replay --nocapture"
+                "sim run failed: seed {seed}, {nodes} nodes\nreplay with: {}SIM_SEED={seed} SIM_NODES={nodes} cargo test -p raft-core --test sim -- replay --nocapture",
+                if std::env::var_os("SIM_REMOVE_LEADER").is_some() { "SIM_REMOVE_LEADER=1 " } else { "" }
             );
             resume_unwind(panic)
         }
