@@ -1,6 +1,6 @@
 //! Node configuration. All durations are in ticks: the core has no clock.
 
-use crate::types::NodeId;
+use crate::types::{LogIndex, NodeId};
 
 /// How a node behaves. Every protocol feature is on by default.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +43,13 @@ pub struct Config {
     pub snapshot_threshold: u64,
     /// Seed for the node's RNG (election timeout jitter).
     pub seed: u64,
+    /// The last index the application's state machine has already applied
+    /// (etcd's `Config.Applied`): after a restart,
+    /// [`crate::Ready::committed_entries`] start after it. Must lie between
+    /// the snapshot index and the durable commit index. 0 (the default)
+    /// means "the snapshot index": everything committed after the snapshot
+    /// is handed out again.
+    pub applied: LogIndex,
 }
 
 impl Config {
@@ -62,6 +69,7 @@ impl Config {
             max_apply_bytes: 64 << 20,
             snapshot_threshold: 10_000,
             seed: id.0,
+            applied: LogIndex(0),
         }
     }
 
@@ -104,6 +112,17 @@ pub enum ConfigError {
     /// Some other setting is out of range.
     #[error("invalid raft config: {0}")]
     Invalid(String),
+    /// [`Config::applied`] is not between the snapshot index and the
+    /// durable commit index of the storage the node is restored from.
+    #[error("applied index {applied} must lie between the snapshot index {snapshot} and the commit index {commit}")]
+    AppliedOutOfRange {
+        /// The configured applied index.
+        applied: LogIndex,
+        /// The storage's snapshot index.
+        snapshot: LogIndex,
+        /// The storage's commit index.
+        commit: LogIndex,
+    },
 }
 
 #[cfg(test)]

@@ -40,11 +40,25 @@ impl<S: Storage> RaftNode<S> {
     }
 
     fn start_election(&mut self) {
+        if self.term_exhausted() {
+            return;
+        }
         if self.cfg.pre_vote {
             self.become_pre_candidate();
         } else {
             self.become_candidate(false);
         }
+    }
+
+    /// True (with an error event) if no term is left to campaign in; peers
+    /// cannot push us there (terms of `u64::MAX` are refused at intake),
+    /// but elections from `u64::MAX - 1` could.
+    fn term_exhausted(&self) -> bool {
+        let exhausted = self.term.checked_next().is_none();
+        if exhausted {
+            tracing::error!(node = self.id().0, term = self.term.0, "term space exhausted: not campaigning");
+        }
+        exhausted
     }
 
     fn tick_leader(&mut self) {
@@ -248,7 +262,9 @@ impl<S: Storage> RaftNode<S> {
         r: RequestVoteResponse,
     ) -> Result<(), Error> {
         let relevant = match (self.role, r.pre_vote) {
-            (Role::PreCandidate, true) => msg_term == self.term.next() || (!r.granted && msg_term == self.term),
+            (Role::PreCandidate, true) => {
+                Some(msg_term) == self.term.checked_next() || (!r.granted && msg_term == self.term)
+            }
             (Role::Candidate, false) => msg_term == self.term,
             _ => false,
         };
@@ -266,8 +282,43 @@ impl<S: Storage> RaftNode<S> {
         Ok(())
     }
 
+    /// A peer answered our append with a higher `term` (it campaigned while
+    /// cut off, typically while removed). A non-voter's term is ignored: it
+    /// is in no quorum of ours, and a departing server would otherwise
+    /// depose us while we tell it of its removal (thesis §4.2.3). A voter's
+    /// term must be overtaken before it can follow anyone; if a quorum
+    /// answered us in this CheckQuorum period we re-elect ourselves at once
+    /// above it (skipping pre-vote and stickiness, as a transfer does,
+    /// thesis §3.10) instead of leaving the cluster leaderless for an
+    /// election timeout. Otherwise we step down (Figure 2).
+    pub(crate) fn leader_sees_higher_term(&mut self, from: NodeId, term: Term) {
+        let (me, my_term) = (self.id().0, self.term.0);
+        if !self.voters().contains(&from) {
+            tracing::debug!(node = me, term = my_term, from = from.0, msg_term = term.0, "non-voter's term ignored");
+            return;
+        }
+        let live = self.cfg.check_quorum && self.quorum_recently_active();
+        self.become_follower(term, None);
+        if live && self.promotable() {
+            tracing::info!(
+                node = me,
+                term = my_term,
+                from = from.0,
+                msg_term = term.0,
+                "re-electing above a voter's term"
+            );
+            self.become_candidate(true);
+        }
+    }
+
+    /// A quorum (counting us) answered in the current CheckQuorum period.
+    fn quorum_recently_active(&self) -> bool {
+        let me = self.id();
+        has_quorum(self.voters(), |id| id == me || self.progress.get(&id).is_some_and(|p| p.recent_active))
+    }
+
     pub(crate) fn handle_timeout_now(&mut self, from: NodeId) -> Result<(), Error> {
-        if self.role == Role::Leader || self.leader != Some(from) || !self.promotable() {
+        if self.role == Role::Leader || self.leader != Some(from) || !self.promotable() || self.term_exhausted() {
             tracing::debug!(node = self.id().0, term = self.term.0, from = from.0, "TimeoutNow ignored");
             return Ok(());
         }

@@ -369,3 +369,50 @@ fn a_voter_not_yet_in_its_own_configuration_grants_votes() {
     let rd = n.ready().unwrap();
     assert_eq!(rd.persisted_messages, vec![msg(4, 1, 1, rvr(false, true))]);
 }
+
+#[test]
+fn readded_node_with_a_high_term_does_not_depose_the_leader() {
+    // thesis §4.2.3: a server removed while partitioned (here without
+    // pre-vote) raises its term by campaigning. Neither its term in answers
+    // to the appends that tell it of its removal, nor re-adding it, may cost
+    // the cluster its leader: node 1 stays leader throughout, re-elected by
+    // itself within the same round trip above the returning node's term once
+    // that node is a voter again.
+    let mut c = Cluster::with_config(&[1, 2, 3], |id| {
+        let mut cfg = config(id);
+        cfg.pre_vote = false;
+        cfg
+    });
+    c.elect(1);
+    c.isolated.insert(NodeId(3));
+    c.node(1).propose_membership(membership(&[1, 2])).unwrap();
+    for _ in 0..60 {
+        c.tick_all();
+    }
+    let high = c.node(3).term();
+    assert!(high > Term(3), "the isolated node campaigned up to {high}");
+    c.isolated.clear();
+    c.events.clear();
+    for _ in 0..30 {
+        c.tick_all();
+        assert_eq!((c.leader(), c.node(1).term()), (Some(NodeId(1)), Term(1)), "a departing node's term is ignored");
+    }
+    c.node(1).propose_membership(membership(&[1, 2, 3])).unwrap();
+    for _ in 0..30 {
+        c.tick_all();
+        assert_eq!(c.leader(), Some(NodeId(1)), "node 1 leads after every tick");
+    }
+    let leaders: BTreeSet<NodeId> = c
+        .events
+        .iter()
+        .flat_map(|(id, evs)| evs.iter().filter(|e| matches!(e, Event::BecameLeader { .. })).map(move |_| *id))
+        .collect();
+    assert_eq!(leaders, BTreeSet::from([NodeId(1)]), "only node 1 ever led");
+    assert_eq!(c.leader(), Some(NodeId(1)));
+    assert!(c.node(1).term() > high);
+    let last = c.node(1).status().last_index;
+    for id in [2, 3] {
+        assert_eq!(c.node(id).status().last_index, last, "node {id} caught up");
+        assert_eq!(c.node(id).status().membership, membership(&[1, 2, 3]));
+    }
+}

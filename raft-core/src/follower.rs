@@ -11,12 +11,19 @@ use crate::ready::Event;
 use crate::storage::Storage;
 use crate::types::{Entry, EntryPayload, LogId, LogIndex, NodeId, Term};
 
-/// Why an AppendEntries is malformed, if it is.
+/// Why an AppendEntries is malformed, if it is. Every index must have a
+/// successor (`< u64::MAX`), so no log arithmetic can overflow later.
 fn malformed(ae: &AppendEntries, msg_term: Term) -> Option<&'static str> {
     let mut prev = ae.prev_log_id;
+    if prev.index.checked_next().is_none() {
+        return Some("prev_log_id index out of range");
+    }
     for e in &ae.entries {
-        if e.index != prev.index.next() {
+        if Some(e.index) != prev.index.checked_next() {
             return Some("entries are not consecutive after prev_log_id");
+        }
+        if e.index.checked_next().is_none() {
+            return Some("entry index out of range");
         }
         if e.term < prev.term {
             return Some("entry terms decrease");
@@ -179,7 +186,7 @@ impl<S: Storage> RaftNode<S> {
         self.election_elapsed = 0;
         let snap = is.snapshot;
         let id: LogId = snap.meta.last_log_id;
-        if id.term > msg_term || snap.meta.membership.voters.is_empty() {
+        if id.term > msg_term || snap.meta.membership.voters.is_empty() || id.index.checked_next().is_none() {
             tracing::warn!(node = self.id().0, term = self.term.0, from = from.0, "malformed snapshot ignored");
             return Ok(());
         }

@@ -57,8 +57,11 @@
 //!   [`Ready::persisted_messages`] whenever the node holds state that is not
 //!   yet durable: they promise that state survives a crash.
 //! - Heartbeats to a pipelined follower assert everything already sent, so a
-//!   lost append is noticed one heartbeat later without extra messages;
-//!   their commit index is capped at the follower's known match.
+//!   lost append is noticed a heartbeat or two later without extra
+//!   messages: the first "log too short" rejection while appends are in
+//!   flight is tolerated (it may answer a heartbeat that overtook them), a
+//!   second without progress resets the pipeline. Their commit index is
+//!   capped at the follower's known match.
 //! - A follower being probed gets one probe at a time; a lost probe is
 //!   re-sent only once the follower answers a heartbeat, so an unreachable
 //!   peer costs one heartbeat per interval, never a stream of appends or
@@ -69,6 +72,17 @@
 //! - Everything a peer sends is checked; bad input is dropped with a
 //!   `tracing` event (fields `node`, `term`), never a panic. Only storage
 //!   failures surface as [`Error`].
+//!
+//! ## Restarting
+//! [`RaftNode::new`] restores term, vote, commit index and membership from
+//! [`Storage`]. Which committed entries the application still has to apply
+//! is the application's knowledge: it passes its applied index as
+//! [`Config::applied`] (etcd's `Config.Applied`), and the first
+//! [`Ready::committed_entries`] start right after it. The index must lie
+//! between the snapshot index and the durable commit index, otherwise
+//! `new` fails with [`ConfigError::AppliedOutOfRange`]. Left at 0, the
+//! node assumes the state machine is exactly the snapshot and re-delivers
+//! everything committed after it.
 //!
 //! ## Storage
 //! [`Storage`] is read-only: the core reads the durable log through it and

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::error::{Error, ProposeError};
 use crate::membership_log::MembershipLog;
 use crate::message::{Message, MessageBody};
@@ -51,7 +51,7 @@ pub struct RaftNode<S: Storage> {
     /// Leader only: progress of every other member. Invariant: keys are the
     /// effective membership minus this node, plus members removed by the
     /// latest configuration entry that have not acknowledged it yet (a dead
-    /// removed peer stays until the next configuration change).
+    /// removed peer stays until the next configuration change or leader).
     pub(crate) progress: BTreeMap<NodeId, Progress>,
     /// (Pre-)candidate only: votes received in this round.
     pub(crate) votes: BTreeMap<NodeId, bool>,
@@ -85,7 +85,8 @@ impl<S: Storage> RaftNode<S> {
         config.validate()?;
         let init = storage.initial_state()?;
         let hs = init.hard_state;
-        let log = RaftLog::new(storage, hs.commit)?;
+        let mut log = RaftLog::new(storage, hs.commit)?;
+        restore_applied(&mut log, config.applied)?;
         let mut members = MembershipLog::new(init.membership);
         scan_membership(&log, &mut members, config.max_msg_bytes)?;
         let prev_hard_state = HardState { commit: log.committed(), ..hs };
@@ -378,14 +379,17 @@ impl<S: Storage> RaftNode<S> {
     /// members the latest configuration entry removed that have not yet
     /// acknowledged it: a removed server must receive the entry that
     /// removes it, or it keeps seeing itself as a voter and campaigning
-    /// (thesis §4.2.2). Departing peers never count toward a quorum.
+    /// (thesis §4.2.2). Departing peers never count toward a quorum. A new
+    /// leader (no progress yet) only picks them up while the removal is
+    /// uncommitted, so a decommissioned server is not contacted forever.
     pub(crate) fn replication_targets(&self) -> BTreeSet<NodeId> {
         let me = self.id();
         let effective = self.members.effective();
         let mut targets: BTreeSet<NodeId> = effective.members().filter(|&id| id != me).collect();
         if let Some(index) = self.members.latest_index() {
+            let uncommitted = index > self.log.committed();
             let departing = self.members.previous().members().filter(|&id| id != me && !effective.contains(id));
-            targets.extend(departing.filter(|id| self.progress.get(id).is_none_or(|p| p.matched < index)));
+            targets.extend(departing.filter(|id| self.progress.get(id).map_or(uncommitted, |p| p.matched < index)));
         }
         targets
     }
@@ -420,6 +424,20 @@ impl<S: Storage> RaftNode<S> {
             }
         }
     }
+}
+
+/// Applies [`Config::applied`]: 0 keeps the snapshot index; anything else
+/// must lie between the snapshot index and the durable commit index.
+fn restore_applied<S: Storage>(log: &mut RaftLog<S>, applied: LogIndex) -> Result<(), Error> {
+    if applied == LogIndex(0) {
+        return Ok(());
+    }
+    let (snapshot, commit) = (log.applied(), log.committed());
+    if applied < snapshot || applied > commit {
+        return Err(ConfigError::AppliedOutOfRange { applied, snapshot, commit }.into());
+    }
+    log.restore_applied(applied);
+    Ok(())
 }
 
 /// Replays the membership entries after the snapshot (thesis §4.1: the

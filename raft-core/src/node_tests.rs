@@ -401,3 +401,72 @@ fn committed_entries_are_handed_out_in_bounded_batches() {
     assert_eq!(sizes, vec![2, 2, 1]);
     assert_eq!(n.status().applied, LogIndex(5));
 }
+
+// ---- Restart with an applied index (etcd Config.Applied) -------------------
+
+fn store_committed_to_5() -> MemStorage {
+    let entries: Vec<Entry> = (1..=5).map(|i| normal(1, i, b"x")).collect();
+    let s = store_with_log(&[1, 2, 3], 1, &entries);
+    s.wl().set_hard_state(HardState { term: Term(1), vote: None, commit: LogIndex(5) });
+    s
+}
+
+#[test]
+fn restart_with_applied_hands_out_only_later_entries() {
+    let mut cfg = config(2);
+    cfg.applied = LogIndex(3);
+    let mut n = RaftNode::new(cfg, store_committed_to_5()).unwrap();
+    assert_eq!(n.status().applied, LogIndex(3));
+    let rd = handle_ready(&mut n);
+    assert_eq!(rd.committed_entries, vec![normal(1, 4, b"x"), normal(1, 5, b"x")]);
+    assert_eq!(n.status().applied, LogIndex(5));
+}
+
+#[test]
+fn restart_without_applied_replays_from_the_snapshot_index() {
+    let mut n = RaftNode::new(config(2), store_committed_to_5()).unwrap();
+    let rd = handle_ready(&mut n);
+    let indices: Vec<u64> = rd.committed_entries.iter().map(|e| e.index.0).collect();
+    assert_eq!(indices, vec![1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn applied_outside_snapshot_and_commit_is_a_config_error() {
+    let mut cfg = config(2);
+    cfg.applied = LogIndex(6);
+    let err = RaftNode::new(cfg.clone(), store_committed_to_5()).unwrap_err();
+    let expected =
+        crate::ConfigError::AppliedOutOfRange { applied: LogIndex(6), snapshot: LogIndex(0), commit: LogIndex(5) };
+    assert_eq!(err, Error::Config(expected));
+    let store = store_committed_to_5();
+    let meta =
+        crate::SnapshotMeta { last_log_id: LogId::new(Term(1), LogIndex(3)), membership: membership(&[1, 2, 3]) };
+    store.wl().apply_snapshot(crate::Snapshot { meta, data: Vec::new() });
+    cfg.applied = LogIndex(2);
+    let err = RaftNode::new(cfg, store).unwrap_err();
+    let expected =
+        crate::ConfigError::AppliedOutOfRange { applied: LogIndex(2), snapshot: LogIndex(3), commit: LogIndex(5) };
+    assert_eq!(err, Error::Config(expected));
+}
+
+#[test]
+fn departing_peer_is_replicated_to_until_it_acknowledges_its_removal() {
+    // thesis §4.2.2: while node 3 is unreachable the leader keeps it as a
+    // (non-counting) replication target; a later leader, finding the
+    // removal committed, does not pick it up again.
+    let mut c = Cluster::new(&[1, 2, 3]);
+    c.elect(1);
+    c.isolated.insert(NodeId(3));
+    c.node(1).propose_membership(membership(&[1, 2])).unwrap();
+    c.stabilize();
+    assert_eq!(c.node(1).status().commit, LogIndex(2), "committed without the departing node");
+    assert!(c.node(1).status().progress.contains_key(&NodeId(3)));
+    c.tick_all();
+    assert!(c.node(1).status().progress.contains_key(&NodeId(3)), "still departing");
+    assert_eq!(c.node(2).status().commit, LogIndex(2), "2 knows the removal committed");
+    c.node(1).transfer_leader(NodeId(2)).unwrap();
+    c.stabilize();
+    assert_eq!(c.leader(), Some(NodeId(2)));
+    let targets: Vec<NodeId> = c.node(2).status().progress.keys().copied().collect();
+    assert_eq!(targets, ids(&[1, 2]), "itself and 1, not 3");
+}

@@ -46,6 +46,12 @@ pub struct Progress {
     /// Heartbeat intervals spent in Replicate with messages in flight and
     /// no acknowledgement: a lost append is suspected when it grows large.
     pub stalled_heartbeats: u64,
+    /// In Replicate: the follower's last index as reported by a "log too
+    /// short" rejection that came while appends were in flight. Such a
+    /// rejection may answer a heartbeat that overtook those appends, so the
+    /// first is tolerated; a second with no progress in between means an
+    /// append was lost. Cleared whenever `matched` grows.
+    pub short_reject_at: Option<LogIndex>,
     /// The in-flight window (used in Replicate).
     pub inflights: Inflights,
 }
@@ -62,6 +68,7 @@ impl Progress {
             recent_active: false,
             read_round: 0,
             stalled_heartbeats: 0,
+            short_reject_at: None,
             inflights: Inflights::new(max_inflight_msgs, max_inflight_bytes),
         }
     }
@@ -71,6 +78,7 @@ impl Progress {
         self.probe_sent = false;
         self.pending_snapshot = LogIndex(0);
         self.stalled_heartbeats = 0;
+        self.short_reject_at = None;
         self.inflights.reset();
     }
 
@@ -102,6 +110,7 @@ impl Progress {
             self.matched = index;
             self.probe_sent = false;
             self.stalled_heartbeats = 0;
+            self.short_reject_at = None;
         }
         if self.next <= index {
             self.next = index.next();
@@ -138,6 +147,21 @@ impl Progress {
         }
         self.next = hint_next.min(rejected_index).max(self.matched.next());
         self.probe_sent = false;
+        true
+    }
+
+    /// A rejection saying the follower's log ends at `follower_last`, short
+    /// of the append's `prev`. Returns true if the pipeline should be kept:
+    /// appends are in flight and this is the first such rejection since the
+    /// last progress, so it may answer a heartbeat that overtook them.
+    pub fn tolerate_short_reject(&mut self, follower_last: LogIndex) -> bool {
+        if self.state != ProgressState::Replicate || self.inflights.is_empty() {
+            return false;
+        }
+        if self.short_reject_at.is_some_and(|at| follower_last <= at) {
+            return false;
+        }
+        self.short_reject_at = Some(follower_last);
         true
     }
 
@@ -195,6 +219,19 @@ mod tests {
         p.next = LogIndex(6);
         assert!(p.maybe_decrease_to(LogIndex(5), LogIndex(1)));
         assert_eq!(p.next, LogIndex(4));
+    }
+
+    #[test]
+    fn one_short_rejection_is_tolerated_per_progress_step() {
+        let mut p = pr();
+        p.maybe_update(LogIndex(5));
+        p.become_replicate();
+        assert!(!p.tolerate_short_reject(LogIndex(5)), "nothing in flight: a real gap");
+        p.sent_entries(LogIndex(9), 10);
+        assert!(p.tolerate_short_reject(LogIndex(5)));
+        assert!(!p.tolerate_short_reject(LogIndex(5)), "no progress since: an append was lost");
+        p.maybe_update(LogIndex(7));
+        assert!(p.tolerate_short_reject(LogIndex(7)), "progress resets the allowance");
     }
 
     #[test]

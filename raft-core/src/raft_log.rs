@@ -67,6 +67,20 @@ impl<S: Storage> RaftLog<S> {
         })
     }
 
+    /// On restart: the application already applied up to `applied`, which
+    /// lies between the snapshot index and the commit index (checked by the
+    /// caller); committed entries are handed out only after it.
+    pub fn restore_applied(&mut self, applied: LogIndex) {
+        assert!(
+            applied >= self.applied && applied <= self.committed,
+            "restored applied index {applied} must lie in [{}, {}]",
+            self.applied,
+            self.committed
+        );
+        self.applying = applied;
+        self.applied = applied;
+    }
+
     /// The underlying storage.
     pub fn storage(&self) -> &S {
         &self.storage

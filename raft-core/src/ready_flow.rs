@@ -90,6 +90,6 @@ impl<S: Storage> RaftNode<S> {
         }
         let snap = self.log.first_index().ok()?.prev();
         let applied = self.log.applied();
-        (applied.0 >= snap.max(self.hint_at).0 + threshold).then_some(applied)
+        (applied.0 >= snap.max(self.hint_at).0.saturating_add(threshold)).then_some(applied)
     }
 }

@@ -228,6 +228,17 @@ impl<S: Storage> RaftNode<S> {
         let next = self.next_from_hint(&hint);
         let (me, term) = (self.id(), self.term);
         let pr = self.progress.get_mut(&from).expect("caller checked progress");
+        let short = hint.conflict_term.is_none() && hint.rejected_index > pr.matched;
+        if short && pr.tolerate_short_reject(hint.first_index.prev()) {
+            tracing::debug!(
+                node = me.0,
+                term = term.0,
+                to = from.0,
+                rejected = hint.rejected_index.0,
+                "short-log rejection with appends in flight: pipeline kept"
+            );
+            return Ok(());
+        }
         if pr.maybe_decrease_to(hint.rejected_index, next) {
             tracing::debug!(
                 node = me.0,

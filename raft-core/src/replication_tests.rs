@@ -337,6 +337,31 @@ fn unreachable_peer_falls_back_to_probing_from_its_match() {
 }
 
 #[test]
+fn heartbeat_overtaking_an_inflight_append_keeps_the_pipeline() {
+    // A heartbeat to a pipelined follower asserts everything sent so far.
+    // If it overtakes the append it covers, the follower's "log too short"
+    // rejection proves no loss: the pipeline must not fall back to probing
+    // and re-send what is still in flight.
+    let mut n = replicating_leader(256, 1 << 20, 1 << 20);
+    n.propose(b"x".to_vec()).unwrap();
+    let rd = handle_ready(&mut n);
+    assert_eq!(appends_to(&rd.messages, 2).iter().map(|a| a.entries.len()).collect::<Vec<_>>(), vec![1]);
+    n.tick();
+    let rd = handle_ready(&mut n);
+    let hb = appends_to(&rd.messages, 2);
+    assert_eq!(hb.len(), 1);
+    assert_eq!((hb[0].prev_log_id.index, hb[0].entries.len()), (LogIndex(2), 0));
+    n.step(conflict(2, 1, 1, 2, None, 2)).unwrap();
+    let pr = n.status().progress[&NodeId(2)].clone();
+    assert_eq!((pr.state, pr.next, pr.matched), (ProgressState::Replicate, LogIndex(3), LogIndex(1)));
+    let rd = handle_ready(&mut n);
+    assert_eq!(appends_to(&rd.messages, 2), vec![], "nothing in flight is re-sent");
+    n.step(ack(2, 1, 1, 2)).unwrap();
+    let pr = n.status().progress[&NodeId(2)].clone();
+    assert_eq!((pr.state, pr.next, pr.matched), (ProgressState::Replicate, LogIndex(3), LogIndex(2)));
+}
+
+#[test]
 fn lost_append_is_detected_by_the_next_heartbeat() {
     // The heartbeat asserts the pipelined prefix; the follower lacks it and
     // rejects, so the leader re-sends without waiting for a timeout.

@@ -59,6 +59,9 @@ impl<S: Storage> RaftNode<S> {
         } else if msg.term.0 == 0 {
             // Every real message is sent in term >= 1 (terms start at 1).
             "term 0"
+        } else if msg.term.checked_next().is_none() {
+            // Adopting it would leave no term to campaign in.
+            "term out of range"
         } else if !self.members.effective().contains(msg.from)
             && !self.progress.contains_key(&msg.from)
             && !self.accept_stranger(msg)
@@ -126,6 +129,12 @@ impl<S: Storage> RaftNode<S> {
                 true
             }
             MessageBody::RequestVoteResponse(r) if r.pre_vote && r.granted => true,
+            MessageBody::AppendEntriesResponse(_) | MessageBody::InstallSnapshotResponse(_)
+                if self.role == Role::Leader =>
+            {
+                self.leader_sees_higher_term(msg.from, msg.term);
+                false
+            }
             MessageBody::AppendEntries(_) | MessageBody::InstallSnapshot(_) | MessageBody::TimeoutNow => {
                 self.become_follower(msg.term, Some(msg.from));
                 true
@@ -213,3 +222,7 @@ impl<S: Storage> RaftNode<S> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "step_tests.rs"]
+mod tests;

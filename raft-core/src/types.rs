@@ -62,6 +62,15 @@ impl LogIndex {
         LogIndex(self.0 + 1)
     }
 
+    /// The next index, or `None` at `u64::MAX` (peer input is checked with
+    /// this before it reaches any arithmetic).
+    pub const fn checked_next(self) -> Option<LogIndex> {
+        match self.0.checked_add(1) {
+            Some(i) => Some(LogIndex(i)),
+            None => None,
+        }
+    }
+
     /// The previous index, saturating at 0.
     pub const fn prev(self) -> LogIndex {
         LogIndex(self.0.saturating_sub(1))
@@ -72,6 +81,14 @@ impl Term {
     /// The next term.
     pub const fn next(self) -> Term {
         Term(self.0 + 1)
+    }
+
+    /// The next term, or `None` at `u64::MAX`.
+    pub const fn checked_next(self) -> Option<Term> {
+        match self.0.checked_add(1) {
+            Some(t) => Some(Term(t)),
+            None => None,
+        }
     }
 }
 
