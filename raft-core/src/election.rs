@@ -283,18 +283,20 @@ impl<S: Storage> RaftNode<S> {
     }
 
     /// A peer answered our append with a higher `term` (it campaigned while
-    /// cut off, typically while removed). A non-voter's term is ignored: it
-    /// is in no quorum of ours, and a departing server would otherwise
-    /// depose us while we tell it of its removal (thesis §4.2.3). A voter's
-    /// term must be overtaken before it can follow anyone; if a quorum
+    /// cut off, typically while removed). A departing server's term is
+    /// ignored: it is in no quorum of ours, and it would otherwise depose us
+    /// while we tell it of its removal (thesis §4.2.3). A member's term
+    /// (a voter's, or a learner's: a learner at a higher term rejects every
+    /// append of ours and never catches up, sim seed 3500439 of core-sim)
+    /// must be overtaken before it can follow anyone; if a quorum
     /// answered us in this CheckQuorum period we re-elect ourselves at once
     /// above it (skipping pre-vote and stickiness, as a transfer does,
     /// thesis §3.10) instead of leaving the cluster leaderless for an
     /// election timeout. Otherwise we step down (Figure 2).
     pub(crate) fn leader_sees_higher_term(&mut self, from: NodeId, term: Term) {
         let (me, my_term) = (self.id().0, self.term.0);
-        if !self.voters().contains(&from) {
-            tracing::debug!(node = me, term = my_term, from = from.0, msg_term = term.0, "non-voter's term ignored");
+        if !self.members.effective().contains(from) {
+            tracing::debug!(node = me, term = my_term, from = from.0, msg_term = term.0, "non-member's term ignored");
             return;
         }
         let live = self.cfg.check_quorum && self.quorum_recently_active();

@@ -416,3 +416,34 @@ fn readded_node_with_a_high_term_does_not_depose_the_leader() {
         assert_eq!(c.node(id).status().membership, membership(&[1, 2, 3]));
     }
 }
+
+#[test]
+fn a_learner_with_a_higher_term_is_not_ignored_by_the_leader() {
+    // A learner that campaigned while it was still a voter in its stale
+    // log rejects the leader's lower-term appends; if the leader ignored
+    // its term, the learner would never catch up (sim seed 3500439 of
+    // core-sim, SIM_REMOVE_LEADER=1 soak).
+    let mut c = Cluster::new(&[1, 2, 3]);
+    c.elect(1);
+    let t = c.node(1).term();
+    let mut learners = membership(&[1, 2, 3]);
+    learners.learners.insert(NodeId(4));
+    c.node(1).propose_membership(learners).unwrap();
+    c.stabilize();
+    c.node(1)
+        .step(msg(
+            4,
+            1,
+            t.0 + 5,
+            MessageBody::AppendEntriesResponse(crate::message::AppendEntriesResponse {
+                result: crate::message::AppendResult::Conflict(crate::message::ConflictHint {
+                    rejected_index: LogIndex(0),
+                    conflict_term: None,
+                    first_index: LogIndex(1),
+                }),
+                read_round: 0,
+            }),
+        ))
+        .unwrap();
+    assert!(c.node(1).term() > Term(t.0 + 5), "the leader moved above the learner's term");
+}
