@@ -447,3 +447,30 @@ fn a_learner_with_a_higher_term_is_not_ignored_by_the_leader() {
         .unwrap();
     assert!(c.node(1).term() > Term(t.0 + 5), "the leader moved above the learner's term");
 }
+
+#[test]
+fn a_stale_vote_request_is_refused_with_our_term() {
+    // Figure 2: "reply false if term < currentTerm"; the candidate learns
+    // the newer term from the reply (sim seed 3502487 of core-sim: a
+    // candidate that nobody else contacted never left its stale term).
+    let mut n = node(2, &[1, 2, 3]);
+    n.step(msg(3, 2, 5, rv(false, (0, 0), false))).unwrap();
+    handle_ready(&mut n);
+    n.step(msg(1, 2, 3, rv(false, (9, 9), false))).unwrap();
+    let rd = n.ready().unwrap();
+    let all: Vec<_> = rd.messages.iter().chain(rd.persisted_messages.iter()).cloned().collect();
+    assert_eq!(all, vec![msg(2, 1, 5, rvr(false, false))]);
+}
+
+#[test]
+fn a_stale_vote_request_from_outside_our_configuration_is_refused_with_our_term() {
+    // Node 2's log lists {1, 2}; candidate 3 (of a newer configuration
+    // {2, 3} that node 2 has not seen) campaigns below node 2's term.
+    let mut n = node(2, &[1, 2]);
+    n.step(msg(1, 2, 5, rv(false, (0, 0), false))).unwrap();
+    handle_ready(&mut n);
+    n.step(msg(3, 2, 3, rv(false, (9, 9), false))).unwrap();
+    let rd = n.ready().unwrap();
+    let all: Vec<_> = rd.messages.iter().chain(rd.persisted_messages.iter()).cloned().collect();
+    assert_eq!(all, vec![msg(2, 3, 5, rvr(false, false))]);
+}

@@ -91,12 +91,12 @@ impl<S: Storage> RaftNode<S> {
     fn accept_stranger(&self, msg: &Message) -> bool {
         let from_leader = matches!(msg.body, MessageBody::AppendEntries(_) | MessageBody::InstallSnapshot(_));
         let vote_request = matches!(msg.body, MessageBody::RequestVote(_));
-        // A stale append from a stranger is let through too: it only gets
-        // our term back (`step_lower_term`), which a leader that a lagging
-        // member does not know yet needs in order to step down; dropping
-        // it left that member outside the cluster for good (sim seeds
-        // 3202831 and 5204145 of core-sim).
-        from_leader || (vote_request && msg.term >= self.term)
+        // Stale appends and vote requests from strangers are let through
+        // too: they only get our term back (`step_lower_term`), which a
+        // leader or candidate outside our configuration needs in order to
+        // move up; dropping them left it behind for good (sim seeds
+        // 3202831, 5204145 and 3502487 of core-sim).
+        from_leader || vote_request
     }
 
     /// Handles `msg.term > self.term`. Returns false if the message must
@@ -168,8 +168,14 @@ impl<S: Storage> RaftNode<S> {
                 });
                 self.send(msg.from, body);
             }
-            MessageBody::RequestVote(rv) if rv.pre_vote => {
-                let body = MessageBody::RequestVoteResponse(RequestVoteResponse { pre_vote: true, granted: false });
+            MessageBody::RequestVote(rv) => {
+                // Figure 2: "reply false if term < currentTerm", with our
+                // term, so a stale candidate moves up. Ignoring real vote
+                // requests left a candidate outside the others'
+                // configurations (nobody else sends it anything) campaigning
+                // below their term for good (sim seed 3502487 of core-sim).
+                let body =
+                    MessageBody::RequestVoteResponse(RequestVoteResponse { pre_vote: rv.pre_vote, granted: false });
                 self.send(msg.from, body);
             }
             _ => {
