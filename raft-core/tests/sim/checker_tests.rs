@@ -252,3 +252,36 @@ fn simulator_catches_the_consequences_of_acking_before_persisting() {
     }
     panic!("400 seeds of a runtime that acks before persisting produced no safety violation");
 }
+
+/// Commit Quorum counts the voters of the configuration in force at the
+/// entry's position: after {1,2,3} became {1,2,3,4} at index 2, an entry at
+/// 3 held by nodes 1 and 2 only is not committed (2 of 4), though it would
+/// have been under the old configuration; held by 1, 2 and 4 it is.
+#[test]
+fn commit_quorum_uses_the_configuration_at_the_entrys_position() {
+    let s = [store(), store(), store(), store()];
+    let mut inv = Invariants::default();
+    for (k, st) in s.iter().enumerate() {
+        inv.register(NodeId(k as u64 + 1), st);
+    }
+    let four = Membership::new([NodeId(1), NodeId(2), NodeId(3), NodeId(4)]);
+    let change = Entry::new(Term(1), LogIndex(2), EntryPayload::Membership(four.clone()));
+    let log = vec![entry(1, 1, b"x"), change.clone(), entry(1, 3, b"y")];
+    // The change itself needs a majority of the new configuration (thesis
+    // §4.1: it takes effect as soon as it is appended).
+    for st in [&s[0], &s[1], &s[3]] {
+        st.wl().append(&log[..2]);
+    }
+    s[0].wl().append(&log[2..]);
+    s[1].wl().append(&log[2..]);
+    inv.on_apply(NodeId(1), Term(1), &log[0], 1, &members()).unwrap();
+    inv.on_apply(NodeId(1), Term(1), &change, 2, &four).unwrap();
+    let err = inv.on_apply(NodeId(1), Term(1), &log[2], 3, &four).unwrap_err();
+    assert_eq!(err.kind, Inv::CommitQuorum);
+    s[3].wl().append(&log[2..]);
+    let mut inv2 = Invariants::default();
+    for (k, st) in s.iter().enumerate() {
+        inv2.register(NodeId(k as u64 + 1), st);
+    }
+    inv2.on_apply(NodeId(1), Term(1), &log[2], 3, &four).unwrap();
+}

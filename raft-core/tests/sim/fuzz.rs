@@ -30,16 +30,11 @@ struct Plan {
     membership_rate: f64,
     /// Membership changes keep at least this many voters.
     min_voters: usize,
-    /// The leader may remove itself (`SIM_REMOVE_LEADER=1`, soak only:
-    /// open liveness bug, see `Cluster::random_membership_change`).
-    remove_leader: bool,
 }
 
 fn build(seed: u64, nodes: usize, rng: &mut SeededRng) -> (SimConfig, Plan) {
     let mut cfg = SimConfig::new(nodes, seed);
-    let knob = if std::env::var_os("SIM_REMOVE_LEADER").is_some() { "SIM_REMOVE_LEADER=1 " } else { "" };
-    cfg.replay =
-        format!("{knob}SIM_SEED={seed} SIM_NODES={nodes} cargo test -p raft-core --test sim -- replay --nocapture");
+    cfg.replay = format!("SIM_SEED={seed} SIM_NODES={nodes} cargo test -p raft-core --test sim -- replay --nocapture");
     cfg.net = match rng.gen_range(0, 4) {
         0 => NetConfig::reliable(),
         1 => NetConfig::delayed(),
@@ -74,7 +69,6 @@ fn build(seed: u64, nodes: usize, rng: &mut SeededRng) -> (SimConfig, Plan) {
         propose_rate: rng.gen_range(10, 80) as f64 / 100.0,
         membership_rate: 0.0,
         min_voters: 1 + rng.gen_range(0, 2) as usize,
-        remove_leader: std::env::var_os("SIM_REMOVE_LEADER").is_some(),
     };
     let mut plan = plan;
     if rng.gen_bool(0.6) {
@@ -207,7 +201,7 @@ fn chaos_tick(
     }
     if plan.membership_rate > 0.0 && rng.gen_bool(plan.membership_rate) {
         if let Some(l) = c.connected_leader() {
-            c.random_membership_change(l, rng, plan.min_voters, plan.remove_leader);
+            c.random_membership_change(l, rng, plan.min_voters);
         }
     }
     c.tick();

@@ -44,8 +44,7 @@ fn run_reporting(seed: u64, nodes: usize) -> RunSummary {
         Ok(s) => s,
         Err(panic) => {
             eprintln!(
-                "sim run failed: seed {seed}, {nodes} nodes\nreplay with: {}SIM_SEED={seed} SIM_NODES={nodes} cargo test -p raft-core --test sim -- replay --nocapture",
-                if std::env::var_os("SIM_REMOVE_LEADER").is_some() { "SIM_REMOVE_LEADER=1 " } else { "" }
+                "sim run failed: seed {seed}, {nodes} nodes\nreplay with: SIM_SEED={seed} SIM_NODES={nodes} cargo test -p raft-core --test sim -- replay --nocapture"
             );
             resume_unwind(panic)
         }

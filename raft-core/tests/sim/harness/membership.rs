@@ -81,22 +81,11 @@ impl Cluster {
     }
 
     /// Proposes one random single-server change at `leader`, keeping at
-    /// least `min_voters` voters. With `remove_leader` the leader may remove
-    /// itself (it steps down once the change commits, thesis §4.2.2); CI
-    /// leaves that out because of an open liveness bug (README, "Open
-    /// simulator findings": a removed leader with the longest log neither
-    /// campaigns nor votes for shorter logs).
-    pub fn random_membership_change(
-        &mut self,
-        leader: NodeId,
-        rng: &mut SeededRng,
-        min_voters: usize,
-        remove_leader: bool,
-    ) {
+    /// least `min_voters` voters. The leader may remove itself (it steps
+    /// down once the change commits, thesis §4.2.2).
+    pub fn random_membership_change(&mut self, leader: NodeId, rng: &mut SeededRng, min_voters: usize) {
         let cur = self.hosts[&leader].node.as_ref().expect("leader is up").status().membership;
         let outside: BTreeSet<NodeId> = self.ids().into_iter().filter(|id| !cur.contains(*id)).collect();
-        let removable: BTreeSet<NodeId> =
-            cur.voters.iter().copied().filter(|id| remove_leader || *id != leader).collect();
         let kinds = [Change::AddLearner, Change::Promote, Change::AddVoter, Change::RemoveVoter, Change::RemoveLearner];
         let kind = kinds[rng.gen_range(0, kinds.len() as u64) as usize];
         let mut m = cur.clone();
@@ -105,7 +94,7 @@ impl Cluster {
             Change::Promote => pick(rng, &cur.learners).map(|id| m.learners.remove(&id) && m.voters.insert(id)),
             Change::AddVoter => pick(rng, &outside).map(|id| m.voters.insert(id)),
             Change::RemoveVoter if cur.voters.len() > min_voters => {
-                pick(rng, &removable).map(|id| m.voters.remove(&id))
+                pick(rng, &cur.voters).map(|id| m.voters.remove(&id))
             }
             Change::RemoveLearner => pick(rng, &cur.learners).map(|id| m.learners.remove(&id)),
             Change::RemoveVoter => None,
