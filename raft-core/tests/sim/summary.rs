@@ -101,9 +101,9 @@ impl Totals {
 
     /// Fails unless the seed set exercised everything the checkers are
     /// for. Floors are shares of runs, about half of what the CI seeds
-    /// showed when they were set (100 per size: leader change 90-96%, reads
-    /// 95-98%, membership 49-57%, installs 47-63%, byte window 14-18%,
-    /// batching 100%, torn writes 17-22%), so the assertion survives
+    /// showed when they were set (100 per size: leader change 89-92%, reads
+    /// 96-98%, membership 52-54%, installs 51-65%, byte window 7-10%,
+    /// batching 100%, torn writes 15-21%), so the assertion survives
     /// schedule tweaks but not a simulator that stopped doing something.
     pub fn assert_floors(&self, what: &str) {
         let share = |n: u64| n as f64 / self.runs.max(1) as f64;
@@ -112,7 +112,7 @@ impl Totals {
             ("a read served", self.with_reads, 0.45),
             ("a committed membership change", self.with_membership, 0.25),
             ("a snapshot installed", self.with_install, 0.20),
-            ("the byte window binding", self.with_bytes_capped, 0.07),
+            ("the byte window binding", self.with_bytes_capped, 0.04),
             ("a batched Ready", self.with_batching, 0.50),
             ("a torn write", self.with_torn_write, 0.08),
         ];
