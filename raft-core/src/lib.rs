@@ -70,8 +70,18 @@
 //!   leader's message or a granted vote does, Figure 2): otherwise stale
 //!   candidates could keep the up-to-date nodes from ever timing out.
 //! - Everything a peer sends is checked; bad input is dropped with a
-//!   `tracing` event (fields `node`, `term`), never a panic. Only storage
-//!   failures surface as [`Error`].
+//!   `tracing` event (fields `node`, `term`), never a panic. Indices and
+//!   terms of `u64::MAX` are refused so that no arithmetic on them can
+//!   overflow. Only storage failures surface as [`Error`].
+//! - Membership changes one voter at a time (thesis §4.1): a leader only
+//!   proposes one after committing an entry of its own term; servers vote
+//!   for candidates outside their configuration (theirs may lag); a
+//!   removed server is replicated to until it holds the entry removing it,
+//!   so it stops campaigning (§4.2.2); a higher term from a non-voter never
+//!   deposes the leader, and a healthy leader re-elects itself at once
+//!   above a returning voter's higher term (§4.2.3).
+//! - Pre-votes are refused while a leader is live, with or without
+//!   CheckQuorum (§9.6).
 //!
 //! ## Restarting
 //! [`RaftNode::new`] restores term, vote, commit index and membership from

@@ -72,3 +72,42 @@ fn membership_change_waits_for_the_leaders_first_commit() {
     c.run_ticks(3 * ELECTION_TIMEOUT);
     assert_eq!(r, Err(ProposeError::NotCommittedInTerm { term: b_term }));
 }
+
+fn membership_of(c: &Cluster, id: NodeId) -> Membership {
+    c.hosts[&id].node.as_ref().expect("up").status().membership
+}
+
+/// Thesis §4.1 (liveness): servers vote for candidates outside their own
+/// configuration. 4 is removed (and learns it, §4.2.2), then re-added while
+/// X is cut off, so X never sees the entry adding 4; the next entry reaches
+/// only 4 and the leader crashes. Only 4 can win (its log is the longest),
+/// and only with X's vote: a cluster whose members refuse strangers' vote
+/// requests would stay leaderless forever.
+#[test]
+fn candidate_unknown_to_a_voter_still_wins_its_vote() {
+    let mut c = cluster_with(SimConfig::new(4, 602), "candidate_unknown_to_a_voter_still_wins_its_vote");
+    let four = NodeId(4);
+    c.disconnect(four);
+    let a = c.check_one_leader();
+    c.one(&cmd(1), 3, false);
+    propose_membership(&mut c, a, members(&[1, 2, 3])).expect("removal accepted");
+    c.connect(four);
+    c.wait_until(ELECTION_TIMEOUT, "4 learns it was removed", |c| membership_of(c, four) == members(&[1, 2, 3]));
+
+    let others: Vec<NodeId> = (1..=3).map(NodeId).filter(|&id| id != a).collect();
+    let (x, y) = (others[0], others[1]);
+    c.partition(&[vec![a, y, four], vec![x]]);
+    let add = propose_membership(&mut c, a, members(&[1, 2, 3, 4])).expect("re-add accepted");
+    c.wait_until(ELECTION_TIMEOUT, "re-add committed on a, y, 4", |c| c.n_committed(add).0 >= 3);
+    c.partition(&[vec![a, four], vec![x], vec![y]]);
+    let last = c.propose(a, cmd(2)).expect("a still leads").index;
+    c.wait_until(ELECTION_TIMEOUT, "4 stores the last entry", |c| {
+        c.hosts[&four].storage.last_index().ok() >= Some(last)
+    });
+    c.crash(a);
+    c.heal();
+    assert_eq!(membership_of(&c, x), members(&[1, 2, 3]), "x never saw 4 added");
+    c.wait_until(10 * ELECTION_TIMEOUT, "4 is elected", |c| leader_among(c, &[x, y, four]).is_some());
+    assert_eq!(leader_among(&c, &[x, y, four]), Some(four));
+    c.one(&cmd(3), 3, true);
+}
