@@ -309,3 +309,21 @@ fn a_node_that_cannot_campaign_answers_stale_appends_even_without_pre_vote_or_ch
     assert_eq!(rd.messages.len(), 1);
     assert_eq!((rd.messages[0].to, rd.messages[0].term), (NodeId(1), Term(5)));
 }
+
+#[test]
+fn a_voter_answers_stale_appends_even_without_pre_vote_or_check_quorum() {
+    // Node 1's configuration {1, 2, 3} does not list leader 4, so its vote
+    // requests never reach it: only this reply can tell the leader of the
+    // higher term (sim seed 4000053 of core-sim, 3 nodes).
+    let mut cfg = config(1);
+    cfg.pre_vote = false;
+    cfg.check_quorum = false;
+    let mut n = node_with(cfg, &[1, 2, 3]);
+    n.step(append(2, 1, 5, (0, 0), vec![], 0)).unwrap();
+    handle_ready(&mut n);
+    n.step(append(4, 1, 2, (0, 0), vec![noop(2, 1)], 0)).unwrap();
+    let rd = n.ready().unwrap();
+    assert!(rd.entries.is_empty());
+    assert_eq!(rd.messages.len(), 1);
+    assert_eq!((rd.messages[0].to, rd.messages[0].term), (NodeId(4), Term(5)));
+}

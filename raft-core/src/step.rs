@@ -149,14 +149,15 @@ impl<S: Storage> RaftNode<S> {
     /// Handles `msg.term < self.term`.
     fn step_lower_term(&mut self, msg: Message) {
         match msg.body {
-            MessageBody::AppendEntries(ae) if self.cfg.check_quorum || self.cfg.pre_vote || !self.promotable() => {
+            MessageBody::AppendEntries(ae) => {
                 // A stale leader (e.g. back from a partition) would otherwise
                 // never learn the new term: with pre-vote nobody raises its
-                // term by campaigning against it. Tell it (thesis §9.6).
-                // Nor does a node that may not campaign (a learner, or a
-                // voter whose log does not list it yet): without this reply
-                // it stays at its higher term, deaf to the leader, for good
-                // (sim seed 7301408 of core-sim, 7 nodes).
+                // term by campaigning against it (thesis §9.6), and a node
+                // that may not campaign, or whose configuration no longer
+                // lists the leader, never sends it a vote request either; so
+                // tell it, whatever PreVote and CheckQuorum say (sim seeds
+                // 7301408 and 4000053 of core-sim: a follower stuck above a
+                // leader that kept appending below its term).
                 let hint = ConflictHint {
                     rejected_index: ae.prev_log_id.index,
                     conflict_term: None,
