@@ -61,6 +61,10 @@ fn run_size(nodes: usize, default_base: u64) -> Totals {
             println!("slow recovery: seed {seed}, {nodes} nodes: {} ticks", s.liveness_ticks);
         }
         totals.add(&s);
+        if runs > CI_RUNS_PER_SIZE && (seed + 1 - base) % 1000 == 0 {
+            // Soaks: an exact count of clean runs survives an interrupted soak.
+            println!("progress: {nodes} nodes: {} runs clean (seeds {base}..={seed})", seed + 1 - base);
+        }
     }
     let (t, n) = (&totals.sum, totals.runs);
     println!(
