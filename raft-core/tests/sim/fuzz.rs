@@ -274,6 +274,9 @@ fn liveness(c: &mut Cluster, rng: &mut SeededRng) -> u64 {
                 st.role, st.term.0, st.vote, st.last_index, st.commit, st.membership.voters, st.membership.learners
             );
             c.note(line);
+            if st.role == raft_core::Role::Leader {
+                c.note(format!("{id}: progress {:?}", st.progress));
+            }
         }
     }
     c.fail_with(Violation::new(Inv::Liveness, format!(
