@@ -49,7 +49,13 @@ impl LeaderAppendOnly {
                 first.index
             ));
         }
-        if let Some(e) = ready.entries.iter().find(|e| e.term != term) {
+        // Entries it took as a follower may still be unwritten when it wins
+        // (inputs batched before the Ready; a single-voter configuration
+        // wins without a round trip), so older terms may lead the Ready;
+        // after its first own entry, every entry is of its term.
+        let own = ready.entries.iter().position(|e| e.term == term).unwrap_or(ready.entries.len());
+        let bad = ready.entries[..own].iter().find(|e| e.term > term);
+        if let Some(e) = bad.or_else(|| ready.entries[own..].iter().find(|e| e.term != term)) {
             return fail(format!("leader {id} of {term} appends entry {} of another term", e.log_id()));
         }
         Ok(())
