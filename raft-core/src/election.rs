@@ -224,8 +224,13 @@ impl<S: Storage> RaftNode<S> {
             || (rv.pre_vote && msg_term > self.term);
         // §5.4.1: only for a log at least as up-to-date as ours.
         let up_to_date = rv.last_log_id >= self.log.last_log_id()?;
-        // Learners and removed nodes never vote.
-        let granted = can_vote && up_to_date && self.promotable();
+        // Whether we are a voter in our own configuration does not matter
+        // (thesis §4.1; etcd's TestLearnerCanVote): a server added as a voter
+        // counts in the candidate's configuration before the entry that
+        // added it reaches its own log, and refusing would leave that
+        // configuration without a quorum. A vote only counts where the
+        // candidate's configuration lists us, so granting it is safe.
+        let granted = can_vote && up_to_date;
         tracing::debug!(
             node = self.id().0,
             term = self.term.0,
@@ -278,18 +283,20 @@ impl<S: Storage> RaftNode<S> {
     }
 
     /// A peer answered our append with a higher `term` (it campaigned while
-    /// cut off, typically while removed). A non-voter's term is ignored: it
-    /// is in no quorum of ours, and a departing server would otherwise
-    /// depose us while we tell it of its removal (thesis §4.2.3). A voter's
-    /// term must be overtaken before it can follow anyone; if a quorum
+    /// cut off, typically while removed). A departing server's term is
+    /// ignored: it is in no quorum of ours, and it would otherwise depose us
+    /// while we tell it of its removal (thesis §4.2.3). A member's term
+    /// (a voter's, or a learner's: a learner at a higher term rejects every
+    /// append of ours and never catches up, sim seed 3500439 of core-sim)
+    /// must be overtaken before it can follow anyone; if a quorum
     /// answered us in this CheckQuorum period we re-elect ourselves at once
     /// above it (skipping pre-vote and stickiness, as a transfer does,
     /// thesis §3.10) instead of leaving the cluster leaderless for an
     /// election timeout. Otherwise we step down (Figure 2).
     pub(crate) fn leader_sees_higher_term(&mut self, from: NodeId, term: Term) {
         let (me, my_term) = (self.id().0, self.term.0);
-        if !self.voters().contains(&from) {
-            tracing::debug!(node = me, term = my_term, from = from.0, msg_term = term.0, "non-voter's term ignored");
+        if !self.members.effective().contains(from) {
+            tracing::debug!(node = me, term = my_term, from = from.0, msg_term = term.0, "non-member's term ignored");
             return;
         }
         let live = self.cfg.check_quorum && self.quorum_recently_active();

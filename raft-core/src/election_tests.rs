@@ -359,6 +359,18 @@ fn timeout_now_from_a_non_leader_is_ignored() {
 }
 
 #[test]
+fn a_voter_not_yet_in_its_own_configuration_grants_votes() {
+    // thesis §4.1 (etcd's TestLearnerCanVote): node 4 was added as a voter
+    // but the entry adding it has not reached its log; the candidate counts
+    // it, so refusing would leave {1,2,3,4} without a quorum when one of
+    // the old voters is down. Found by the simulator, seed 3010 (3 nodes).
+    let mut n = node(4, &[1, 2, 3]);
+    n.step(msg(1, 4, 1, rv(false, (0, 0), false))).unwrap();
+    let rd = n.ready().unwrap();
+    assert_eq!(rd.persisted_messages, vec![msg(4, 1, 1, rvr(false, true))]);
+}
+
+#[test]
 fn readded_node_with_a_high_term_does_not_depose_the_leader() {
     // thesis §4.2.3: a server removed while partitioned (here without
     // pre-vote) raises its term by campaigning. Neither its term in answers
@@ -403,4 +415,62 @@ fn readded_node_with_a_high_term_does_not_depose_the_leader() {
         assert_eq!(c.node(id).status().last_index, last, "node {id} caught up");
         assert_eq!(c.node(id).status().membership, membership(&[1, 2, 3]));
     }
+}
+
+#[test]
+fn a_learner_with_a_higher_term_is_not_ignored_by_the_leader() {
+    // A learner that campaigned while it was still a voter in its stale
+    // log rejects the leader's lower-term appends; if the leader ignored
+    // its term, the learner would never catch up (sim seed 3500439 of
+    // core-sim, SIM_REMOVE_LEADER=1 soak).
+    let mut c = Cluster::new(&[1, 2, 3]);
+    c.elect(1);
+    let t = c.node(1).term();
+    let mut learners = membership(&[1, 2, 3]);
+    learners.learners.insert(NodeId(4));
+    c.node(1).propose_membership(learners).unwrap();
+    c.stabilize();
+    c.node(1)
+        .step(msg(
+            4,
+            1,
+            t.0 + 5,
+            MessageBody::AppendEntriesResponse(crate::message::AppendEntriesResponse {
+                result: crate::message::AppendResult::Conflict(crate::message::ConflictHint {
+                    rejected_index: LogIndex(0),
+                    conflict_term: None,
+                    first_index: LogIndex(1),
+                }),
+                read_round: 0,
+            }),
+        ))
+        .unwrap();
+    assert!(c.node(1).term() > Term(t.0 + 5), "the leader moved above the learner's term");
+}
+
+#[test]
+fn a_stale_vote_request_is_refused_with_our_term() {
+    // Figure 2: "reply false if term < currentTerm"; the candidate learns
+    // the newer term from the reply (sim seed 3502487 of core-sim: a
+    // candidate that nobody else contacted never left its stale term).
+    let mut n = node(2, &[1, 2, 3]);
+    n.step(msg(3, 2, 5, rv(false, (0, 0), false))).unwrap();
+    handle_ready(&mut n);
+    n.step(msg(1, 2, 3, rv(false, (9, 9), false))).unwrap();
+    let rd = n.ready().unwrap();
+    let all: Vec<_> = rd.messages.iter().chain(rd.persisted_messages.iter()).cloned().collect();
+    assert_eq!(all, vec![msg(2, 1, 5, rvr(false, false))]);
+}
+
+#[test]
+fn a_stale_vote_request_from_outside_our_configuration_is_refused_with_our_term() {
+    // Node 2's log lists {1, 2}; candidate 3 (of a newer configuration
+    // {2, 3} that node 2 has not seen) campaigns below node 2's term.
+    let mut n = node(2, &[1, 2]);
+    n.step(msg(1, 2, 5, rv(false, (0, 0), false))).unwrap();
+    handle_ready(&mut n);
+    n.step(msg(3, 2, 3, rv(false, (9, 9), false))).unwrap();
+    let rd = n.ready().unwrap();
+    let all: Vec<_> = rd.messages.iter().chain(rd.persisted_messages.iter()).cloned().collect();
+    assert_eq!(all, vec![msg(2, 3, 5, rvr(false, false))]);
 }

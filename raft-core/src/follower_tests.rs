@@ -273,3 +273,57 @@ fn term_zero_messages_are_ignored() {
     assert_eq!(n.leader(), None);
     quiet(&mut n);
 }
+
+#[test]
+fn stale_append_from_a_leader_outside_our_configuration_is_answered_with_our_term() {
+    // Node 3's log still holds configuration {2, 3}; node 1 leads term 2
+    // of {1, 2, 3}. Node 3 is at term 5 (it campaigned while cut off). If it
+    // dropped node 1's stale appends as coming from a stranger, node 1 would
+    // never learn term 5 and node 3 would never rejoin (sim seeds 3202831
+    // and 5204145 of core-sim): it must answer with its term like any
+    // stale append (thesis §9.6).
+    let mut n = node(3, &[2, 3]);
+    n.step(append(2, 3, 5, (0, 0), vec![], 0)).unwrap();
+    handle_ready(&mut n);
+    n.step(append(1, 3, 2, (0, 0), vec![noop(2, 1)], 0)).unwrap();
+    let rd = n.ready().unwrap();
+    assert!(rd.entries.is_empty());
+    assert_eq!(rd.messages.len(), 1);
+    assert_eq!((rd.messages[0].to, rd.messages[0].term), (NodeId(1), Term(5)));
+}
+
+#[test]
+fn a_node_that_cannot_campaign_answers_stale_appends_even_without_pre_vote_or_check_quorum() {
+    // Node 4 is not a voter in its own configuration, so it will never
+    // campaign and disrupt the stale leader itself; it must tell it about
+    // its higher term, or it never rejoins (sim seed 7301408 of core-sim).
+    let mut cfg = config(4);
+    cfg.pre_vote = false;
+    cfg.check_quorum = false;
+    let mut n = node_with(cfg, &[1, 2, 3]);
+    n.step(append(2, 4, 5, (0, 0), vec![], 0)).unwrap();
+    handle_ready(&mut n);
+    n.step(append(1, 4, 2, (0, 0), vec![noop(2, 1)], 0)).unwrap();
+    let rd = n.ready().unwrap();
+    assert!(rd.entries.is_empty());
+    assert_eq!(rd.messages.len(), 1);
+    assert_eq!((rd.messages[0].to, rd.messages[0].term), (NodeId(1), Term(5)));
+}
+
+#[test]
+fn a_voter_answers_stale_appends_even_without_pre_vote_or_check_quorum() {
+    // Node 1's configuration {1, 2, 3} does not list leader 4, so its vote
+    // requests never reach it: only this reply can tell the leader of the
+    // higher term (sim seed 4000053 of core-sim, 3 nodes).
+    let mut cfg = config(1);
+    cfg.pre_vote = false;
+    cfg.check_quorum = false;
+    let mut n = node_with(cfg, &[1, 2, 3]);
+    n.step(append(2, 1, 5, (0, 0), vec![], 0)).unwrap();
+    handle_ready(&mut n);
+    n.step(append(4, 1, 2, (0, 0), vec![noop(2, 1)], 0)).unwrap();
+    let rd = n.ready().unwrap();
+    assert!(rd.entries.is_empty());
+    assert_eq!(rd.messages.len(), 1);
+    assert_eq!((rd.messages[0].to, rd.messages[0].term), (NodeId(4), Term(5)));
+}

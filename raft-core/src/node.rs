@@ -302,9 +302,20 @@ impl<S: Storage> RaftNode<S> {
         &self.members.effective().voters
     }
 
-    /// A voter may campaign; learners and removed nodes may not.
+    /// A voter may campaign; learners and removed nodes may not. Thesis
+    /// §4.2.2: "a server that is not part of its own latest configuration
+    /// should still start new elections, as it might still be needed until
+    /// the C_new entry is committed"; so while the latest membership entry
+    /// is uncommitted, a voter of the configuration before it may campaign
+    /// too (its own vote does not count: votes are tallied over the voters
+    /// of its latest configuration, and it steps down once that commits).
+    /// Without this, a removed voter holding the longest log refuses every
+    /// other candidate and the cluster never elects (sim seeds 5301006 and
+    /// 7400559 of core-sim).
     pub(crate) fn promotable(&self) -> bool {
-        self.voters().contains(&self.id())
+        let me = self.id();
+        let pending = self.members.latest_index().is_some_and(|i| i > self.log.committed());
+        self.voters().contains(&me) || (pending && self.members.previous().voters.contains(&me))
     }
 
     pub(crate) fn hard_state(&self) -> HardState {
@@ -395,12 +406,16 @@ impl<S: Storage> RaftNode<S> {
     }
 
     /// Leader: a departing peer (see [`Self::replication_targets`]) that
-    /// now holds the entry removing it is no longer replicated to.
+    /// holds the entry removing it is no longer replicated to once that
+    /// entry is committed, after a last heartbeat that tells it so: until
+    /// it knows the removal committed it may campaign (thesis §4.2.2, see
+    /// [`Self::promotable`]).
     pub(crate) fn maybe_release_departed(&mut self, peer: NodeId) {
         let Some(index) = self.members.latest_index() else { return };
-        let done = self.progress.get(&peer).is_some_and(|p| p.matched >= index);
+        let done = self.progress.get(&peer).is_some_and(|p| p.matched >= index) && self.log.committed() >= index;
         if done && !self.members.effective().contains(peer) {
             tracing::info!(node = self.id().0, term = self.term.0, peer = peer.0, "removed peer has its removal");
+            self.send_heartbeat(peer);
             self.progress.remove(&peer);
         }
     }

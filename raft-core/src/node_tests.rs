@@ -470,3 +470,22 @@ fn departing_peer_is_replicated_to_until_it_acknowledges_its_removal() {
     let targets: Vec<NodeId> = c.node(2).status().progress.keys().copied().collect();
     assert_eq!(targets, ids(&[1, 2]), "itself and 1, not 3");
 }
+
+#[test]
+fn a_voter_removed_by_an_uncommitted_entry_still_campaigns() {
+    // thesis §4.2.2: "a server that is not part of its own latest
+    // configuration should still start new elections, as it might still be
+    // needed until the C_new entry is committed". Node 3 holds the entry
+    // removing it, uncommitted; if it held the longest log and could not
+    // campaign, nobody could be elected (sim seeds 5301006, 7400559).
+    let removal = Entry::new(Term(1), LogIndex(2), EntryPayload::Membership(membership(&[1, 2])));
+    let s = store_with_log(&[1, 2, 3], 1, &[noop(1, 1), removal]);
+    let mut n = RaftNode::new(config(3), s.clone()).unwrap();
+    n.campaign().unwrap();
+    assert_eq!(n.role(), Role::PreCandidate);
+    // Once the removal is committed it no longer campaigns.
+    s.wl().set_hard_state(HardState { term: Term(1), vote: None, commit: LogIndex(2) });
+    let mut n = RaftNode::new(config(3), s).unwrap();
+    n.campaign().unwrap();
+    assert_eq!(n.role(), Role::Follower);
+}

@@ -91,7 +91,12 @@ impl<S: Storage> RaftNode<S> {
     fn accept_stranger(&self, msg: &Message) -> bool {
         let from_leader = matches!(msg.body, MessageBody::AppendEntries(_) | MessageBody::InstallSnapshot(_));
         let vote_request = matches!(msg.body, MessageBody::RequestVote(_));
-        (from_leader || vote_request) && msg.term >= self.term
+        // Stale appends and vote requests from strangers are let through
+        // too: they only get our term back (`step_lower_term`), which a
+        // leader or candidate outside our configuration needs in order to
+        // move up; dropping them left it behind for good (sim seeds
+        // 3202831, 5204145 and 3502487 of core-sim).
+        from_leader || vote_request
     }
 
     /// Handles `msg.term > self.term`. Returns false if the message must
@@ -144,10 +149,15 @@ impl<S: Storage> RaftNode<S> {
     /// Handles `msg.term < self.term`.
     fn step_lower_term(&mut self, msg: Message) {
         match msg.body {
-            MessageBody::AppendEntries(ae) if self.cfg.check_quorum || self.cfg.pre_vote => {
+            MessageBody::AppendEntries(ae) => {
                 // A stale leader (e.g. back from a partition) would otherwise
                 // never learn the new term: with pre-vote nobody raises its
-                // term by campaigning against it. Tell it (thesis §9.6).
+                // term by campaigning against it (thesis §9.6), and a node
+                // that may not campaign, or whose configuration no longer
+                // lists the leader, never sends it a vote request either; so
+                // tell it, whatever PreVote and CheckQuorum say (sim seeds
+                // 7301408 and 4000053 of core-sim: a follower stuck above a
+                // leader that kept appending below its term).
                 let hint = ConflictHint {
                     rejected_index: ae.prev_log_id.index,
                     conflict_term: None,
@@ -159,8 +169,14 @@ impl<S: Storage> RaftNode<S> {
                 });
                 self.send(msg.from, body);
             }
-            MessageBody::RequestVote(rv) if rv.pre_vote => {
-                let body = MessageBody::RequestVoteResponse(RequestVoteResponse { pre_vote: true, granted: false });
+            MessageBody::RequestVote(rv) => {
+                // Figure 2: "reply false if term < currentTerm", with our
+                // term, so a stale candidate moves up. Ignoring real vote
+                // requests left a candidate outside the others'
+                // configurations (nobody else sends it anything) campaigning
+                // below their term for good (sim seed 3502487 of core-sim).
+                let body =
+                    MessageBody::RequestVoteResponse(RequestVoteResponse { pre_vote: rv.pre_vote, granted: false });
                 self.send(msg.from, body);
             }
             _ => {

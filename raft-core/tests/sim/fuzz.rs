@@ -10,47 +10,26 @@
 
 use std::collections::BTreeMap;
 
-use raft_core::{LogIndex, NodeId, SeededRng};
+use raft_core::{LogIndex, NodeId, SeededRng, Storage};
 
 use crate::harness::{derive_seed, Cluster, CrashPoint, NetConfig, SimConfig};
+use crate::invariants::{Inv, Violation};
+use crate::summary::{hash_words, RunSummary};
 
 /// A healed cluster with a majority up must elect a leader and commit a new
 /// entry on every live node within this many ticks (20 s at 100 ms a tick;
 /// election timeouts are 10..20 ticks, with pre-vote two rounds each).
 pub const LIVENESS_TICKS: u64 = 200;
 
-/// What one run did, for determinism checks and reporting.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RunSummary {
-    /// The seed.
-    pub seed: u64,
-    /// Cluster size.
-    pub nodes: usize,
-    /// Steps taken.
-    pub steps: u64,
-    /// Ticks taken in total.
-    pub ticks: u64,
-    /// Ticks the liveness phase needed.
-    pub liveness_ticks: u64,
-    /// Highest applied index on any node.
-    pub applied: LogIndex,
-    /// Messages sent.
-    pub messages: u64,
-    /// Faults injected (partitions, crashes, restarts).
-    pub faults: u64,
-    /// Crashes, and how many of them hit inside a Ready handling.
-    pub crashes: (u64, u64),
-    /// InstallSnapshot messages sent.
-    pub installs: u64,
-    /// Reads served.
-    pub reads: usize,
-}
-
 /// The shape of a run, drawn from its seed.
 struct Plan {
     chaos_ticks: u64,
     fault_rate: f64,
     propose_rate: f64,
+    /// Chance per tick of a random membership change at the leader.
+    membership_rate: f64,
+    /// Membership changes keep at least this many voters.
+    min_voters: usize,
 }
 
 fn build(seed: u64, nodes: usize, rng: &mut SeededRng) -> (SimConfig, Plan) {
@@ -73,11 +52,30 @@ fn build(seed: u64, nodes: usize, rng: &mut SeededRng) -> (SimConfig, Plan) {
     cfg.raft.snapshot_threshold = [0, 5, 20, 60][rng.gen_range(0, 4) as usize];
     cfg.raft.max_msg_bytes = [256, 4096, 1 << 20][rng.gen_range(0, 3) as usize];
     cfg.raft.max_inflight_msgs = [1, 4, 256][rng.gen_range(0, 3) as usize];
+    if rng.gen_bool(0.25) {
+        // A byte window smaller than a few messages: the byte bound, not
+        // the count, is what stops the pipeline (RunSummary::bytes_capped).
+        cfg.raft.max_inflight_msgs = 256;
+        // Not below ~4 entries: a window of one entry per round trip cannot
+        // catch a far-behind follower up within LIVENESS_TICKS (seed 7500229).
+        cfg.raft.max_inflight_bytes = [300, 1000, 3000][rng.gen_range(0, 3) as usize];
+        cfg.raft.max_msg_bytes = cfg.raft.max_inflight_bytes / [1, 2, 4][rng.gen_range(0, 3) as usize];
+    }
+    // Most runs batch: several inputs reach a node between two Readies.
+    cfg.batch = [0.0, 0.3, 0.6, 0.9][rng.gen_range(0, 4) as usize];
     let plan = Plan {
         chaos_ticks: rng.gen_range(150, 300),
         fault_rate: rng.gen_range(2, 12) as f64 / 100.0,
         propose_rate: rng.gen_range(10, 80) as f64 / 100.0,
+        membership_rate: 0.0,
+        min_voters: 1 + rng.gen_range(0, 2) as usize,
     };
+    let mut plan = plan;
+    if rng.gen_bool(0.6) {
+        // Two spare servers to add; changes every ~10..30 ticks.
+        cfg.spares = 2;
+        plan.membership_rate = rng.gen_range(3, 10) as f64 / 100.0;
+    }
     (cfg, plan)
 }
 
@@ -135,8 +133,10 @@ fn inject_fault(c: &mut Cluster, rng: &mut SeededRng) {
         }
         7 => {
             if let Some(id) = pick(rng, &up) {
-                let point = [CrashPoint::BeforePersist, CrashPoint::AfterPersist, CrashPoint::BeforeAdvance]
-                    [rng.gen_range(0, 3) as usize];
+                let torn =
+                    CrashPoint::TornWrite { keep_permille: rng.gen_range(0, 1001), hard_state: rng.gen_bool(0.5) };
+                let point = [CrashPoint::BeforePersist, torn, CrashPoint::AfterPersist, CrashPoint::BeforeAdvance]
+                    [rng.gen_range(0, 4) as usize];
                 c.crash_at_next_ready(id, point);
             }
         }
@@ -199,6 +199,11 @@ fn chaos_tick(
         *faults += 1;
         inject_fault(c, rng);
     }
+    if plan.membership_rate > 0.0 && rng.gen_bool(plan.membership_rate) {
+        if let Some(l) = c.connected_leader() {
+            c.random_membership_change(l, rng, plan.min_voters);
+        }
+    }
     c.tick();
 }
 
@@ -215,56 +220,94 @@ fn liveness(c: &mut Cluster, rng: &mut SeededRng) -> u64 {
     let sane_timing = c.cfg.raft.election_ticks >= 10;
     c.set_net(if sane_timing { NetConfig::delayed() } else { NetConfig::reliable() });
     let ids = c.ids();
-    let may_stay_down = ids.len() - (ids.len() / 2 + 1);
-    let stay_down = rng.gen_range(0, may_stay_down as u64 + 1) as usize;
-    for (k, id) in ids.iter().enumerate() {
-        if k >= stay_down && !c.is_up(*id) {
+    for id in &ids {
+        if !c.is_up(*id) {
             c.restart(*id);
-        } else if k < stay_down && c.is_up(*id) {
-            c.crash(*id);
         }
     }
-    let live = ids.iter().filter(|id| c.is_up(**id)).count();
-    c.note(format!("liveness phase: {live} of {} up, network healed", ids.len()));
+    // Crash a random few, as long as every configuration a server may act
+    // on keeps a majority of its voters up.
+    let configs = c.candidate_configs();
+    let mut order = ids.clone();
+    shuffle(rng, &mut order);
+    let mut down: Vec<NodeId> = Vec::new();
+    for id in order.into_iter().take(rng.gen_range(0, ids.len() as u64 / 2 + 1) as usize) {
+        let keeps_quorum = |m: &raft_core::Membership| {
+            let gone = m.voters.iter().filter(|v| down.contains(v) || **v == id).count();
+            m.voters.len() - gone >= m.quorum()
+        };
+        if configs.iter().all(keeps_quorum) {
+            down.push(id);
+            c.crash(id);
+        }
+    }
+    c.note(format!("liveness phase: {down:?} down, network healed, configurations {configs:?}"));
     let start = c.now;
     let mut proposed: Option<raft_core::LogId> = None;
     while c.now - start < LIVENESS_TICKS {
         c.tick();
+        let leader = c.connected_leader();
         if let Some(p) = proposed {
             let rec = c.inv.applied().get(&p.index).map(|r| r.term);
-            let newer_leader = c.connected_leader().and_then(|l| c.hosts[&l].term()).is_some_and(|t| t > p.term);
+            let newer_leader = leader.and_then(|l| c.hosts[&l].term()).is_some_and(|t| t > p.term);
+            // Every live member of the leader's configuration applied it.
+            let members = leader.map(|l| c.live_members(&c.hosts[&l].node.as_ref().expect("up").status().membership));
+            let done = members.is_some_and(|ms| ms.iter().all(|id| c.hosts[id].sm.applied >= p.index));
             if (rec.is_some() && rec != Some(p.term)) || (rec.is_none() && newer_leader) {
                 proposed = None; // lost with its leader's term; propose again
-            } else if c.n_committed(p.index).0 >= live {
+            } else if done {
                 return c.now - start;
             }
         }
         if proposed.is_none() {
-            if let Some(l) = c.connected_leader() {
+            if let Some(l) = leader {
                 proposed = c.propose(l, format!("liveness-{}", c.cfg.seed).into_bytes()).ok();
             }
         }
     }
-    c.fail(format!(
+    let live = ids.len() - down.len();
+    for id in &ids {
+        if let Some(n) = c.hosts[id].node.as_ref() {
+            let st = n.status();
+            let line = format!(
+                "{id}: {:?} term {} vote {:?} last {} commit {} voters {:?} learners {:?}",
+                st.role, st.term.0, st.vote, st.last_index, st.commit, st.membership.voters, st.membership.learners
+            );
+            c.note(line);
+            if st.role == raft_core::Role::Leader {
+                c.note(format!("{id}: progress {:?}", st.progress));
+            }
+        }
+    }
+    c.fail_with(Violation::new(Inv::Liveness, format!(
         "liveness: healed cluster ({live} of {} up) did not elect a leader and commit on all live nodes within {LIVENESS_TICKS} ticks (leaders: {:?}, proposal: {proposed:?})",
         ids.len(),
         c.leaders()
-    ))
+    )))
 }
 
 /// Runs the full schedule for `seed` on `nodes` nodes.
 pub fn run(seed: u64, nodes: usize) -> RunSummary {
-    run_with(seed, nodes, false)
+    run_with(seed, nodes, None)
 }
 
-/// Like [`run`]; with `broken_runtime` the runtime acknowledges writes
-/// before they are durable and crashes are frequent, which must end in a
-/// detected safety violation (a self-test of the checkers).
-pub fn run_with(seed: u64, nodes: usize, broken_runtime: bool) -> RunSummary {
+/// Like [`run`], with a broken runtime that acknowledges writes before they
+/// are durable, and frequent crashes: this must end in a detected violation
+/// (a self-test of the checkers). `check_durability` says whether the
+/// Durability check runs (it catches this at once) or only the protocol-level
+/// properties do.
+pub fn run_broken(seed: u64, nodes: usize, check_durability: bool) -> RunSummary {
+    run_with(seed, nodes, Some(check_durability))
+}
+
+fn run_with(seed: u64, nodes: usize, broken_runtime: Option<bool>) -> RunSummary {
     let mut rng = SeededRng::new(derive_seed(seed, 0x4655_5a5a));
     let (mut cfg, mut plan) = build(seed, nodes, &mut rng);
-    if broken_runtime {
+    if let Some(check_durability) = broken_runtime {
         cfg.ack_before_persist = true;
+        cfg.check_durability = check_durability;
+        cfg.spares = 0;
+        plan.membership_rate = 0.0;
         plan.fault_rate = 0.4;
     }
     let mut c = Cluster::new(cfg);
@@ -275,7 +318,7 @@ pub fn run_with(seed: u64, nodes: usize, broken_runtime: bool) -> RunSummary {
     }
     let liveness_ticks = liveness(&mut c, &mut rng);
     check_reads(&c, &reads);
-    RunSummary {
+    let s = RunSummary {
         seed,
         nodes,
         steps: c.steps,
@@ -286,8 +329,36 @@ pub fn run_with(seed: u64, nodes: usize, broken_runtime: bool) -> RunSummary {
         faults,
         crashes: (c.crashes, c.ready_crashes),
         installs: c.net.stats.by_kind.get("InstallSnapshot").copied().unwrap_or(0),
+        snapshots_installed: c.coverage.snapshots_installed,
         reads: c.reads.len(),
+        leader_terms: c.inv.leaders_by_term().len(),
+        membership: (c.membership_proposals, c.inv.membership_commits),
+        batched_readies: c.coverage.batched_readies,
+        torn_writes: c.coverage.torn_writes,
+        bytes_capped: c.coverage.bytes_capped,
+        state_hash: state_hash(&c),
+    };
+    // Every run, whatever its schedule, elected a leader and committed.
+    if s.leader_terms == 0 || s.applied.0 == 0 {
+        c.fail(format!("run did nothing: {} leader terms, applied {}", s.leader_terms, s.applied));
     }
+    s
+}
+
+/// A hash of everything durable and applied on every node, plus the
+/// network counters: two runs of one seed must agree on it.
+fn state_hash(c: &Cluster) -> u64 {
+    let mut words = vec![c.now, c.steps, c.net.stats.sent, c.net.stats.delivered, c.net.stats.bytes];
+    for h in c.hosts.values() {
+        let hs = h.storage.rl().hard_state();
+        let last = h.storage.last_index().expect("MemStorage reads cannot fail");
+        let snap = crate::harness::snapshot_index(&h.storage);
+        let up = h.node.as_ref().map(|n| n.status());
+        words.extend([h.id.0, hs.term.0, hs.vote.map_or(0, |v| v.0), hs.commit.0, last.0, snap.0]);
+        words.extend([h.sm.applied.0, h.sm.digest, u64::from(up.is_some())]);
+        words.extend(up.map(|st| [st.term.0, st.commit.0, st.role as u64]).into_iter().flatten());
+    }
+    hash_words(words)
 }
 
 /// Linearizable reads (§8, thesis §6.4): every served read saw at least
@@ -297,16 +368,19 @@ fn check_reads(c: &Cluster, started: &BTreeMap<u64, LogIndex>) {
     for (ctx, r) in &c.reads {
         let Some(&committed_before) = started.get(ctx) else { continue };
         if r.index < committed_before {
-            c.fail(format!(
-                "ReadIndex (§6.4) violated: read {ctx} served by {} at index {} but {committed_before} was committed before it started",
-                r.node, r.index
+            c.fail_with(Violation::new(
+                Inv::ReadIndex,
+                format!(
+                    "read {ctx} served by {} at index {} but {committed_before} was committed before it started",
+                    r.node, r.index
+                ),
             ));
         }
         let agreed = c.inv.applied().get(&r.applied).map(|rec| rec.digest);
         if agreed != Some(r.digest) {
-            c.fail(format!(
-                "read {ctx} answered from state {:#x} at {}, agreed state is {agreed:?}",
-                r.digest, r.applied
+            c.fail_with(Violation::new(
+                Inv::ReadIndex,
+                format!("read {ctx} answered from state {:#x} at {}, agreed state is {agreed:?}", r.digest, r.applied),
             ));
         }
     }

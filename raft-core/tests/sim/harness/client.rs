@@ -66,14 +66,14 @@ impl Cluster {
         if let Ok(log_id) = &r {
             self.note(format!("{id} accepted proposal at {log_id}"));
         }
-        self.process_ready(id);
+        self.after_input(id);
         r
     }
 
     /// Asks `id` to confirm a read identified by `ctx` (§6.4).
     pub fn read_index(&mut self, id: NodeId, ctx: u64) -> Result<(), ProposeError> {
         let r = self.hosts.get_mut(&id).expect("known id").node().read_index(ctx);
-        self.process_ready(id);
+        self.after_input(id);
         r
     }
 
@@ -81,7 +81,7 @@ impl Cluster {
     pub fn transfer_leader(&mut self, id: NodeId, to: NodeId) -> Result<(), ProposeError> {
         let r = self.hosts.get_mut(&id).expect("known id").node().transfer_leader(to);
         self.note(format!("{id} asked to transfer leadership to {to}: {r:?}"));
-        self.process_ready(id);
+        self.after_input(id);
         r
     }
 
@@ -91,7 +91,7 @@ impl Cluster {
         if let Err(e) = r {
             self.fail(format!("{id}: campaign() returned a fatal error: {e}"));
         }
-        self.process_ready(id);
+        self.after_input(id);
     }
 
     /// How many live nodes have applied `index`, and the command there

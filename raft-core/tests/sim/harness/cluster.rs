@@ -10,9 +10,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use raft_core::{Config, MemStorage, Membership, Message, NodeId, SeededRng, Storage};
 
+use super::coverage::Coverage;
 use super::network::{NetConfig, Network, SendOutcome};
 use super::node_host::{CrashPoint, NodeHost, ReadResult};
-use crate::invariants::{Invariants, NodeView, Violation};
+use crate::invariants::{record_failure, Inv, Invariants, NodeView, Violation};
 
 /// How many trace lines a failure report shows.
 const TRACE_LINES: usize = 60;
@@ -38,6 +39,15 @@ pub struct SimConfig {
     /// Break the runtime on purpose: acknowledge before persisting (only for
     /// proving that the checkers catch the resulting safety violations).
     pub ack_before_persist: bool,
+    /// Check that acknowledged writes are durable when they are sent.
+    pub check_durability: bool,
+    /// Probability that a node's `Ready` is left for later after an input
+    /// (tick, message, proposal), so that several inputs reach the node
+    /// between two Readies, as a runtime that batches does.
+    pub batch: f64,
+    /// Servers `nodes+1 ..= nodes+spares` start outside the configuration
+    /// (empty membership) and may be added by membership changes.
+    pub spares: usize,
 }
 
 impl SimConfig {
@@ -56,6 +66,9 @@ impl SimConfig {
             raft,
             crash_drop_in_flight: 0.5,
             ack_before_persist: false,
+            check_durability: true,
+            batch: 0.0,
+            spares: 0,
             replay: format!("SIM_SEED={seed} cargo test -p raft-core --test sim -- replay --nocapture"),
         }
     }
@@ -86,6 +99,12 @@ pub struct Cluster {
     pub crashes: u64,
     /// Crashes that hit inside a Ready handling.
     pub ready_crashes: u64,
+    /// Membership changes the leaders accepted.
+    pub membership_proposals: u64,
+    /// What the run exercised.
+    pub coverage: Coverage,
+    /// Inputs each node took since its last Ready.
+    inputs: BTreeMap<NodeId, u64>,
     /// Randomness for harness decisions (fully determined by the seed).
     pub rng: SeededRng,
     /// Nodes attached to the network (6.824-style connect/disconnect).
@@ -98,13 +117,17 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Builds and starts a fresh cluster with voters `1..=cfg.nodes`.
+    /// Builds and starts a fresh cluster with voters `1..=cfg.nodes`, plus
+    /// `cfg.spares` servers outside the configuration.
     pub fn new(cfg: SimConfig) -> Self {
-        let ids: Vec<NodeId> = (1..=cfg.nodes as u64).map(NodeId).collect();
-        let membership = Membership::new(ids.iter().copied());
+        let membership = Membership::new((1..=cfg.nodes as u64).map(NodeId));
+        let ids: Vec<NodeId> = (1..=(cfg.nodes + cfg.spares) as u64).map(NodeId).collect();
         let hosts = ids
             .iter()
-            .map(|&id| (id, NodeHost::new(id, MemStorage::new_with_membership(membership.clone()))))
+            .map(|&id| {
+                let m = if membership.contains(id) { membership.clone() } else { Membership::default() };
+                (id, NodeHost::new(id, MemStorage::new_with_membership(m)))
+            })
             .collect();
         let mut c = Cluster {
             net: Network::new(cfg.net.clone(), derive_seed(cfg.seed, 0x4e45_54)),
@@ -116,15 +139,24 @@ impl Cluster {
             reads: BTreeMap::new(),
             crashes: 0,
             ready_crashes: 0,
+            membership_proposals: 0,
+            coverage: Coverage::default(),
+            inputs: BTreeMap::new(),
             connected: ids.iter().copied().collect(),
             cuts: BTreeSet::new(),
             trace: VecDeque::new(),
             echo: std::env::var_os("SIM_TRACE").is_some(),
             cfg,
         };
+        for id in ids.iter().copied() {
+            let storage = c.hosts[&id].storage.clone();
+            c.inv.register(id, &storage);
+        }
         for id in ids {
-            let broken = c.cfg.ack_before_persist;
-            c.hosts.get_mut(&id).expect("known id").ack_before_persist = broken;
+            let (broken, durability) = (c.cfg.ack_before_persist, c.cfg.check_durability);
+            let h = c.hosts.get_mut(&id).expect("known id");
+            h.ack_before_persist = broken;
+            h.check_durability = durability;
             c.start(id);
         }
         c
@@ -152,8 +184,15 @@ impl Cluster {
         self.trace.push_back(line);
     }
 
-    /// Panics with the violation, the seed and the replay command.
+    /// Panics with a harness-level failure, the seed and the replay command.
     pub fn fail(&self, v: impl std::fmt::Display) -> ! {
+        self.fail_with(Violation::new(Inv::Harness, v.to_string()))
+    }
+
+    /// Panics with the violation, the seed and the replay command; the
+    /// violation itself is kept for [`crate::invariants::take_failure`].
+    pub fn fail_with(&self, v: Violation) -> ! {
+        record_failure(&v);
         let trace: Vec<&str> = self.trace.iter().map(String::as_str).collect();
         panic!(
             "\nSIMULATION FAILURE (seed {}, tick {}, step {}): {v}\nreplay with: {}\nlast events:\n  {}\n",
@@ -166,7 +205,7 @@ impl Cluster {
     }
 
     fn ok<T>(&self, r: Result<T, Violation>) -> T {
-        r.unwrap_or_else(|v| self.fail(v))
+        r.unwrap_or_else(|v| self.fail_with(v))
     }
 
     fn node_config(&self, id: NodeId) -> Config {
@@ -298,14 +337,31 @@ impl Cluster {
         self.ok(r);
     }
 
+    /// Called after every input to `id`: handles its Ready now, or (with
+    /// probability `batch`) leaves it for a later step so that more inputs
+    /// pile up first. `drain` and `tick` handle every Ready left over.
+    pub fn after_input(&mut self, id: NodeId) {
+        *self.inputs.entry(id).or_insert(0) += 1;
+        if self.cfg.batch > 0.0 && self.rng.gen_bool(self.cfg.batch) {
+            return;
+        }
+        self.process_ready(id);
+    }
+
     /// Handles `id`'s pending `Ready`, if any, and sends what it produced.
     pub fn process_ready(&mut self, id: NodeId) {
         let host = self.hosts.get_mut(&id).expect("known id");
         if !host.node.as_ref().is_some_and(|n| n.has_ready()) {
             return;
         }
+        let torn = matches!(host.crash_at, Some(CrashPoint::TornWrite { .. }));
         let r = host.handle_ready(&mut self.inv);
         let out = self.ok(r);
+        if self.inputs.insert(id, 0).unwrap_or(0) >= 2 {
+            self.coverage.batched_readies += 1;
+        }
+        self.coverage.torn_writes += u64::from(torn && out.crashed);
+        self.coverage.snapshots_installed += u64::from(out.installed_snapshot);
         for n in out.notes {
             self.note(n);
         }
@@ -321,6 +377,7 @@ impl Cluster {
         for r in out.reads {
             self.reads.insert(r.ctx, r);
         }
+        self.observe_flow_control(id);
         self.check();
     }
 
@@ -344,32 +401,32 @@ impl Cluster {
             if let Err(e) = r {
                 self.fail(format!("{to}: step() returned a fatal error: {e}"));
             }
-            self.process_ready(to);
+            self.after_input(to);
         }
         if snapshot && self.is_up(from) {
             self.hosts.get_mut(&from).expect("known id").node().report_snapshot(to, delivered);
-            self.process_ready(from);
+            self.after_input(from);
         }
         self.check();
     }
 
-    /// Handles every pending Ready and every message due by now.
+    /// Delivers every message due by now and handles every pending Ready.
+    /// Deliveries come first, so a node that left its Ready for later
+    /// (batching) takes more messages before it gets to it.
     pub fn drain(&mut self) {
         let mut steps = 0u64;
         loop {
-            let mut progressed = false;
-            for id in self.ids() {
-                if self.hosts[&id].node.as_ref().is_some_and(|n| n.has_ready()) {
-                    self.process_ready(id);
-                    progressed = true;
-                }
-            }
-            if let Some((msg, up)) = self.net.pop_due(self.now) {
-                self.deliver(msg, up);
-                progressed = true;
-            }
-            if !progressed {
-                return;
+            let pending = self.ids().into_iter().find(|id| self.hosts[id].node.as_ref().is_some_and(|n| n.has_ready()));
+            match pending {
+                // Without batching, Readies go first (as they always did).
+                Some(id) if self.cfg.batch == 0.0 => self.process_ready(id),
+                _ => match self.net.pop_due(self.now) {
+                    Some((msg, up)) => self.deliver(msg, up),
+                    None => match pending {
+                        Some(id) => self.process_ready(id),
+                        None => return,
+                    },
+                },
             }
             steps += 1;
             if steps > MAX_STEPS_PER_TICK {
@@ -384,7 +441,7 @@ impl Cluster {
         for id in self.ids() {
             if let Some(node) = self.hosts.get_mut(&id).expect("known id").node.as_mut() {
                 node.tick();
-                self.process_ready(id);
+                self.after_input(id);
                 self.check();
             }
         }

@@ -5,6 +5,8 @@
 
 pub mod client;
 pub mod cluster;
+pub mod coverage;
+pub mod membership;
 pub mod network;
 pub mod node_host;
 pub mod state_machine;

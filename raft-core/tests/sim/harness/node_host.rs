@@ -4,19 +4,32 @@
 //!
 //! A crash can be scheduled at a `Ready` boundary: before the write (the
 //! Ready's writes and its `persisted_messages` are lost, its `messages` may
-//! already be out), after the write (the acknowledgements are lost), or
-//! after sending but before `advance`.
+//! already be out), in the middle of the write (torn: a prefix of the
+//! entries survives, the hard state only if every entry did), after the
+//! write (the acknowledgements are lost), or after sending but before
+//! `advance`. Whatever `persisted_messages` acknowledge is checked to be
+//! durable at the moment they are sent (`invariants/durability.rs`).
 
 use raft_core::{Config, Entry, LogIndex, MemStorage, Message, NodeId, RaftNode, ReadState, Ready, Storage, Term};
 
 use super::state_machine::SimStateMachine;
-use crate::invariants::{Invariants, Violation};
+use crate::invariants::{Inv, Invariants, Violation};
 
 /// Where, within the handling of its next `Ready`, a node crashes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CrashPoint {
     /// After `messages` went out, before anything was written.
     BeforePersist,
+    /// In the middle of the write: the storage keeps the snapshot only if
+    /// `keep_permille >= 500`, then the first `len * keep_permille / 1000`
+    /// entries, then the hard state only if every entry was written and
+    /// `hard_state` (etcd's doc.go order: entries, then hard state).
+    TornWrite {
+        /// Share of the Ready's entries that reach the disk, in ‰.
+        keep_permille: u64,
+        /// Whether the hard state is written when every entry was.
+        hard_state: bool,
+    },
     /// After the write, before `persisted_messages` went out.
     AfterPersist,
     /// After sending and applying, before `advance`.
@@ -49,6 +62,8 @@ pub struct ReadyOutcome {
     pub crashed: bool,
     /// Trace lines worth keeping.
     pub notes: Vec<String>,
+    /// A snapshot from the leader was installed (and the write completed).
+    pub installed_snapshot: bool,
 }
 
 /// One server of the simulated cluster.
@@ -70,10 +85,13 @@ pub struct NodeHost {
     /// A deliberately broken runtime (for testing the checkers end to end):
     /// `persisted_messages` go out even when the write is lost in a crash.
     pub ack_before_persist: bool,
+    /// Check that acknowledged writes are durable (off only to show that
+    /// the protocol-level checkers catch a broken runtime on their own).
+    pub check_durability: bool,
 }
 
 fn contract(detail: String) -> Violation {
-    Violation::new("Ready contract", "ready.rs / thesis §3.8", detail)
+    Violation::new(Inv::ReadyContract, detail)
 }
 
 impl NodeHost {
@@ -89,6 +107,7 @@ impl NodeHost {
             crash_at: None,
             pending_reads: Vec::new(),
             ack_before_persist: false,
+            check_durability: true,
         }
     }
 
@@ -145,7 +164,7 @@ impl NodeHost {
             )));
         }
         self.sm.apply(entry);
-        inv.on_apply(self.id, node_term, entry, self.sm.digest)
+        inv.on_apply(self.id, node_term, entry, self.sm.digest, &self.sm.membership)
     }
 
     /// Takes one `Ready` and handles it (persist, send, apply, advance),
@@ -160,21 +179,31 @@ impl NodeHost {
         note_events(id, &ready, &mut out.notes);
         out.outbox.extend(ready.messages.iter().cloned());
         if self.ack_before_persist {
-            out.outbox.extend(ready.persisted_messages.iter().cloned());
+            self.acknowledge(&ready, inv, &mut out)?;
         }
-        if self.crash_at == Some(CrashPoint::BeforePersist) {
-            self.crash();
-            out.crashed = true;
-            return Ok(out);
+        match self.crash_at {
+            Some(CrashPoint::BeforePersist) => {
+                self.crash();
+                out.crashed = true;
+                return Ok(out);
+            }
+            Some(CrashPoint::TornWrite { keep_permille, hard_state }) => {
+                self.persist_torn(&ready, term, keep_permille, hard_state, inv, &mut out.notes)?;
+                self.crash();
+                out.crashed = true;
+                return Ok(out);
+            }
+            _ => {}
         }
         self.persist(&ready, term, inv)?;
+        out.installed_snapshot = ready.snapshot.is_some();
         if self.crash_at == Some(CrashPoint::AfterPersist) {
             self.crash();
             out.crashed = true;
             return Ok(out);
         }
         if !self.ack_before_persist {
-            out.outbox.extend(ready.persisted_messages.iter().cloned());
+            self.acknowledge(&ready, inv, &mut out)?;
         }
         for e in &ready.committed_entries {
             self.apply(e, term, inv)?;
@@ -191,6 +220,48 @@ impl NodeHost {
         }
         self.node().advance(ready).map_err(|e| contract(format!("{id}: advance() failed: {e}")))?;
         Ok(out)
+    }
+
+    /// Step 4: hands `persisted_messages` out, after checking that what they
+    /// acknowledge is durable.
+    fn acknowledge(&mut self, ready: &Ready, inv: &mut Invariants, out: &mut ReadyOutcome) -> Result<(), Violation> {
+        if self.check_durability {
+            inv.on_acknowledged(self.id, ready, &self.storage)?;
+        }
+        out.outbox.extend(ready.persisted_messages.iter().cloned());
+        Ok(())
+    }
+
+    /// A crash in the middle of the write: only a prefix of it survives.
+    fn persist_torn(
+        &mut self,
+        ready: &Ready,
+        term: Term,
+        keep_permille: u64,
+        hard_state: bool,
+        inv: &mut Invariants,
+        notes: &mut Vec<String>,
+    ) -> Result<(), Violation> {
+        if ready.snapshot.is_some() && keep_permille < 500 {
+            notes.push(format!("{} torn write: nothing reached the disk", self.id));
+            return Ok(());
+        }
+        let keep = ready.entries.len() * keep_permille.min(1000) as usize / 1000;
+        let all = keep == ready.entries.len();
+        let partial = Ready {
+            snapshot: ready.snapshot.clone(),
+            truncate_from: ready.truncate_from.filter(|_| keep > 0),
+            entries: ready.entries[..keep].to_vec(),
+            hard_state: ready.hard_state.filter(|_| all && hard_state),
+            ..Default::default()
+        };
+        notes.push(format!(
+            "{} torn write: {keep} of {} entries, hard state {}",
+            self.id,
+            ready.entries.len(),
+            if partial.hard_state.is_some() { "saved" } else { "lost" }
+        ));
+        self.persist(&partial, term, inv)
     }
 
     /// Step 1 and 2 of the Ready contract: snapshot, truncate + append, hard state.

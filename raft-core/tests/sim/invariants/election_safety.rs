@@ -7,10 +7,9 @@ use std::collections::BTreeMap;
 
 use raft_core::{HardState, MemStorage, NodeId, Role, Term};
 
-use super::{Check, NodeView, Violation};
+use super::{Check, Inv, NodeView, Violation};
 
-const NAME: &str = "Election Safety";
-const SECTION: &str = "§5.2";
+const KIND: Inv = Inv::ElectionSafety;
 
 /// Remembers the leader of every term ever observed.
 #[derive(Default)]
@@ -29,11 +28,7 @@ impl ElectionSafety {
         for v in views.iter().filter(|v| v.role == Role::Leader) {
             let known = *self.leaders.entry(v.term).or_insert(v.id);
             if known != v.id {
-                return Err(Violation::new(
-                    NAME,
-                    SECTION,
-                    format!("{} and {} are both leader of {}", known, v.id, v.term),
-                ));
+                return Err(Violation::new(KIND, format!("{} and {} are both leader of {}", known, v.id, v.term)));
             }
         }
         Ok(())
@@ -44,8 +39,7 @@ impl ElectionSafety {
         let after = storage.rl().hard_state();
         if after.term == before.term && before.vote.is_some() && after.vote != before.vote {
             return Err(Violation::new(
-                NAME,
-                SECTION,
+                KIND,
                 format!("{id} changed its persisted vote in {} from {:?} to {:?}", after.term, before.vote, after.vote),
             ));
         }

@@ -15,10 +15,9 @@ use raft_core::{LogIndex, MemStorage, NodeId, Ready, Storage, Term};
 
 use crate::harness::state_machine::payload_hash;
 
-use super::{Check, Violation};
+use super::{Check, Inv, Violation};
 
-const NAME: &str = "Log Matching";
-const SECTION: &str = "§5.3";
+const KIND: Inv = Inv::LogMatching;
 
 /// `(index, term)` -> (term of the entry before, payload hash, first writer).
 #[derive(Default)]
@@ -35,8 +34,7 @@ impl LogMatching {
             if let Some((pi, _)) = prev {
                 if e.index != pi.next() {
                     return Err(Violation::new(
-                        NAME,
-                        SECTION,
+                        KIND,
                         format!("{id}: Ready entries not consecutive ({pi} then {})", e.index),
                     ));
                 }
@@ -48,14 +46,13 @@ impl LogMatching {
             let prev_term = match prev {
                 Some((_, t)) => t,
                 None => storage.term(e.index.prev()).map_err(|err| {
-                    Violation::new(NAME, SECTION, format!("{id}: no predecessor for {} after write: {err}", e.log_id()))
+                    Violation::new(KIND, format!("{id}: no predecessor for {} after write: {err}", e.log_id()))
                 })?,
             };
             let stored = storage.term(e.index).ok();
             if stored != Some(e.term) {
                 return Err(Violation::new(
-                    NAME,
-                    SECTION,
+                    KIND,
                     format!("{id}: wrote {} but storage holds term {stored:?} there", e.log_id()),
                 ));
             }
@@ -63,8 +60,7 @@ impl LogMatching {
             let known = *self.seen.entry((e.index, e.term)).or_insert((prev_term, hash, id));
             if known.0 != prev_term || known.1 != hash {
                 return Err(Violation::new(
-                    NAME,
-                    SECTION,
+                    KIND,
                     format!(
                         "entry {} differs between {} (prev term {}, payload {:#x}) and {id} (prev term {prev_term}, payload {hash:#x})",
                         e.log_id(), known.2, known.0, known.1

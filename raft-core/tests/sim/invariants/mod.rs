@@ -8,6 +8,8 @@
 //! section; the cluster turns it into a panic that prints the seed and the
 //! command that replays the run.
 
+mod commit_quorum;
+mod durability;
 mod election_safety;
 mod leader_append_only;
 mod leader_completeness;
@@ -17,8 +19,9 @@ mod state_machine_safety;
 
 use std::fmt;
 
-use raft_core::{Entry, HardState, LogIndex, MemStorage, NodeId, Ready, Role, Term};
+use raft_core::{Entry, HardState, LogIndex, MemStorage, Membership, NodeId, Ready, Role, Term};
 
+pub use commit_quorum::CommitQuorum;
 pub use election_safety::ElectionSafety;
 pub use leader_append_only::LeaderAppendOnly;
 pub use leader_completeness::LeaderCompleteness;
@@ -26,28 +29,110 @@ pub use log_matching::LogMatching;
 pub use monotonic_state::MonotonicState;
 pub use state_machine_safety::{AppliedRecord, StateMachineSafety};
 
+/// Which property a [`Violation`] broke. Tests match on this rather than
+/// on message text, so a checker that fires for the wrong reason fails them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Inv {
+    /// At most one leader per term; one vote per term (§5.2).
+    ElectionSafety,
+    /// A leader never overwrites or deletes its entries (§5.3).
+    LeaderAppendOnly,
+    /// Same (index, term) means same prefix (§5.3).
+    LogMatching,
+    /// Committed entries are in every later leader's log (§5.4).
+    LeaderCompleteness,
+    /// No two different entries applied at one index (§5.4.3).
+    StateMachineSafety,
+    /// Terms and commit indices never go back (§5.1, Figure 2).
+    MonotonicState,
+    /// A committed entry is durable on a quorum of the configuration in
+    /// force at its position (§5.3, thesis §4.1).
+    CommitQuorum,
+    /// What `persisted_messages` acknowledge is durable (thesis §3.8).
+    Durability,
+    /// The node broke the Ready/advance contract (ready.rs).
+    ReadyContract,
+    /// A read did not see a write committed before it started (§6.4).
+    ReadIndex,
+    /// A healed cluster did not make progress in time.
+    Liveness,
+    /// A harness-level expectation (scripted scenarios, message storms).
+    Harness,
+}
+
+impl Inv {
+    /// The property's name as the paper states it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Inv::ElectionSafety => "Election Safety",
+            Inv::LeaderAppendOnly => "Leader Append-Only",
+            Inv::LogMatching => "Log Matching",
+            Inv::LeaderCompleteness => "Leader Completeness",
+            Inv::StateMachineSafety => "State Machine Safety",
+            Inv::MonotonicState => "Monotonic term and commit",
+            Inv::CommitQuorum => "Commit Quorum",
+            Inv::Durability => "Durability of acknowledged writes",
+            Inv::ReadyContract => "Ready contract",
+            Inv::ReadIndex => "ReadIndex",
+            Inv::Liveness => "Liveness",
+            Inv::Harness => "Harness expectation",
+        }
+    }
+
+    /// Where the paper (or the crate) states it.
+    pub fn section(self) -> &'static str {
+        match self {
+            Inv::ElectionSafety => "§5.2",
+            Inv::LeaderAppendOnly | Inv::LogMatching => "§5.3",
+            Inv::LeaderCompleteness => "§5.4",
+            Inv::StateMachineSafety => "§5.4.3",
+            Inv::MonotonicState => "§5.1, Figure 2",
+            Inv::CommitQuorum => "§5.3, thesis §4.1",
+            Inv::Durability => "thesis §3.8",
+            Inv::ReadyContract => "ready.rs",
+            Inv::ReadIndex => "thesis §6.4",
+            Inv::Liveness => "§5.6",
+            Inv::Harness => "tests/sim",
+        }
+    }
+}
+
 /// A broken safety property.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
-    /// The property, e.g. "Election Safety".
-    pub invariant: &'static str,
-    /// Where the paper states it, e.g. "§5.2".
-    pub section: &'static str,
+    /// The property.
+    pub kind: Inv,
     /// What exactly was seen.
     pub detail: String,
 }
 
 impl Violation {
     /// Builds a violation.
-    pub fn new(invariant: &'static str, section: &'static str, detail: String) -> Self {
-        Violation { invariant, section, detail }
+    pub fn new(kind: Inv, detail: String) -> Self {
+        Violation { kind, detail }
     }
 }
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}) violated: {}", self.invariant, self.section, self.detail)
+        write!(f, "{} ({}) violated: {}", self.kind.name(), self.kind.section(), self.detail)
     }
+}
+
+thread_local! {
+    /// The violation behind the last simulation failure on this thread, so
+    /// a test that catches the panic can ask which property fired.
+    static LAST_FAILURE: std::cell::RefCell<Option<Violation>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Records `v` as the reason of the failure about to be raised.
+pub fn record_failure(v: &Violation) {
+    LAST_FAILURE.with(|l| *l.borrow_mut() = Some(v.clone()));
+}
+
+/// Takes the violation recorded by the last failure on this thread.
+pub fn take_failure() -> Option<Violation> {
+    LAST_FAILURE.with(|l| l.borrow_mut().take())
 }
 
 /// The outcome of one check.
@@ -76,6 +161,9 @@ pub struct Invariants {
     completeness: LeaderCompleteness,
     sm_safety: StateMachineSafety,
     monotonic: MonotonicState,
+    quorum: CommitQuorum,
+    /// Membership entries applied for the first time (committed changes).
+    pub membership_commits: u64,
 }
 
 impl Invariants {
@@ -93,9 +181,30 @@ impl Invariants {
         self.election.on_persisted(id, before, storage)
     }
 
+    /// `id`'s durable storage, for checks that count copies across nodes.
+    pub fn register(&mut self, id: NodeId, storage: &MemStorage) {
+        self.quorum.register(id, storage);
+    }
+
+    /// A leader accepted a membership change at `index`.
+    pub fn on_membership_proposed(&mut self, index: LogIndex, m: &Membership) {
+        self.quorum.on_proposed(index, m);
+    }
+
+    /// `id` is about to send `ready.persisted_messages`: what they promise
+    /// must be in `storage`.
+    pub fn on_acknowledged(&mut self, id: NodeId, ready: &Ready, storage: &MemStorage) -> Check {
+        durability::on_acknowledged(id, ready, storage)
+    }
+
     /// A node whose current term is `node_term` applied `entry`, reaching
-    /// state-machine `digest`.
-    pub fn on_apply(&mut self, id: NodeId, node_term: Term, entry: &Entry, digest: u64) -> Check {
+    /// state-machine `digest` and membership `config` (the configuration in
+    /// force at the entry's position).
+    pub fn on_apply(&mut self, id: NodeId, node_term: Term, entry: &Entry, digest: u64, config: &Membership) -> Check {
+        if !self.sm_safety.applied().contains_key(&entry.index) {
+            self.quorum.on_first_apply(entry.index, entry.term, config)?;
+            self.membership_commits += u64::from(matches!(entry.payload, raft_core::EntryPayload::Membership(_)));
+        }
         self.completeness.on_committed(entry.index, entry.term, node_term);
         self.sm_safety.on_apply(id, entry, digest)
     }

@@ -8,10 +8,9 @@ use std::collections::BTreeMap;
 
 use raft_core::{HardState, LogIndex, MemStorage, NodeId, Term};
 
-use super::{Check, NodeView, Violation};
+use super::{Check, Inv, NodeView, Violation};
 
-const NAME: &str = "Monotonic term and commit";
-const SECTION: &str = "§5.1, Figure 2";
+const KIND: Inv = Inv::MonotonicState;
 
 /// The highest term and commit each node has shown while alive.
 #[derive(Default)]
@@ -20,7 +19,7 @@ pub struct MonotonicState {
 }
 
 fn fail(detail: String) -> Check {
-    Err(Violation::new(NAME, SECTION, detail))
+    Err(Violation::new(KIND, detail))
 }
 
 impl MonotonicState {

@@ -15,10 +15,9 @@ use raft_core::{Entry, EntryPayload, LogIndex, NodeId, Term};
 
 use crate::harness::state_machine::payload_hash;
 
-use super::{Check, Violation};
+use super::{Check, Inv, Violation};
 
-const NAME: &str = "State Machine Safety";
-const SECTION: &str = "§5.4.3";
+const KIND: Inv = Inv::StateMachineSafety;
 
 /// What was applied at one index.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,7 +43,7 @@ pub struct StateMachineSafety {
 }
 
 fn fail(detail: String) -> Check {
-    Err(Violation::new(NAME, SECTION, detail))
+    Err(Violation::new(KIND, detail))
 }
 
 impl StateMachineSafety {
