@@ -57,16 +57,25 @@ pub fn workspace_root() -> PathBuf {
 pub fn check_fresh(bin: &Path, workspace: &Path) -> Result<(), HarnessError> {
     let stale = |why: String| HarnessError::StaleBinary { bin: bin.to_path_buf(), why };
     let dep_info = bin.with_extension("d");
-    let text = std::fs::read_to_string(&dep_info)
-        .map_err(|e| stale(format!("cannot read its dep-info file {}: {e}", dep_info.display())))?;
-    let sources = dep_info_sources(&text);
     let main = workspace.join("raft-cli").join("src").join("main.rs");
-    if !sources.contains(&main) {
-        return Err(stale(format!(
-            "it was not built from this checkout ({} is not among its sources)",
-            main.display()
-        )));
+    let mut read_any = false;
+    let mut found = None;
+    for candidate in dep_info_candidates(bin) {
+        let Ok(text) = std::fs::read_to_string(&candidate) else { continue };
+        read_any = true;
+        let sources = dep_info_sources(&text);
+        if sources.contains(&main) {
+            found = Some(sources);
+            break;
+        }
     }
+    let Some(sources) = found else {
+        return Err(stale(if read_any {
+            format!("it was not built from this checkout ({} is not among its sources)", main.display())
+        } else {
+            format!("cannot read its dep-info file {}", dep_info.display())
+        }));
+    };
     let built = mtime(bin).ok_or_else(|| stale("cannot read its modification time".into()))?;
     let protos = std::fs::read_dir(workspace.join("proto"))
         .into_iter()
@@ -82,6 +91,41 @@ pub fn check_fresh(bin: &Path, workspace: &Path) -> Result<(), HarnessError> {
         }
     }
     Ok(())
+}
+
+/// Dep-info files that may describe `bin`: `<bin>.d`, then the hashed
+/// `deps/<crate>-<hash>.d` of every hashed executable that is `bin` itself.
+/// Cargo hard-links `<profile>/<bin>` to `deps/<crate>-<hash>` but rewrites
+/// `<bin>.d` only when it compiles, so when two checkouts share one target
+/// folder `<bin>.d` can describe the other checkout's build.
+fn dep_info_candidates(bin: &Path) -> Vec<PathBuf> {
+    let mut out = vec![bin.with_extension("d")];
+    let (Some(dir), Some(name)) = (bin.parent(), bin.file_name().and_then(|n| n.to_str())) else { return out };
+    let prefix = format!("{}-", name.replace('-', "_"));
+    let Ok(entries) = std::fs::read_dir(dir.join("deps")) else { return out };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let is_exe =
+            path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix) && !n.contains('.'));
+        if is_exe && same_file(&path, bin) {
+            out.push(path.with_extension("d"));
+        }
+    }
+    out
+}
+
+#[cfg(unix)]
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => (x.dev(), x.ino()) == (y.dev(), y.ino()),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &Path, _: &Path) -> bool {
+    false
 }
 
 /// The prerequisites listed in a Makefile-style dep-info file (`target: a b\ c`).
@@ -204,6 +248,25 @@ mod tests {
         let msg = check_fresh(&bin, &dir.path().join("other")).unwrap_err().to_string();
         assert!(msg.contains("not built from this checkout"), "{msg}");
         std::fs::remove_file(bin.with_extension("d")).unwrap();
+        let msg = check_fresh(&bin, &dir.path().join("ws")).unwrap_err().to_string();
+        assert!(msg.contains("dep-info"), "{msg}");
+    }
+
+    #[test]
+    fn a_hashed_dep_info_of_the_same_file_is_used_when_the_uplifted_one_is_missing() {
+        // Cargo rewrites <bin>.d only when it compiles; the hard-linked
+        // deps/<crate>-<hash> keeps its own dep-info.
+        let dir = tempfile::tempdir().unwrap();
+        let (bin, _) = fake_tree(dir.path());
+        let deps = bin.parent().unwrap().join("deps");
+        std::fs::create_dir_all(&deps).unwrap();
+        let hashed = deps.join("raft_cli-0123abcd");
+        std::fs::hard_link(&bin, &hashed).unwrap();
+        std::fs::rename(bin.with_extension("d"), hashed.with_extension("d")).unwrap();
+        check_fresh(&bin, &dir.path().join("ws")).expect("found through the hashed dep-info");
+        // A hashed build that is another file does not vouch for `bin`.
+        std::fs::remove_file(&hashed).unwrap();
+        std::fs::write(&hashed, b"other").unwrap();
         let msg = check_fresh(&bin, &dir.path().join("ws")).unwrap_err().to_string();
         assert!(msg.contains("dep-info"), "{msg}");
     }
