@@ -63,7 +63,9 @@ pub fn check_fresh(bin: &Path, workspace: &Path) -> Result<(), HarnessError> {
     for candidate in dep_info_candidates(bin) {
         let Ok(text) = std::fs::read_to_string(&candidate) else { continue };
         read_any = true;
-        let sources = dep_info_sources(&text);
+        // Hashed dep-info under deps/ names workspace files relative to the
+        // workspace root (as rustc was invoked); the uplifted one is absolute.
+        let sources: Vec<PathBuf> = dep_info_sources(&text).into_iter().map(|p| workspace.join(p)).collect();
         if sources.contains(&main) {
             found = Some(sources);
             break;
@@ -95,9 +97,12 @@ pub fn check_fresh(bin: &Path, workspace: &Path) -> Result<(), HarnessError> {
 
 /// Dep-info files that may describe `bin`: `<bin>.d`, then the hashed
 /// `deps/<crate>-<hash>.d` of every hashed executable that is `bin` itself.
-/// Cargo hard-links `<profile>/<bin>` to `deps/<crate>-<hash>` but rewrites
-/// `<bin>.d` only when it compiles, so when two checkouts share one target
-/// folder `<bin>.d` can describe the other checkout's build.
+/// Cargo hard-links `<profile>/<bin>` to `deps/<crate>-<hash>` but writes
+/// `<bin>.d` only for what a build was asked for (`cargo build -p raft-cli`,
+/// not the binaries `cargo test --workspace` builds for integration tests),
+/// and never rewrites it for a build that was already fresh. The hashed
+/// one names files relative to the workspace root, so it cannot tell two
+/// checkouts that share a target folder apart; the mtime check still holds.
 fn dep_info_candidates(bin: &Path) -> Vec<PathBuf> {
     let mut out = vec![bin.with_extension("d")];
     let (Some(dir), Some(name)) = (bin.parent(), bin.file_name().and_then(|n| n.to_str())) else { return out };
@@ -262,7 +267,8 @@ mod tests {
         std::fs::create_dir_all(&deps).unwrap();
         let hashed = deps.join("raft_cli-0123abcd");
         std::fs::hard_link(&bin, &hashed).unwrap();
-        std::fs::rename(bin.with_extension("d"), hashed.with_extension("d")).unwrap();
+        std::fs::remove_file(bin.with_extension("d")).unwrap();
+        std::fs::write(hashed.with_extension("d"), format!("{}: raft-cli/src/main.rs\n", hashed.display())).unwrap();
         check_fresh(&bin, &dir.path().join("ws")).expect("found through the hashed dep-info");
         // A hashed build that is another file does not vouch for `bin`.
         std::fs::remove_file(&hashed).unwrap();
