@@ -137,6 +137,11 @@ fn same_file(_: &Path, _: &Path) -> bool {
 pub fn dep_info_sources(text: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for line in text.lines() {
+        // rustc's `# env-dep:NAME=value` lines are comments (a value may
+        // hold ": ", e.g. the package description).
+        if line.starts_with('#') {
+            continue;
+        }
         let Some((_, deps)) = line.split_once(": ") else { continue };
         let mut current = String::new();
         let mut chars = deps.chars().peekable();
@@ -275,6 +280,12 @@ mod tests {
         std::fs::write(&hashed, b"other").unwrap();
         let msg = check_fresh(&bin, &dir.path().join("ws")).unwrap_err().to_string();
         assert!(msg.contains("dep-info"), "{msg}");
+    }
+
+    #[test]
+    fn env_dep_comments_are_not_sources() {
+        let text = "x: a.rs\n# env-dep:CARGO_PKG_DESCRIPTION=front end: run nodes\n";
+        assert_eq!(dep_info_sources(text), vec![PathBuf::from("a.rs")]);
     }
 
     #[test]
