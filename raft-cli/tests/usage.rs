@@ -1,19 +1,14 @@
 //! Exit codes and messages of the real binary for bad input and an
 //! unreachable cluster (no cluster needed).
 
-use std::net::TcpListener;
-use std::process::{Command, Output};
+mod common;
 
+use std::net::TcpListener;
+use std::process::Output;
+
+/// Runs the real binary with no `RAFT_*` variables leaking in.
 fn raft_cli(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_raft-cli"))
-        .args(args)
-        .env_remove("RAFT_ENDPOINTS")
-        .env_remove("RAFT_OUTPUT")
-        .env_remove("RAFT_TIMEOUT")
-        .env_remove("RAFT_CLUSTER_ID")
-        .env_remove("RAFT_VALUE_ENCODING")
-        .output()
-        .expect("run raft-cli")
+    common::run(args)
 }
 
 fn stderr(o: &Output) -> String {
