@@ -5,7 +5,7 @@
 //! an index is expected; all three are plain `u64` underneath and order
 //! numerically.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 #[cfg(feature = "codec")]
@@ -121,33 +121,58 @@ impl fmt::Display for LogId {
 /// The voting configuration of the cluster. It is itself replicated in the
 /// log (an [`EntryPayload::Membership`] entry) and takes effect on a node as
 /// soon as the entry is in its log, committed or not (thesis §4.1).
+///
+/// While a change of voters is in progress the configuration is *joint*
+/// (C_old,new, thesis §4.3): `outgoing` holds the old voters and every
+/// decision (election, commit, ReadIndex, CheckQuorum) needs a majority of
+/// `voters` and a majority of `outgoing`. Outside a change `outgoing` is
+/// empty.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "codec", derive(Serialize, Deserialize))]
 pub struct Membership {
-    /// Members whose votes and acknowledgements count toward a quorum.
+    /// Members whose votes and acknowledgements count toward a quorum (the
+    /// incoming configuration while joint).
     pub voters: BTreeSet<NodeId>,
+    /// The outgoing voters while joint; empty otherwise.
+    pub outgoing: BTreeSet<NodeId>,
     /// Members that receive the log but never vote (catching-up nodes).
     /// Invariant: disjoint from `voters`.
     pub learners: BTreeSet<NodeId>,
+    /// Opaque to the core, which replicates it and never reads it: where
+    /// each member can be reached. Carried in the configuration so that every
+    /// node learns a new member's address from the log.
+    pub addrs: BTreeMap<NodeId, String>,
 }
 
 impl Membership {
     /// A configuration of voters only.
     pub fn new(voters: impl IntoIterator<Item = NodeId>) -> Self {
-        Membership { voters: voters.into_iter().collect(), learners: BTreeSet::new() }
+        Membership { voters: voters.into_iter().collect(), ..Membership::default() }
     }
 
-    /// True if `id` is a voter or a learner.
+    /// True while the configuration is joint (C_old,new).
+    pub fn is_joint(&self) -> bool {
+        !self.outgoing.is_empty()
+    }
+
+    /// True if `id` votes in either half of the configuration.
+    pub fn is_voter(&self, id: NodeId) -> bool {
+        self.voters.contains(&id) || self.outgoing.contains(&id)
+    }
+
+    /// True if `id` is a voter (incoming or outgoing) or a learner.
     pub fn contains(&self, id: NodeId) -> bool {
-        self.voters.contains(&id) || self.learners.contains(&id)
+        self.is_voter(id) || self.learners.contains(&id)
     }
 
-    /// Every member, voters first.
+    /// Every member once: incoming voters, outgoing voters, learners.
     pub fn members(&self) -> impl Iterator<Item = NodeId> + '_ {
-        self.voters.iter().chain(self.learners.iter()).copied()
+        let outgoing_only = self.outgoing.iter().filter(|id| !self.voters.contains(id));
+        let learners_only = self.learners.iter().filter(|id| !self.is_voter(**id));
+        self.voters.iter().chain(outgoing_only).chain(learners_only).copied()
     }
 
-    /// The number of votes that form a majority of the voters.
+    /// The number of votes that form a majority of the (incoming) voters.
     pub fn quorum(&self) -> usize {
         self.voters.len() / 2 + 1
     }
@@ -199,7 +224,11 @@ impl Entry {
         let payload = match &self.payload {
             EntryPayload::Noop => 0,
             EntryPayload::Normal(data) => data.len() as u64,
-            EntryPayload::Membership(m) => 8 * (m.voters.len() + m.learners.len()) as u64,
+            EntryPayload::Membership(m) => {
+                let ids = m.voters.len() + m.outgoing.len() + m.learners.len();
+                let addrs: usize = m.addrs.values().map(|a| 8 + a.len()).sum();
+                (8 * ids + addrs) as u64
+            }
         };
         ENTRY_OVERHEAD_BYTES + payload
     }

@@ -19,6 +19,8 @@ fn msg(body: MessageBody) -> Message {
 fn membership() -> Membership {
     let mut m = Membership::new([NodeId(1), NodeId(2), NodeId(3)]);
     m.learners.insert(NodeId(4));
+    m.outgoing.insert(NodeId(5));
+    m.addrs.insert(NodeId(4), "10.0.0.4:7000".into());
     m
 }
 
@@ -204,14 +206,32 @@ fn malformed_messages_are_rejected_not_defaulted() {
             "zero voter",
             Box::new(|p| {
                 append(p).entries[3].payload =
-                    Some(pb::entry::Payload::Membership(pb::Membership { voters: vec![0], learners: vec![] }))
+                    Some(pb::entry::Payload::Membership(pb::Membership { voters: vec![0], ..Default::default() }))
             }),
         ),
         (
             "learner also voter",
             Box::new(|p| {
-                append(p).entries[3].payload =
-                    Some(pb::entry::Payload::Membership(pb::Membership { voters: vec![1], learners: vec![1] }))
+                append(p).entries[3].payload = Some(pb::entry::Payload::Membership(pb::Membership {
+                    voters: vec![1],
+                    learners: vec![1],
+                    ..Default::default()
+                }))
+            }),
+        ),
+        (
+            "duplicate outgoing voter",
+            Box::new(|p| {
+                let m = pb::Membership { voters: vec![1], outgoing: vec![2, 2], ..Default::default() };
+                append(p).entries[3].payload = Some(pb::entry::Payload::Membership(m))
+            }),
+        ),
+        (
+            "address of a non-member",
+            Box::new(|p| {
+                let addrs = [(9, "h:1".to_string())].into_iter().collect();
+                let m = pb::Membership { voters: vec![1], addrs, ..Default::default() };
+                append(p).entries[3].payload = Some(pb::entry::Payload::Membership(m))
             }),
         ),
     ];

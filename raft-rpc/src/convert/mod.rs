@@ -67,6 +67,8 @@ impl From<&Membership> for pb::Membership {
         pb::Membership {
             voters: m.voters.iter().map(|n| n.0).collect(),
             learners: m.learners.iter().map(|n| n.0).collect(),
+            outgoing: m.outgoing.iter().map(|n| n.0).collect(),
+            addrs: m.addrs.iter().map(|(id, a)| (id.0, a.clone())).collect(),
         }
     }
 }
@@ -86,6 +88,18 @@ impl TryFrom<pb::Membership> for Membership {
             if out.voters.contains(&id) || !out.learners.insert(id) {
                 return Err(ConvertError::invalid("membership.learners", format!("learner {l} duplicated or a voter")));
             }
+        }
+        for o in m.outgoing {
+            if !out.outgoing.insert(node_id(o, "membership.outgoing")?) {
+                return Err(ConvertError::invalid("membership.outgoing", format!("duplicate outgoing voter {o}")));
+            }
+        }
+        for (id, addr) in m.addrs {
+            let id = node_id(id, "membership.addrs")?;
+            if !out.contains(id) {
+                return Err(ConvertError::invalid("membership.addrs", format!("address for {id}, not a member")));
+            }
+            out.addrs.insert(id, addr);
         }
         if out.voters.is_empty() {
             return Err(ConvertError::invalid("membership.voters", "no voters"));

@@ -99,6 +99,7 @@ impl SimStateMachine {
         let membership = Membership {
             voters: ids[..voters].iter().copied().collect(),
             learners: ids[voters..].iter().copied().collect(),
+            ..Membership::default()
         };
         Ok(SimStateMachine {
             applied: LogIndex(word(0)),
