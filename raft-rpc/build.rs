@@ -16,5 +16,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(out_dir.join("raft_descriptor.bin"), fds.encode_to_vec())?;
 
     tonic_prost_build::configure().build_client(true).build_server(true).compile_fds(fds)?;
+
+    // etcd's KV API subset, for `raft-cli bench --target etcd` (the server
+    // side is generated for the client's tests only).
+    let etcd_file = proto_dir.join("etcd").join("kv.proto");
+    println!("cargo:rerun-if-changed={}", etcd_file.display());
+    let etcd = protox::compile([&etcd_file], [&proto_dir])?;
+    tonic_prost_build::configure().build_client(true).build_server(true).compile_fds(etcd)?;
     Ok(())
 }

@@ -23,13 +23,15 @@ fn closed_port() -> u16 {
 
 #[test]
 fn bad_flags_exit_2_with_a_message() {
-    let cases: [&[&str]; 6] = [
+    let cases: [&[&str]; 8] = [
         &["put", "k"],
         &["frobnicate"],
         &["demo", "--duration", "soon"],
         &["cas", "k", "new"],
         &["bench", "--read-ratio", "2"],
         &["demo", "--nodes", "0"],
+        &["bench", "--target", "zookeeper"],
+        &["bench", "--target", "etcd", "--local", "3"],
     ];
     for args in cases {
         let out = raft_cli(args);
@@ -58,7 +60,8 @@ fn help_lists_the_exit_codes_and_succeeds() {
 #[test]
 fn unreachable_endpoints_exit_3_with_the_documented_message() {
     let endpoint = format!("127.0.0.1:{}", closed_port());
-    for args in [vec!["get", "k"], vec!["put", "k", "v"], vec!["status"]] {
+    let etcd_bench = vec!["bench", "--target", "etcd", "--duration", "1s"];
+    for args in [vec!["get", "k"], vec!["put", "k", "v"], vec!["status"], etcd_bench] {
         let mut full = args.clone();
         full.extend(["--endpoints", &endpoint, "--timeout", "1s"]);
         let out = raft_cli(&full);

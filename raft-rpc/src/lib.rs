@@ -26,6 +26,8 @@
 //!   reports a write whose fate is unknown as [`ClientError::Unknown`].
 //! - [`AdminClient`]: status, leader transfer, event stream, and the
 //!   `SetPartition` fault injection that tests and the chaos demo use.
+//! - [`etcd::EtcdKv`]: etcd's own KV API, so the benchmark can load etcd
+//!   and this cluster with the same generator.
 #![deny(missing_docs)]
 
 pub mod api;
@@ -33,6 +35,7 @@ mod backoff;
 mod client;
 pub mod convert;
 pub mod error;
+pub mod etcd;
 pub mod event;
 pub mod limits;
 pub mod pb;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::target::Target;
 use crate::duration::parse_duration;
 use crate::output::OutputFormat;
 
@@ -39,6 +40,9 @@ pub struct BenchArgs {
     /// Fraction of operations that are (linearizable) reads, 0.0 to 1.0.
     #[arg(long, default_value_t = 0.0, value_parser = parse_ratio)]
     pub read_ratio: f64,
+    /// What to load: this cluster, or an etcd cluster at --endpoints (for side-by-side comparisons).
+    #[arg(long, value_enum, default_value_t = Target::Raft)]
+    pub target: Target,
     /// Cluster members to load (the global --endpoints; ignored with --local).
     #[arg(skip)]
     pub endpoints: Vec<String>,

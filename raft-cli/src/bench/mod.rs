@@ -10,6 +10,7 @@ mod histogram;
 mod load;
 mod progress;
 mod report;
+mod target;
 
 use std::io::IsTerminal;
 use std::sync::atomic::AtomicU64;
@@ -17,15 +18,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use raft_rpc::{AdminClient, Consistency, KvClient};
-use tokio::sync::Mutex;
+use raft_rpc::AdminClient;
 use tokio::time::Instant;
 
 use args::bench_key;
 pub use args::BenchArgs;
-use load::{run_load, LoadShape, OpKind, OpRequest, Stop};
+use load::{run_load, LoadShape, OpRequest, Stop};
 use progress::Progress;
 use report::BenchReport;
+use target::Clients;
+pub use target::Target;
 
 use crate::client::{classify, client_config};
 use crate::demo::{loopback_addrs, LaunchPlan, Supervisor, DEMO_NODE_FLAGS};
@@ -40,6 +42,11 @@ pub fn run(args: BenchArgs) -> CliResult {
     let runtime = crate::cli::runtime()?;
     runtime.block_on(async move {
         let Some(n) = args.local else { return bench(&args, args.endpoints.clone()).await };
+        if args.target != Target::Raft {
+            return Err(CliError::usage(anyhow::anyhow!(
+                "--local starts this project's nodes; it cannot be combined with --target etcd"
+            )));
+        }
         let dir = tempfile::Builder::new().prefix("raft-bench-").tempdir().context("cannot create a temp directory")?;
         let plan = LaunchPlan {
             exe: std::env::current_exe().context("cannot find the raft-cli executable")?,
@@ -89,33 +96,17 @@ async fn wait_for_leader(endpoints: &[String]) -> CliResult {
 }
 
 async fn bench(args: &BenchArgs, endpoints: Vec<String>) -> CliResult {
-    let config = client_config(&args.cluster_id, args.timeout);
     let fail = |e| classify(e, &endpoints, args.timeout);
-    // `--conns` base sessions, each connected to the leader by one read;
-    // the other clients are new sessions sharing their connections.
+    let (clients, connections) = Clients::connect(args, &endpoints).await?;
     let conns = args.conns.min(args.clients) as usize;
-    let mut bases = Vec::with_capacity(conns);
-    for _ in 0..conns {
-        let mut kv = KvClient::new(&endpoints, config.clone()).map_err(fail)?;
-        kv.get(bench_key(0, args.key_size as usize), Consistency::Linearizable).await.map_err(fail)?;
-        bases.push(kv);
-    }
-    let connections: usize = bases.iter().map(KvClient::connections).sum();
-    let sessions: Vec<_> =
-        (0..args.clients as usize).map(|i| Arc::new(Mutex::new(bases[i % conns].new_session()))).collect();
-    let sessions = Arc::new(sessions);
+    let clients = Arc::new(clients);
     let (key_size, value) = (args.key_size as usize, Arc::new(vec![b'x'; args.value_size as usize]));
     let op = move |req: OpRequest| {
-        let sessions = sessions.clone();
+        let clients = clients.clone();
         let value = value.clone();
         async move {
-            let mut kv = sessions[req.client].lock().await;
             let key = bench_key(req.key_draw, key_size);
-            let outcome = match req.kind {
-                OpKind::Read => kv.get(key, Consistency::Linearizable).await.map(|_| ()),
-                OpKind::Write => kv.put(key, value.to_vec()).await.map(|_| ()),
-            };
-            outcome.map_err(|e| first_words(&e.to_string()))
+            clients.run(req.client, req.kind, key, &value).await.map_err(|e| first_words(&e.to_string()))
         }
     };
     let shape = |stop| LoadShape {
@@ -140,6 +131,7 @@ async fn bench(args: &BenchArgs, endpoints: Vec<String>) -> CliResult {
     let result = run_load(shape(stop), op, done).await;
     progress.finish();
     let report = BenchReport {
+        target: args.target,
         clients: args.clients as usize,
         conns,
         connections,

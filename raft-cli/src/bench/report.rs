@@ -6,11 +6,14 @@ use serde_json::{json, Value};
 
 use super::histogram::Histogram;
 use super::load::LoadResult;
+use super::target::Target;
 use crate::output::{Report, Table};
 
 /// Throughput and latency of one run.
 #[derive(Clone, Debug)]
 pub struct BenchReport {
+    /// The system loaded.
+    pub target: Target,
     /// Concurrent clients.
     pub clients: usize,
     /// Connection groups asked for (`--conns`, at most `clients`).
@@ -59,8 +62,9 @@ impl Report for BenchReport {
     fn human(&self) -> String {
         let r = &self.result;
         let mut out = format!(
-            "{} ok operations ({} failed) in {:.1}s with {} clients over {} connections \
+            "{}: {} ok operations ({} failed) in {:.1}s with {} clients over {} connections \
              (after {:.1}s warm-up): {:.0} ops/s\n",
+            self.target.name(),
             r.ok_ops(),
             r.failed_ops(),
             r.elapsed.as_secs_f64(),
@@ -96,6 +100,7 @@ impl Report for BenchReport {
         let r = &self.result;
         let errors: serde_json::Map<String, Value> = r.errors.iter().map(|(e, n)| (e.clone(), json!(n))).collect();
         json!({
+            "target": self.target.name(),
             "clients": self.clients,
             "conns": self.conns,
             "connections": self.connections,
@@ -126,6 +131,7 @@ mod tests {
         }
         result.errors.insert("timeout".into(), 3);
         BenchReport {
+            target: Target::Raft,
             clients: 8,
             conns: 2,
             connections: 2,
