@@ -1,0 +1,6 @@
+//! cargo-fuzz entry point; the logic is [`raft_fuzz::kv_entry`].
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    raft_fuzz::kv_entry(data);
+});
