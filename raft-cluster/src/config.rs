@@ -67,6 +67,9 @@ pub struct Limits {
     /// How long a client waits for its request before getting a timeout
     /// (outcome unknown for writes).
     pub request_timeout_ms: u64,
+    /// Client write payload (keys + values) admitted at once, from decode
+    /// to answer; past it writes are refused with RESOURCE_EXHAUSTED.
+    pub max_inflight_write_bytes: u64,
 }
 
 impl Default for Limits {
@@ -81,6 +84,7 @@ impl Default for Limits {
             max_pending_requests: 16_384,
             max_batch_requests: 1024,
             request_timeout_ms: 5_000,
+            max_inflight_write_bytes: 64 << 20,
         }
     }
 }
@@ -255,7 +259,7 @@ impl NodeConfig {
 
     fn validate_limits(&self) -> Result<(), ConfigError> {
         let l = &self.limits;
-        let checks: [(&str, u64); 8] = [
+        let checks: [(&str, u64); 9] = [
             ("max_entry_bytes", l.max_entry_bytes),
             ("max_msg_bytes", l.max_msg_bytes),
             ("max_inflight_msgs", l.max_inflight_msgs as u64),
@@ -264,6 +268,7 @@ impl NodeConfig {
             ("max_pending_requests", l.max_pending_requests as u64),
             ("max_batch_requests", l.max_batch_requests as u64),
             ("request_timeout_ms", l.request_timeout_ms),
+            ("max_inflight_write_bytes", l.max_inflight_write_bytes),
         ];
         if let Some((name, _)) = checks.iter().find(|(_, v)| *v == 0) {
             return Err(ConfigError::Invalid(format!("limits.{name} must be at least 1")));

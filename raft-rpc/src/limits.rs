@@ -22,6 +22,16 @@ pub struct Limits {
     pub max_scan_limit: u32,
     /// Largest number of messages in one peer batch. Default 4096.
     pub max_batch_messages: usize,
+    /// Client write payload (keys and values) admitted at once, from the
+    /// moment a write is decoded until it is answered. A write that would
+    /// go past it is refused at once with RESOURCE_EXHAUSTED (nothing was
+    /// done; retry with backoff). With the per-connection stream limit this
+    /// is what bounds a node's memory under a client flood. Default 64 MiB.
+    pub max_inflight_write_bytes: u64,
+    /// Concurrent gRPC calls per client connection (HTTP/2
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS`); further calls wait in the client.
+    /// Default 1024.
+    pub max_concurrent_streams: u32,
     /// How long a client or admin request may wait for the runtime.
     /// Default 5 s.
     pub request_timeout: Duration,
@@ -34,6 +44,19 @@ pub struct Limits {
     pub snapshot_idle_timeout: Duration,
 }
 
+impl Limits {
+    /// Largest encoded KvService request: a key and two values (a
+    /// compare-and-swap carries the expected and the new value) plus
+    /// framing. Anything longer is refused from its length prefix, before
+    /// it is buffered.
+    pub fn max_kv_request_bytes(&self) -> usize {
+        self.max_key_bytes + 2 * self.max_value_bytes + KV_REQUEST_OVERHEAD_BYTES
+    }
+}
+
+/// Room for a KV request's fields besides the key and values.
+pub const KV_REQUEST_OVERHEAD_BYTES: usize = 4 << 10;
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -43,6 +66,8 @@ impl Default for Limits {
             max_key_bytes: 4 << 10,
             max_value_bytes: 1 << 20,
             max_scan_limit: 10_000,
+            max_inflight_write_bytes: 64 << 20,
+            max_concurrent_streams: 1024,
             max_batch_messages: 4096,
             request_timeout: Duration::from_secs(5),
             peer_enqueue_timeout: Duration::from_millis(500),

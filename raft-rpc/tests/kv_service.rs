@@ -185,3 +185,87 @@ async fn unanswered_write_is_unknown_but_unreachable_cluster_is_unavailable() {
     let err = timeout(DEADLINE, c.put("k", "v")).await.expect("deadline").unwrap_err();
     assert!(matches!(err, ClientError::Unavailable(_)), "nothing was sent, so definitely not applied: {err:?}");
 }
+
+/// Issue #15: client write payload admitted at once is bounded by
+/// `max_inflight_write_bytes`; past it a write is refused at once with
+/// RESOURCE_EXHAUSTED ("nothing was done"), and room comes back when an
+/// admitted write is answered.
+#[tokio::test]
+async fn writes_past_the_in_flight_byte_budget_are_refused_at_once() {
+    let limits = Limits { max_inflight_write_bytes: 100, ..Limits::default() };
+    let node = start_with_limits(1, Mode::Silent, limits).await;
+    let channel =
+        tonic::transport::Channel::from_shared(format!("http://{}", node.endpoint())).unwrap().connect().await.unwrap();
+    let put = move |seq: u64, value: Vec<u8>, wait: Duration| {
+        let mut kv = KvServiceClient::new(channel.clone());
+        async move {
+            let req = pb::PutRequest {
+                cluster_id: CLUSTER.into(),
+                client_id: 9,
+                seq,
+                key: b"k".to_vec(),
+                value,
+                retry: false,
+            };
+            let mut req = tonic::Request::new(req);
+            req.set_timeout(wait);
+            kv.put(req).await
+        }
+    };
+    // 1 + 79 bytes: admitted, and held (the fake runtime never answers).
+    // It may race the probes below for the budget, so it retries until in.
+    let held_put = put.clone();
+    let held = tokio::spawn(async move {
+        loop {
+            match held_put(1, vec![b'a'; 79], Duration::from_secs(3)).await {
+                Err(s) if s.code() == Code::ResourceExhausted => tokio::time::sleep(Duration::from_millis(5)).await,
+                other => return other,
+            }
+        }
+    });
+    // Wait until it is admitted: a second large write is then refused.
+    let refused = timeout(DEADLINE, async {
+        loop {
+            match put(2, vec![b'b'; 79], Duration::from_millis(100)).await {
+                Err(s) if s.code() == Code::ResourceExhausted => return s,
+                _ => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+    })
+    .await
+    .expect("the budget fills up");
+    assert!(refused.message().contains("max_inflight_write_bytes"), "{}", refused.message());
+    // A small write still fits next to the held one.
+    let small = put(3, vec![b'c'; 10], Duration::from_millis(100)).await.unwrap_err();
+    assert!(held_not_refused(&small), "admitted, then held: {small:?}");
+    // The held write times out (outcome unknown) and gives its room back.
+    assert!(held.await.unwrap().is_err());
+    let again = put(4, vec![b'd'; 79], Duration::from_millis(100)).await.unwrap_err();
+    assert!(held_not_refused(&again), "admitted again: {again:?}");
+}
+
+/// An admitted write the silent runtime holds ends at the client's deadline.
+fn held_not_refused(s: &tonic::Status) -> bool {
+    matches!(s.code(), Code::Cancelled | Code::DeadlineExceeded)
+}
+
+/// Issue #15: a value beyond the decode limit is refused from its gRPC
+/// length prefix (OUT_OF_RANGE), before the server buffers it.
+#[tokio::test]
+async fn a_request_beyond_the_kv_decode_limit_is_refused_from_its_length() {
+    let node = start(1, Mode::Leader).await;
+    let limit = Limits::default().max_kv_request_bytes();
+    let channel =
+        tonic::transport::Channel::from_shared(format!("http://{}", node.endpoint())).unwrap().connect().await.unwrap();
+    let mut kv = KvServiceClient::new(channel).max_encoding_message_size(usize::MAX);
+    let req = pb::PutRequest {
+        cluster_id: CLUSTER.into(),
+        client_id: 1,
+        seq: 1,
+        key: b"k".to_vec(),
+        value: vec![0; limit + 1],
+        retry: false,
+    };
+    let status = kv.put(req).await.unwrap_err();
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+}

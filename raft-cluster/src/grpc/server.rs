@@ -119,6 +119,7 @@ fn rpc_limits(config: &NodeConfig, kv: &KvLimits) -> raft_rpc::Limits {
     l.max_value_bytes = kv.max_value_bytes as usize;
     l.max_scan_limit = kv.max_scan_limit;
     l.request_timeout = config.request_timeout();
+    l.max_inflight_write_bytes = config.limits.max_inflight_write_bytes;
     l
 }
 

@@ -78,6 +78,7 @@ impl KvHandler {
     async fn write(&self, req: WriteRequest) -> Result<Response<pb::WriteResponse>, Status> {
         use pb::write_response::Result as R;
         self.check_write(&req)?;
+        let _admitted = self.shared.admit_write(payload_bytes(&req))?;
         let (reply, rx) = oneshot::channel();
         let result = match self.shared.call(Inbound::Write { req, reply }, rx).await? {
             Ok(Ok(r)) => R::Ok(r.into()),
@@ -102,6 +103,16 @@ impl KvHandler {
             Err(Waited::TimedOut(t)) => Err(Status::deadline_exceeded(format!("read not served within {t:?}"))),
         }
     }
+}
+
+/// The key and value bytes a write carries (what it costs in memory).
+fn payload_bytes(req: &WriteRequest) -> usize {
+    let values = match &req.op {
+        WriteOp::Put { value, .. } => value.len(),
+        WriteOp::Delete { .. } => 0,
+        WriteOp::CompareAndSwap { expected, new_value, .. } => expected.as_ref().map_or(0, Vec::len) + new_value.len(),
+    };
+    req.op.key().len() + values
 }
 
 fn mismatch(expected: &str) -> Status {

@@ -57,6 +57,8 @@ pub async fn serve_with_listener(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RpcError> {
     let max = config.limits.max_message_bytes;
+    let kv_max = config.limits.max_kv_request_bytes().min(max);
+    let streams = config.limits.max_concurrent_streams;
     let (stop_tx, stop_rx) = watch::channel(false);
     let shared = Arc::new(shared::Shared::new(config, handles, stop_rx));
     let shutdown = async move {
@@ -80,13 +82,14 @@ pub async fn serve_with_listener(
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
     let kv = KvServiceServer::new(kv::KvHandler::new(shared.clone()))
-        .max_decoding_message_size(max)
+        .max_decoding_message_size(kv_max)
         .max_encoding_message_size(max);
     let admin = AdminServiceServer::new(admin::AdminHandler::new(shared))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
 
     Server::builder()
+        .max_concurrent_streams(Some(streams))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(peer)

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use raft_core::{Message, NodeId};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 use tonic::Status;
 
 use crate::api::{ReadRequest, ReadResult, ServiceError, WriteRequest, WriteResult};
@@ -147,11 +147,28 @@ pub(crate) struct Shared {
     /// Becomes true when shutdown begins; endless streams (Watch) end then,
     /// so that graceful shutdown does not wait for them forever.
     stopping: watch::Receiver<bool>,
+    /// One permit per byte of client write payload admitted
+    /// (`limits.max_inflight_write_bytes`).
+    write_bytes: Arc<Semaphore>,
 }
 
 impl Shared {
     pub(crate) fn new(config: ServerConfig, handles: ServerHandles, stopping: watch::Receiver<bool>) -> Self {
-        Shared { config, handles, stopping }
+        let permits =
+            usize::try_from(config.limits.max_inflight_write_bytes).unwrap_or(usize::MAX).min(Semaphore::MAX_PERMITS);
+        Shared { config, handles, stopping, write_bytes: Arc::new(Semaphore::new(permits)) }
+    }
+
+    /// Admits `bytes` of write payload until the returned permit drops, or
+    /// refuses with RESOURCE_EXHAUSTED if that would pass the limit.
+    pub(crate) fn admit_write(&self, bytes: usize) -> Result<OwnedSemaphorePermit, Status> {
+        let limit = self.config.limits.max_inflight_write_bytes;
+        let n = u32::try_from(bytes.max(1)).unwrap_or(u32::MAX);
+        self.write_bytes.clone().try_acquire_many_owned(n).map_err(|_| {
+            Status::resource_exhausted(format!(
+                "too many client writes in flight (limits.max_inflight_write_bytes = {limit}); nothing was done, retry with backoff"
+            ))
+        })
     }
 
     /// Resolves once shutdown has begun.
