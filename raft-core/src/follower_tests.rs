@@ -62,6 +62,45 @@ fn snapshot_with_conflicting_entry_discards_the_log() {
     assert_eq!(n.storage().last_index().unwrap(), LogIndex(2));
 }
 
+/// The store applies Figure 13 rule 6 to what it holds. When the core keeps
+/// a suffix after a matching snapshot and a conflicting append then replaces
+/// it, the stored copy of that suffix must be truncated too (sim seed
+/// 7001869, 5 nodes: entry 4-37 came without `truncate_from` over a stored 7-37).
+#[test]
+fn conflict_in_a_suffix_kept_after_a_snapshot_truncates_the_store() {
+    let log = [noop(1, 1), normal(1, 2, b"a"), normal(1, 3, b"b"), normal(1, 4, b"c")];
+    let mut n = RaftNode::new(config(2), store_with_log(&[1, 2, 3], 1, &log)).unwrap();
+    n.step(install(1, 2, 2, snapshot(1, 2, &[1, 2, 3]))).unwrap();
+    n.step(append(1, 2, 2, (1, 2), vec![normal(2, 3, b"new")], 0)).unwrap();
+    let rd = handle_ready(&mut n);
+    assert_eq!(rd.snapshot, Some(snapshot(1, 2, &[1, 2, 3])));
+    assert_eq!(rd.truncate_from, Some(LogIndex(3)), "the store kept 1-3 and 1-4 after the snapshot (rule 6)");
+    assert_eq!(rd.entries, vec![normal(2, 3, b"new")]);
+    let stored = n.storage().entries(LogIndex(3), n.storage().last_index().unwrap().next(), None).unwrap();
+    assert_eq!(stored, vec![normal(2, 3, b"new")]);
+}
+
+/// A snapshot that does not match the core's log (rule 7) may still match
+/// the store's, when the core truncated the store's entry at the snapshot
+/// index and had not yet handed that truncation out: the store then keeps
+/// its old suffix, which the next entries must truncate. `truncate_from`
+/// never comes without entries, so it waits for them.
+#[test]
+fn stored_suffix_kept_after_a_discarding_snapshot_is_truncated_with_the_next_entries() {
+    let log = [noop(1, 1), normal(1, 2, b"a"), normal(1, 3, b"b"), normal(1, 4, b"c")];
+    let mut n = RaftNode::new(config(2), store_with_log(&[1, 2, 3], 1, &log)).unwrap();
+    n.step(append(3, 2, 2, (1, 1), vec![normal(2, 2, b"x")], 0)).unwrap();
+    n.step(install(1, 2, 3, snapshot(1, 3, &[1, 2, 3]))).unwrap();
+    let rd = handle_ready(&mut n);
+    assert_eq!((rd.snapshot.is_some(), rd.truncate_from, rd.entries.len()), (true, None, 0));
+    assert_eq!(n.storage().last_index().unwrap(), LogIndex(4), "the store kept its matching suffix (rule 6)");
+    assert!(!n.has_ready(), "a pending truncation alone makes no Ready");
+    n.step(append(1, 2, 3, (1, 3), vec![normal(3, 4, b"d")], 0)).unwrap();
+    let rd = handle_ready(&mut n);
+    assert_eq!(rd.truncate_from, Some(LogIndex(4)), "stored 1-4 is replaced by 3-4");
+    assert_eq!(rd.entries, vec![normal(3, 4, b"d")]);
+}
+
 #[test]
 fn snapshot_resets_membership_to_the_snapshots() {
     let mut n = node(4, &[]);

@@ -29,7 +29,9 @@ pub struct RaftLog<S: Storage> {
     offset: LogIndex,
     /// Last index handed out in a Ready.
     in_progress: LogIndex,
-    /// Stored entries from here on must be deleted (conflicting suffix).
+    /// Stored entries from here on must be deleted (conflicting suffix, or
+    /// what the store kept after a snapshot); handed out with the next
+    /// entries, which start here.
     pending_truncate: Option<LogIndex>,
     committed: LogIndex,
     /// Handed to the application in a Ready, not yet acknowledged.
@@ -252,6 +254,13 @@ impl<S: Storage> RaftLog<S> {
     /// Installs a snapshot from the leader (Figure 13): a suffix after a
     /// matching entry is kept (rule 6), otherwise the log is discarded
     /// (rule 7). Commit and apply jump to the snapshot.
+    ///
+    /// The store applies rule 6 to what *it* holds, which may differ from
+    /// our log (entries handed out before a truncation it has not seen
+    /// yet). So if it may hold anything after the snapshot, the stored
+    /// suffix is deleted with `truncate_from = snapshot index + 1`, handed
+    /// out with the next entries from there: the kept suffix, re-handed in
+    /// the same Ready, or the leader's next append (seed 7001869).
     pub fn restore(&mut self, snapshot: Snapshot) -> StorageResult<()> {
         let last = snapshot.meta.last_log_id;
         let suffix = if self.matches(last) {
@@ -259,10 +268,11 @@ impl<S: Storage> RaftLog<S> {
         } else {
             Vec::new()
         };
+        let stored_past_snapshot = self.in_progress > last.index || self.pending_truncate.is_some();
         self.unstable = suffix;
         self.offset = last.index.next();
         self.in_progress = last.index;
-        self.pending_truncate = None;
+        self.pending_truncate = stored_past_snapshot.then(|| last.index.next());
         self.unstable_snapshot = Some(snapshot);
         self.snapshot_handed = false;
         self.committed = last.index;
@@ -273,10 +283,11 @@ impl<S: Storage> RaftLog<S> {
     }
 
     /// True if a Ready would carry log writes.
+    ///
+    /// A pending truncation alone is not: it goes out with the entries that
+    /// replace the truncated suffix (`truncate_from` never comes alone).
     pub fn has_ready_entries(&self) -> bool {
-        self.last_index() > self.in_progress
-            || self.pending_truncate.is_some()
-            || (self.unstable_snapshot.is_some() && !self.snapshot_handed)
+        self.last_index() > self.in_progress || (self.unstable_snapshot.is_some() && !self.snapshot_handed)
     }
 
     /// Hands out the snapshot to install, if any (once).
@@ -297,7 +308,7 @@ impl<S: Storage> RaftLog<S> {
             Vec::new()
         };
         self.in_progress = self.last_index();
-        let truncate = self.pending_truncate.take();
+        let truncate = if entries.is_empty() { None } else { self.pending_truncate.take() };
         debug_assert!(
             truncate.is_none() || entries.first().map(|e| e.index) == truncate,
             "truncate_from must equal the first entry of the Ready: {truncate:?} vs {:?}",
