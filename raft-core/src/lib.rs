@@ -60,7 +60,9 @@
 //!   lost append is noticed a heartbeat or two later without extra
 //!   messages: the first "log too short" rejection while appends are in
 //!   flight is tolerated (it may answer a heartbeat that overtook them), a
-//!   second without progress resets the pipeline. Their commit index is
+//!   second without progress rewinds the pipeline to just after the
+//!   follower's last entry (a follower drops an append that overtook the
+//!   one before it). Their commit index is
 //!   capped at the follower's known match.
 //! - A follower being probed gets one probe at a time; a lost probe is
 //!   re-sent only once the follower answers a heartbeat, so an unreachable
