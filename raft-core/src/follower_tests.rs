@@ -80,25 +80,24 @@ fn conflict_in_a_suffix_kept_after_a_snapshot_truncates_the_store() {
     assert_eq!(stored, vec![normal(2, 3, b"new")]);
 }
 
-/// A snapshot that does not match the core's log (rule 7) may still match
-/// the store's, when the core truncated the store's entry at the snapshot
-/// index and had not yet handed that truncation out: the store then keeps
-/// its old suffix, which the next entries must truncate. `truncate_from`
-/// never comes without entries, so it waits for them.
+/// The core replaced stored entries at or below a snapshot's index and has
+/// not yet told the runtime: the store may still hold an entry matching the
+/// snapshot and would keep its old suffix (rule 6) where the core's log
+/// ends. So the snapshot waits until the truncation went out; the leader
+/// re-sends it.
 #[test]
-fn stored_suffix_kept_after_a_discarding_snapshot_is_truncated_with_the_next_entries() {
+fn snapshot_waits_for_a_pending_truncation_below_its_index() {
     let log = [noop(1, 1), normal(1, 2, b"a"), normal(1, 3, b"b"), normal(1, 4, b"c")];
     let mut n = RaftNode::new(config(2), store_with_log(&[1, 2, 3], 1, &log)).unwrap();
     n.step(append(3, 2, 2, (1, 1), vec![normal(2, 2, b"x")], 0)).unwrap();
     n.step(install(1, 2, 3, snapshot(1, 3, &[1, 2, 3]))).unwrap();
     let rd = handle_ready(&mut n);
-    assert_eq!((rd.snapshot.is_some(), rd.truncate_from, rd.entries.len()), (true, None, 0));
-    assert_eq!(n.storage().last_index().unwrap(), LogIndex(4), "the store kept its matching suffix (rule 6)");
-    assert!(!n.has_ready(), "a pending truncation alone makes no Ready");
-    n.step(append(1, 2, 3, (1, 3), vec![normal(3, 4, b"d")], 0)).unwrap();
+    assert_eq!((rd.snapshot.is_some(), rd.truncate_from), (false, Some(LogIndex(2))));
+    assert!(rd.persisted_messages.iter().all(|m| !matches!(m.body, MessageBody::InstallSnapshotResponse(_))));
+    n.step(install(1, 2, 3, snapshot(1, 3, &[1, 2, 3]))).unwrap();
     let rd = handle_ready(&mut n);
-    assert_eq!(rd.truncate_from, Some(LogIndex(4)), "stored 1-4 is replaced by 3-4");
-    assert_eq!(rd.entries, vec![normal(3, 4, b"d")]);
+    assert_eq!((rd.snapshot, rd.truncate_from), (Some(snapshot(1, 3, &[1, 2, 3])), None));
+    assert_eq!(n.storage().last_index().unwrap(), LogIndex(3), "nothing stale survives in the store");
 }
 
 #[test]

@@ -29,9 +29,8 @@ pub struct RaftLog<S: Storage> {
     offset: LogIndex,
     /// Last index handed out in a Ready.
     in_progress: LogIndex,
-    /// Stored entries from here on must be deleted (conflicting suffix, or
-    /// what the store kept after a snapshot); handed out with the next
-    /// entries, which start here.
+    /// Stored entries from here on must be deleted (a conflicting suffix,
+    /// or what the store kept after a snapshot).
     pending_truncate: Option<LogIndex>,
     committed: LogIndex,
     /// Handed to the application in a Ready, not yet acknowledged.
@@ -255,24 +254,25 @@ impl<S: Storage> RaftLog<S> {
     /// matching entry is kept (rule 6), otherwise the log is discarded
     /// (rule 7). Commit and apply jump to the snapshot.
     ///
-    /// The store applies rule 6 to what *it* holds, which may differ from
-    /// our log (entries handed out before a truncation it has not seen
-    /// yet). So if it may hold anything after the snapshot, the stored
-    /// suffix is deleted with `truncate_from = snapshot index + 1`, handed
-    /// out with the next entries from there: the kept suffix, re-handed in
-    /// the same Ready, or the leader's next append (seed 7001869).
+    /// The store applies rule 6 to what it holds. When our entry at the
+    /// snapshot index was handed out, it holds that entry and keeps its
+    /// stored suffix too; our kept suffix is re-handed in the same Ready
+    /// with `truncate_from = snapshot index + 1`, so that a later
+    /// conflicting append cannot land on stale stored entries (sim seed
+    /// 7001869). The caller never restores while a truncation at or below
+    /// the snapshot index is pending ([`Self::truncation_pending_through`]):
+    /// the store's entry there is then unknown to us.
     pub fn restore(&mut self, snapshot: Snapshot) -> StorageResult<()> {
         let last = snapshot.meta.last_log_id;
-        let suffix = if self.matches(last) {
-            self.entries(last.index.next(), self.last_index().next(), None)?
-        } else {
-            Vec::new()
-        };
-        let stored_past_snapshot = self.in_progress > last.index || self.pending_truncate.is_some();
+        let keep = self.matches(last);
+        let suffix = if keep { self.entries(last.index.next(), self.last_index().next(), None)? } else { Vec::new() };
+        let stored_suffix = keep
+            && self.in_progress >= last.index
+            && (self.in_progress > last.index || self.pending_truncate.is_some());
         self.unstable = suffix;
         self.offset = last.index.next();
         self.in_progress = last.index;
-        self.pending_truncate = stored_past_snapshot.then(|| last.index.next());
+        self.pending_truncate = stored_suffix.then(|| last.index.next());
         self.unstable_snapshot = Some(snapshot);
         self.snapshot_handed = false;
         self.committed = last.index;
@@ -282,12 +282,17 @@ impl<S: Storage> RaftLog<S> {
         Ok(())
     }
 
+    /// True if stored entries at or below `index` are to be deleted and the
+    /// runtime has not been told yet.
+    pub fn truncation_pending_through(&self, index: LogIndex) -> bool {
+        self.pending_truncate.is_some_and(|p| p <= index)
+    }
+
     /// True if a Ready would carry log writes.
-    ///
-    /// A pending truncation alone is not: it goes out with the entries that
-    /// replace the truncated suffix (`truncate_from` never comes alone).
     pub fn has_ready_entries(&self) -> bool {
-        self.last_index() > self.in_progress || (self.unstable_snapshot.is_some() && !self.snapshot_handed)
+        self.last_index() > self.in_progress
+            || self.pending_truncate.is_some()
+            || (self.unstable_snapshot.is_some() && !self.snapshot_handed)
     }
 
     /// Hands out the snapshot to install, if any (once).
@@ -308,7 +313,7 @@ impl<S: Storage> RaftLog<S> {
             Vec::new()
         };
         self.in_progress = self.last_index();
-        let truncate = if entries.is_empty() { None } else { self.pending_truncate.take() };
+        let truncate = self.pending_truncate.take();
         debug_assert!(
             truncate.is_none() || entries.first().map(|e| e.index) == truncate,
             "truncate_from must equal the first entry of the Ready: {truncate:?} vs {:?}",

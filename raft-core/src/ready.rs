@@ -76,8 +76,8 @@ pub enum Event {
 /// 1. if `snapshot` is set, install it into storage (it replaces the log
 ///    up to its index; a stored suffix may be kept if the stored entry at
 ///    that index has the snapshot's term, Figure 13 rule 6, or dropped: the
-///    core works with either, deleting what it must via `truncate_from`)
-///    and restore the state machine from it;
+///    core works with either, deleting what it must via `truncate_from` in
+///    the same Ready) and restore the state machine from it;
 /// 2. append `entries` to storage, first deleting every stored entry with
 ///    index ≥ `truncate_from` (when set); save `hard_state` (when set) —
 ///    all in one durable write when `must_sync`;
