@@ -83,7 +83,12 @@
 //!   deposes the leader, and a healthy leader re-elects itself at once
 //!   above a returning voter's higher term (§4.2.3).
 //! - Pre-votes are refused while a leader is live, with or without
-//!   CheckQuorum (§9.6).
+//!   CheckQuorum (§9.6), and so are votes for candidates outside the
+//!   configuration (a removed server that was never told, §4.2.3).
+//! - A node that voted for itself restarts its election timer when a more
+//!   up-to-date candidate of its term asks for its vote, so that candidate
+//!   times out first next time (without PreVote, a far-behind node could
+//!   otherwise keep taking each term first).
 //!
 //! ## Restarting
 //! [`RaftNode::new`] restores term, vote, commit index and membership from
