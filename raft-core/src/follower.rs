@@ -197,6 +197,14 @@ impl<S: Storage> RaftNode<S> {
             self.respond(from, self.term, body);
             return Ok(());
         }
+        if self.log.truncation_pending_through(id.index) {
+            // The store still holds entries we replaced at or below the
+            // snapshot index, so which suffix it would keep (Figure 13
+            // rule 6) is unknown. The truncation goes out in the next Ready;
+            // the leader re-sends the snapshot after that.
+            tracing::debug!(node = self.id().0, term = self.term.0, index = id.index.0, "snapshot deferred");
+            return Ok(());
+        }
         let keep_suffix = self.log.matches(id);
         tracing::info!(node = self.id().0, term = self.term.0, index = id.index.0, keep_suffix, "installing snapshot");
         self.members.reset_to_snapshot(id.index, snap.meta.membership.clone());

@@ -62,6 +62,44 @@ fn snapshot_with_conflicting_entry_discards_the_log() {
     assert_eq!(n.storage().last_index().unwrap(), LogIndex(2));
 }
 
+/// The store applies Figure 13 rule 6 to what it holds. When the core keeps
+/// a suffix after a matching snapshot and a conflicting append then replaces
+/// it, the stored copy of that suffix must be truncated too (sim seed
+/// 7001869, 5 nodes: entry 4-37 came without `truncate_from` over a stored 7-37).
+#[test]
+fn conflict_in_a_suffix_kept_after_a_snapshot_truncates_the_store() {
+    let log = [noop(1, 1), normal(1, 2, b"a"), normal(1, 3, b"b"), normal(1, 4, b"c")];
+    let mut n = RaftNode::new(config(2), store_with_log(&[1, 2, 3], 1, &log)).unwrap();
+    n.step(install(1, 2, 2, snapshot(1, 2, &[1, 2, 3]))).unwrap();
+    n.step(append(1, 2, 2, (1, 2), vec![normal(2, 3, b"new")], 0)).unwrap();
+    let rd = handle_ready(&mut n);
+    assert_eq!(rd.snapshot, Some(snapshot(1, 2, &[1, 2, 3])));
+    assert_eq!(rd.truncate_from, Some(LogIndex(3)), "the store kept 1-3 and 1-4 after the snapshot (rule 6)");
+    assert_eq!(rd.entries, vec![normal(2, 3, b"new")]);
+    let stored = n.storage().entries(LogIndex(3), n.storage().last_index().unwrap().next(), None).unwrap();
+    assert_eq!(stored, vec![normal(2, 3, b"new")]);
+}
+
+/// The core replaced stored entries at or below a snapshot's index and has
+/// not yet told the runtime: the store may still hold an entry matching the
+/// snapshot and would keep its old suffix (rule 6) where the core's log
+/// ends. So the snapshot waits until the truncation went out; the leader
+/// re-sends it.
+#[test]
+fn snapshot_waits_for_a_pending_truncation_below_its_index() {
+    let log = [noop(1, 1), normal(1, 2, b"a"), normal(1, 3, b"b"), normal(1, 4, b"c")];
+    let mut n = RaftNode::new(config(2), store_with_log(&[1, 2, 3], 1, &log)).unwrap();
+    n.step(append(3, 2, 2, (1, 1), vec![normal(2, 2, b"x")], 0)).unwrap();
+    n.step(install(1, 2, 3, snapshot(1, 3, &[1, 2, 3]))).unwrap();
+    let rd = handle_ready(&mut n);
+    assert_eq!((rd.snapshot.is_some(), rd.truncate_from), (false, Some(LogIndex(2))));
+    assert!(rd.persisted_messages.iter().all(|m| !matches!(m.body, MessageBody::InstallSnapshotResponse(_))));
+    n.step(install(1, 2, 3, snapshot(1, 3, &[1, 2, 3]))).unwrap();
+    let rd = handle_ready(&mut n);
+    assert_eq!((rd.snapshot, rd.truncate_from), (Some(snapshot(1, 3, &[1, 2, 3])), None));
+    assert_eq!(n.storage().last_index().unwrap(), LogIndex(3), "nothing stale survives in the store");
+}
+
 #[test]
 fn snapshot_resets_membership_to_the_snapshots() {
     let mut n = node(4, &[]);

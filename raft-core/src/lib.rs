@@ -60,7 +60,9 @@
 //!   lost append is noticed a heartbeat or two later without extra
 //!   messages: the first "log too short" rejection while appends are in
 //!   flight is tolerated (it may answer a heartbeat that overtook them), a
-//!   second without progress resets the pipeline. Their commit index is
+//!   second without progress rewinds the pipeline to just after the
+//!   follower's last entry (a follower drops an append that overtook the
+//!   one before it). Their commit index is
 //!   capped at the follower's known match.
 //! - A follower being probed gets one probe at a time; a lost probe is
 //!   re-sent only once the follower answers a heartbeat, so an unreachable
@@ -81,7 +83,12 @@
 //!   deposes the leader, and a healthy leader re-elects itself at once
 //!   above a returning voter's higher term (§4.2.3).
 //! - Pre-votes are refused while a leader is live, with or without
-//!   CheckQuorum (§9.6).
+//!   CheckQuorum (§9.6), and so are votes for candidates outside the
+//!   configuration (a removed server that was never told, §4.2.3).
+//! - A node that voted for itself restarts its election timer when a more
+//!   up-to-date candidate of its term asks for its vote, so that candidate
+//!   times out first next time (without PreVote, a far-behind node could
+//!   otherwise keep taking each term first).
 //!
 //! ## Restarting
 //! [`RaftNode::new`] restores term, vote, commit index and membership from

@@ -50,7 +50,8 @@ pub struct Progress {
     /// short" rejection that came while appends were in flight. Such a
     /// rejection may answer a heartbeat that overtook those appends, so the
     /// first is tolerated; a second with no progress in between means an
-    /// append was lost. Cleared whenever `matched` grows.
+    /// append was lost or dropped (it came before the one it continues), and
+    /// the pipeline rewinds. Cleared whenever `matched` grows.
     pub short_reject_at: Option<LogIndex>,
     /// The in-flight window (used in Replicate).
     pub inflights: Inflights,
@@ -155,7 +156,15 @@ impl Progress {
     /// appends are in flight and this is the first such rejection since the
     /// last progress, so it may answer a heartbeat that overtook them.
     pub fn tolerate_short_reject(&mut self, follower_last: LogIndex) -> bool {
-        if self.state != ProgressState::Replicate || self.inflights.is_empty() {
+        if self.state != ProgressState::Replicate {
+            return false;
+        }
+        if follower_last < self.matched {
+            // The follower has acknowledged more since: the rejection
+            // answers an older message (responses are reordered too).
+            return true;
+        }
+        if self.inflights.is_empty() {
             return false;
         }
         if self.short_reject_at.is_some_and(|at| follower_last <= at) {
@@ -163,6 +172,15 @@ impl Progress {
         }
         self.short_reject_at = Some(follower_last);
         true
+    }
+
+    /// In Replicate: the follower's log ends at `follower_last` although
+    /// appends past it were sent. It dropped the one that would have
+    /// continued its log (it arrived out of order, or was lost), so resume
+    /// the pipeline right after its last entry instead of probing again.
+    pub fn rewind_pipeline(&mut self, follower_last: LogIndex) {
+        self.reset_state(ProgressState::Replicate);
+        self.next = follower_last.max(self.matched).next();
     }
 
     /// True when nothing may be sent to this follower now.
@@ -232,6 +250,32 @@ mod tests {
         assert!(!p.tolerate_short_reject(LogIndex(5)), "no progress since: an append was lost");
         p.maybe_update(LogIndex(7));
         assert!(p.tolerate_short_reject(LogIndex(7)), "progress resets the allowance");
+    }
+
+    #[test]
+    fn short_rejection_older_than_the_match_is_ignored() {
+        // Responses are reordered too: the follower acknowledged 7 before
+        // this answer saying its log ends at 6 arrived.
+        let mut p = pr();
+        p.maybe_update(LogIndex(5));
+        p.become_replicate();
+        p.sent_entries(LogIndex(9), 10);
+        p.maybe_update(LogIndex(7));
+        assert!(p.tolerate_short_reject(LogIndex(6)));
+        assert!(p.tolerate_short_reject(LogIndex(6)), "however many such answers arrive");
+        assert_eq!((p.state, p.short_reject_at), (ProgressState::Replicate, None));
+    }
+
+    #[test]
+    fn rewind_resumes_the_pipeline_after_the_followers_log() {
+        let mut p = pr();
+        p.maybe_update(LogIndex(5));
+        p.become_replicate();
+        p.sent_entries(LogIndex(9), 10);
+        p.rewind_pipeline(LogIndex(6));
+        assert_eq!((p.state, p.next, p.inflights.count()), (ProgressState::Replicate, LogIndex(7), 0));
+        p.rewind_pipeline(LogIndex(2));
+        assert_eq!(p.next, LogIndex(6), "never before the match");
     }
 
     #[test]

@@ -29,7 +29,8 @@ pub struct RaftLog<S: Storage> {
     offset: LogIndex,
     /// Last index handed out in a Ready.
     in_progress: LogIndex,
-    /// Stored entries from here on must be deleted (conflicting suffix).
+    /// Stored entries from here on must be deleted (a conflicting suffix,
+    /// or what the store kept after a snapshot).
     pending_truncate: Option<LogIndex>,
     committed: LogIndex,
     /// Handed to the application in a Ready, not yet acknowledged.
@@ -252,17 +253,26 @@ impl<S: Storage> RaftLog<S> {
     /// Installs a snapshot from the leader (Figure 13): a suffix after a
     /// matching entry is kept (rule 6), otherwise the log is discarded
     /// (rule 7). Commit and apply jump to the snapshot.
+    ///
+    /// The store applies rule 6 to what it holds. When our entry at the
+    /// snapshot index was handed out, it holds that entry and keeps its
+    /// stored suffix too; our kept suffix is re-handed in the same Ready
+    /// with `truncate_from = snapshot index + 1`, so that a later
+    /// conflicting append cannot land on stale stored entries (sim seed
+    /// 7001869). The caller never restores while a truncation at or below
+    /// the snapshot index is pending ([`Self::truncation_pending_through`]):
+    /// the store's entry there is then unknown to us.
     pub fn restore(&mut self, snapshot: Snapshot) -> StorageResult<()> {
         let last = snapshot.meta.last_log_id;
-        let suffix = if self.matches(last) {
-            self.entries(last.index.next(), self.last_index().next(), None)?
-        } else {
-            Vec::new()
-        };
+        let keep = self.matches(last);
+        let suffix = if keep { self.entries(last.index.next(), self.last_index().next(), None)? } else { Vec::new() };
+        let stored_suffix = keep
+            && self.in_progress >= last.index
+            && (self.in_progress > last.index || self.pending_truncate.is_some());
         self.unstable = suffix;
         self.offset = last.index.next();
         self.in_progress = last.index;
-        self.pending_truncate = None;
+        self.pending_truncate = stored_suffix.then(|| last.index.next());
         self.unstable_snapshot = Some(snapshot);
         self.snapshot_handed = false;
         self.committed = last.index;
@@ -270,6 +280,12 @@ impl<S: Storage> RaftLog<S> {
         self.applied = last.index;
         self.persisted = self.persisted.min(last.index);
         Ok(())
+    }
+
+    /// True if stored entries at or below `index` are to be deleted and the
+    /// runtime has not been told yet.
+    pub fn truncation_pending_through(&self, index: LogIndex) -> bool {
+        self.pending_truncate.is_some_and(|p| p <= index)
     }
 
     /// True if a Ready would carry log writes.

@@ -74,7 +74,10 @@ pub enum Event {
 /// then call [`crate::RaftNode::advance`] with it:
 ///
 /// 1. if `snapshot` is set, install it into storage (it replaces the log
-///    up to its index) and restore the state machine from it;
+///    up to its index; a stored suffix may be kept if the stored entry at
+///    that index has the snapshot's term, Figure 13 rule 6, or dropped: the
+///    core works with either, deleting what it must via `truncate_from` in
+///    the same Ready) and restore the state machine from it;
 /// 2. append `entries` to storage, first deleting every stored entry with
 ///    index ≥ `truncate_from` (when set); save `hard_state` (when set) —
 ///    all in one durable write when `must_sync`;
@@ -94,8 +97,9 @@ pub struct Ready {
     /// A snapshot received from the leader, to install before anything else.
     pub snapshot: Option<Snapshot>,
     /// Stored entries at or after this index must be deleted before
-    /// `entries` are appended (a conflicting suffix, §5.3). Always equal to
-    /// `entries[0].index` when set, unless `entries` is empty.
+    /// `entries` are appended (a conflicting suffix, §5.3, or a suffix the
+    /// store kept after `snapshot`). Only set together with `entries`, and
+    /// then always equal to `entries[0].index`.
     pub truncate_from: Option<LogIndex>,
     /// Entries to append to durable storage.
     pub entries: Vec<Entry>,

@@ -239,6 +239,10 @@ impl<S: Storage> RaftNode<S> {
             );
             return Ok(());
         }
+        if short && pr.state == ProgressState::Replicate {
+            pr.rewind_pipeline(hint.first_index.prev());
+            return Ok(());
+        }
         if pr.maybe_decrease_to(hint.rejected_index, next) {
             tracing::debug!(
                 node = me.0,

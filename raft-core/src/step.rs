@@ -109,8 +109,13 @@ impl<S: Storage> RaftNode<S> {
                 // election is explicitly allowed. Pre-votes are refused
                 // whether or not CheckQuorum is on: pre-vote's whole point is
                 // that a node back from a partition cannot raise the term
-                // of a cluster whose leader is live.
-                let sticky = self.cfg.check_quorum || rv.pre_vote;
+                // of a cluster whose leader is live. Nor may a candidate
+                // outside our configuration, e.g. a removed server that never
+                // learned of its removal (thesis §4.2.3, without CheckQuorum
+                // or PreVote: sim seed 8012549, 5 nodes, where one deposed
+                // every leader of a healed cluster for 200 ticks).
+                let stranger = !self.members.effective().contains(msg.from);
+                let sticky = self.cfg.check_quorum || rv.pre_vote || stranger;
                 let in_lease = sticky && self.leader.is_some() && self.election_elapsed < self.cfg.election_ticks;
                 if in_lease && !rv.leader_transfer {
                     tracing::debug!(
@@ -233,3 +238,7 @@ impl<S: Storage> RaftNode<S> {
 #[cfg(test)]
 #[path = "step_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "disruption_tests.rs"]
+mod disruption_tests;

@@ -116,6 +116,31 @@ fn random_schedules_keep_safety_and_recover_7_nodes() {
     run_size(7, 7_000);
 }
 
+/// Seeds (and cluster sizes) that once failed a soak, each fixed in
+/// raft-core; they run on every `cargo test` so the bugs stay fixed. A change
+/// to the schedule generator turns them into ordinary seeds: keep them anyway.
+const REGRESSION_SEEDS: [(u64, usize); 8] = [
+    (4_000_053, 3),  // README: heartbeat/short-reject fix of 025de7e
+    (6_010_612, 3),  // README: checker false positive fixed in cb7c099
+    (7_001_869, 5),  // a stored suffix kept after a snapshot, overwritten without truncate_from
+    (9_029_620, 7),  // out-of-order appends dropped by the follower, probed one at a time
+    (8_012_549, 5),  // a removed server deposing every leader without CheckQuorum/PreVote
+    (13_011_075, 3), // soak: leader asked to truncate after a snapshot (fix of 7001869 overreached)
+    (15_005_202, 5), // same
+    (5_028_283, 3),  // a far-behind voter with a stale configuration campaigning first each term
+];
+
+#[test]
+fn regression_seeds_keep_safety_and_recover() {
+    for (seed, nodes) in REGRESSION_SEEDS {
+        let s = run_reporting(seed, nodes);
+        assert!(
+            s.leader_terms >= 1 && s.applied.0 >= 1,
+            "seed {seed} ({nodes} nodes) elected no leader or committed nothing"
+        );
+    }
+}
+
 /// Replays one seed: `SIM_SEED=<seed> [SIM_NODES=<n>] cargo test -p raft-core --test sim -- replay --nocapture`.
 /// Without `SIM_SEED` it replays seed 1 so the entry point itself stays
 /// tested. It runs the seed twice and requires the same summary and final
