@@ -230,7 +230,13 @@ impl<S: Storage> RaftNode<S> {
         // added it reaches its own log, and refusing would leave that
         // configuration without a quorum. A vote only counts where the
         // candidate's configuration lists us, so granting it is safe.
-        let granted = can_vote && up_to_date;
+        // A node that never learned any configuration (started to join an
+        // existing cluster, empty store) has no log worth protecting and no
+        // idea whom it may vote for: granting could let a candidate with an
+        // empty log win over committed entries. It votes once the leader's
+        // log or snapshot has told it its configuration.
+        let knows_config = !self.members.effective().voters.is_empty();
+        let granted = can_vote && up_to_date && knows_config;
         tracing::debug!(
             node = self.id().0,
             term = self.term.0,
@@ -239,6 +245,7 @@ impl<S: Storage> RaftNode<S> {
             granted,
             can_vote,
             up_to_date,
+            knows_config,
             "vote request"
         );
         let reply_term = if granted {

@@ -105,6 +105,8 @@ mod election;
 pub mod error;
 mod follower;
 pub mod inflights;
+#[cfg(test)]
+mod join_tests;
 pub mod membership_log;
 pub mod message;
 pub mod node;
