@@ -107,6 +107,7 @@ mod follower;
 pub mod inflights;
 #[cfg(test)]
 mod join_tests;
+mod membership_change;
 pub mod membership_log;
 pub mod message;
 pub mod node;
