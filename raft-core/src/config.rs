@@ -52,7 +52,8 @@ pub struct Config {
     pub applied: LogIndex,
     /// A learner may be promoted to voter only while its log is at most
     /// this many entries behind the leader's last index (thesis §4.2.1:
-    /// a voter that must first catch up stalls commits). Must be non-zero.
+    /// a voter that must first catch up stalls commits). The learner must
+    /// also hold the current configuration entry. Must be non-zero.
     pub max_promote_lag: u64,
 }
 

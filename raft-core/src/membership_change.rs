@@ -70,16 +70,22 @@ impl<S: Storage> RaftNode<S> {
     }
 
     /// Every voter of `target` that does not vote now must be a learner
-    /// within `max_promote_lag` entries of our last index (thesis §4.2.1).
+    /// within `max_promote_lag` entries of our last index (thesis §4.2.1)
+    /// that holds the current configuration entry: a voter that never
+    /// learned its configuration refuses to vote (see `join_tests.rs`), so
+    /// promoting it would count a silent member toward every quorum (sim
+    /// seed 7069, 7 nodes: promoted with an empty log, then the leader was
+    /// lost and no election could reach a majority).
     fn check_promotions(&self, target: &Membership) -> Result<(), ProposeError> {
         let current = self.config();
         let last = self.log.last_index();
+        let config_index = self.members.latest_index().unwrap_or(LogIndex(0));
         for &id in target.voters.iter().filter(|&&id| !current.is_voter(id)) {
             if !current.learners.contains(&id) {
                 return Err(ProposeError::NotALearner { id });
             }
             let matched = self.progress.get(&id).map_or(LogIndex(0), |p| p.matched);
-            if last.0.saturating_sub(matched.0) > self.cfg.max_promote_lag {
+            if matched < config_index || last.0.saturating_sub(matched.0) > self.cfg.max_promote_lag {
                 tracing::debug!(node = self.id().0, term = self.term.0, id = id.0, "promotion refused: learner lags");
                 return Err(ProposeError::NotCaughtUp { id, matched, last });
             }

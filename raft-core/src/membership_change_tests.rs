@@ -112,6 +112,23 @@ fn promotion_requires_a_caught_up_learner() {
 }
 
 #[test]
+fn promotion_requires_the_learner_to_hold_its_configuration() {
+    // A learner that has not stored the entry adding it knows no
+    // configuration and would refuse to vote as a voter.
+    let mut n = node(1, &[1, 2, 3]);
+    elect_manually(&mut n, &[2, 3]);
+    n.step(ack(2, 1, 1, 1)).unwrap();
+    n.propose_membership(with_learners(&[1, 2, 3], &[4])).unwrap();
+    handle_ready(&mut n);
+    n.step(ack(2, 1, 1, 2)).unwrap();
+    n.step(ack(4, 1, 1, 1)).unwrap();
+    let lagging = ProposeError::NotCaughtUp { id: NodeId(4), matched: LogIndex(1), last: LogIndex(2) };
+    assert_eq!(n.propose_membership(membership(&[1, 2, 3, 4])), Err(lagging));
+    n.step(ack(4, 1, 1, 2)).unwrap();
+    assert!(n.propose_membership(membership(&[1, 2, 3, 4])).is_ok());
+}
+
+#[test]
 fn a_joint_election_needs_both_majorities() {
     // thesis §4.3: a candidate in C_old,new needs both majorities.
     let store = MemStorage::new_with_membership(joint(&[1, 4, 5], &[1, 2, 3], &[]));
@@ -193,4 +210,50 @@ fn a_new_leader_leaves_an_inherited_committed_joint_configuration() {
     assert_eq!(n.status().commit, LogIndex(1));
     assert_eq!(n.status().membership, membership(&[1, 4, 5]));
     assert_eq!(n.status().last_index, LogIndex(2));
+}
+
+/// An acknowledgement of match 2 carrying read round `round`.
+fn read_ack(from: u64, round: u64) -> crate::message::Message {
+    let result = crate::message::AppendResult::Success { match_index: LogIndex(2) };
+    let body = MessageBody::AppendEntriesResponse(crate::message::AppendEntriesResponse { result, read_round: round });
+    msg(from, 1, 1, body)
+}
+
+#[test]
+fn read_index_while_joint_needs_both_majorities() {
+    // §6.4 confirmation under C_old,new (thesis §4.3: every decision
+    // needs both majorities).
+    let mut n = leader_with_learners(config(1));
+    n.propose_membership(membership(&[1, 4, 5])).unwrap();
+    handle_ready(&mut n);
+    n.read_index(7).unwrap();
+    handle_ready(&mut n);
+    n.step(read_ack(2, 1)).unwrap();
+    n.step(read_ack(3, 1)).unwrap();
+    assert!(handle_ready(&mut n).read_states.is_empty(), "the old majority alone does not confirm");
+    n.step(read_ack(4, 1)).unwrap();
+    let states = handle_ready(&mut n).read_states;
+    assert_eq!(states.iter().map(|s| s.ctx).collect::<Vec<_>>(), vec![7]);
+}
+
+#[test]
+fn check_quorum_while_joint_needs_both_majorities() {
+    // thesis §6.2 CheckQuorum, counted as in §4.3.
+    let mut n = leader_with_learners(config(1));
+    n.propose_membership(membership(&[1, 4, 5])).unwrap();
+    handle_ready(&mut n);
+    let period = n.cfg.election_ticks;
+    n.step(read_ack(2, 0)).unwrap();
+    n.step(read_ack(4, 0)).unwrap();
+    for _ in 0..period {
+        n.tick();
+    }
+    assert_eq!(n.role(), Role::Leader, "1, 2 and 4 form a majority of both halves");
+    n.step(read_ack(2, 0)).unwrap();
+    n.step(read_ack(3, 0)).unwrap();
+    for _ in 0..period {
+        n.tick();
+    }
+    assert_eq!(n.role(), Role::Follower, "1, 2 and 3 are no majority of {{1, 4, 5}}");
+    assert!(handle_ready(&mut n).events.contains(&Event::LostQuorum { term: Term(1) }));
 }
