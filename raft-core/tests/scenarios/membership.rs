@@ -6,7 +6,7 @@ use raft_core::{LogIndex, Membership, NodeId, ProposeError, Role, Storage};
 use crate::harness::{Cluster, NetConfig, SimConfig};
 use crate::{cluster_with, cmd, ELECTION_TIMEOUT};
 
-fn members(ids: &[u64]) -> Membership {
+pub(crate) fn members(ids: &[u64]) -> Membership {
     Membership::new(ids.iter().map(|&i| NodeId(i)))
 }
 
@@ -16,7 +16,7 @@ fn one_tick_net() -> NetConfig {
     NetConfig { min_delay: 1, max_delay: 1, ..NetConfig::reliable() }
 }
 
-fn propose_membership(c: &mut Cluster, at: NodeId, m: Membership) -> Result<LogIndex, ProposeError> {
+pub(crate) fn propose_membership(c: &mut Cluster, at: NodeId, m: Membership) -> Result<LogIndex, ProposeError> {
     let r = c.hosts.get_mut(&at).expect("known id").node().propose_membership(m.clone());
     c.note(format!("{at} propose_membership({:?}) -> {r:?}", m.voters));
     c.process_ready(at);
@@ -26,18 +26,18 @@ fn propose_membership(c: &mut Cluster, at: NodeId, m: Membership) -> Result<LogI
 /// Waits until `leader`'s configuration is committed and not joint (the
 /// leader leaves C_old,new by itself, thesis §4.3), so the next change is
 /// accepted.
-fn settle(c: &mut Cluster, leader: NodeId) {
+pub(crate) fn settle(c: &mut Cluster, leader: NodeId) {
     c.wait_until(2 * ELECTION_TIMEOUT, "the configuration change completes", |c| {
         let st = c.hosts[&leader].node.as_ref().expect("up").status();
         st.membership_committed && !st.membership.is_joint()
     });
 }
 
-fn with_learners(voters: &[u64], learners: &[u64]) -> Membership {
+pub(crate) fn with_learners(voters: &[u64], learners: &[u64]) -> Membership {
     Membership { learners: learners.iter().map(|&i| NodeId(i)).collect(), ..members(voters) }
 }
 
-fn leader_among(c: &Cluster, ids: &[NodeId]) -> Option<NodeId> {
+pub(crate) fn leader_among(c: &Cluster, ids: &[NodeId]) -> Option<NodeId> {
     ids.iter().copied().find(|id| c.hosts[id].node.as_ref().is_some_and(|n| n.role() == Role::Leader))
 }
 
@@ -92,7 +92,7 @@ fn membership_change_waits_for_the_leaders_first_commit() {
     assert_eq!(r, Err(ProposeError::NotCommittedInTerm { term: b_term }));
 }
 
-fn membership_of(c: &Cluster, id: NodeId) -> Membership {
+pub(crate) fn membership_of(c: &Cluster, id: NodeId) -> Membership {
     c.hosts[&id].node.as_ref().expect("up").status().membership
 }
 

@@ -119,9 +119,16 @@ impl Cluster {
             Change::RemoveVoter => None,
             Change::Joint => Some(joint_target(rng, &mut m, min_voters)),
             Change::WipeRejoin => {
-                // Only once the removal is committed and the change is over.
+                // Only once the removal is committed, the change is over and
+                // no live node still replicates to it: a leader holding a
+                // match index from the old disk would re-probe the emptied
+                // log forever (sim seed 3100208: a message storm).
                 let settled = st.membership_committed && !cur.is_joint();
-                if let Some(id) = pick(rng, &outside).filter(|_| settled) {
+                let untracked = |c: &Self, id: NodeId| {
+                    c.hosts.values().filter_map(|h| h.node.as_ref()).all(|n| !n.status().progress.contains_key(&id))
+                };
+                let id = pick(rng, &outside).filter(|&id| settled && untracked(self, id));
+                if let Some(id) = id {
                     self.wipe(id);
                 }
                 None
