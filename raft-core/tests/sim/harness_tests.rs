@@ -97,6 +97,7 @@ fn coverage_floors_reject_a_seed_set_that_misses_something() {
         leader_terms: 2,
         reads: 1,
         membership: (1, 1),
+        joint_and_wipes: (1, 1),
         snapshots_installed: 1,
         bytes_capped: 1,
         batched_readies: 1,

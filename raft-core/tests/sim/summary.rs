@@ -121,6 +121,9 @@ impl Totals {
             ("a leader change", self.with_leader_change, 0.45),
             ("a read served", self.with_reads, 0.45),
             ("a committed membership change", self.with_membership, 0.25),
+            // 2000 seeds per size: joint 46-52%, wipe-and-rejoin 35-38%.
+            ("a committed joint configuration", self.with_joint, 0.20),
+            ("a wipe-and-rejoin", self.with_wipe, 0.15),
             ("a snapshot installed", self.with_install, 0.20),
             ("the byte window binding", self.with_bytes_capped, 0.04),
             ("a batched Ready", self.with_batching, 0.50),

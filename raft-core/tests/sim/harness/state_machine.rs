@@ -98,7 +98,7 @@ impl SimStateMachine {
         if data.is_empty() {
             return Ok(SimStateMachine::new(membership.clone()));
         }
-        if data.len() < 48 || (data.len() - 48) % 8 != 0 {
+        if data.len() < 48 || !(data.len() - 48).is_multiple_of(8) {
             return Err(format!("snapshot payload of {} bytes is malformed", data.len()));
         }
         let word = |i: usize| u64::from_le_bytes(data[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
