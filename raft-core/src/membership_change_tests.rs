@@ -257,3 +257,16 @@ fn check_quorum_while_joint_needs_both_majorities() {
     assert_eq!(n.role(), Role::Follower, "1, 2 and 3 are no majority of {{1, 4, 5}}");
     assert!(handle_ready(&mut n).events.contains(&Event::LostQuorum { term: Term(1) }));
 }
+
+#[test]
+fn an_outgoing_voter_still_campaigns_while_joint() {
+    // thesis §4.3: C_old's servers remain voters until C_new; a candidate
+    // of C_old,new may come from either half.
+    let store = MemStorage::new_with_membership(joint(&[1, 2, 4], &[1, 2, 3], &[]));
+    let mut n = RaftNode::new(config(3), store).unwrap();
+    n.campaign().unwrap();
+    assert_eq!(n.role(), Role::PreCandidate);
+    let rd = handle_ready(&mut n);
+    let asked: BTreeSet<NodeId> = rd.messages.iter().map(|m| m.to).collect();
+    assert_eq!(asked, set(&[1, 2, 4]));
+}
