@@ -68,6 +68,19 @@ fn two_voters_change_at_once_through_the_joint_configuration() {
 }
 
 #[test]
+fn the_new_majority_alone_does_not_commit_the_joint_configuration() {
+    // thesis §4.3: agreement needs separate majorities of C_old and C_new.
+    let mut n = leader_with_learners(config(1));
+    n.propose_membership(membership(&[1, 4, 5])).unwrap();
+    handle_ready(&mut n);
+    n.step(ack(4, 1, 1, 3)).unwrap();
+    n.step(ack(5, 1, 1, 3)).unwrap();
+    assert_eq!(n.status().commit, LogIndex(2), "needs a majority of C_old too");
+    n.step(ack(3, 1, 1, 3)).unwrap();
+    assert_eq!(n.status().commit, LogIndex(3));
+}
+
+#[test]
 fn only_one_change_in_flight_and_targets_are_not_joint() {
     let mut n = leader_with_learners(config(1));
     let joint_target = joint(&[1, 4, 5], &[1, 2, 3], &[]);

@@ -142,6 +142,9 @@ mod tests {
         assert_eq!(joint_quorum_value(&m, |id| matched[id.0 as usize]), 2);
         let matched = [0u64, 9, 9, 9, 9, 2];
         assert_eq!(joint_quorum_value(&m, |id| matched[id.0 as usize]), 9);
+        // The new majority alone (1, 4, 5) is not enough either.
+        let matched = [0u64, 9, 0, 0, 9, 9];
+        assert_eq!(joint_quorum_value(&m, |id| matched[id.0 as usize]), 0);
     }
 
     #[test]
