@@ -79,7 +79,11 @@ impl<S: Storage> RaftNode<S> {
     fn check_promotions(&self, target: &Membership) -> Result<(), ProposeError> {
         let current = self.config();
         let last = self.log.last_index();
-        let config_index = self.members.latest_index().unwrap_or(LogIndex(0));
+        // The configuration may come from the snapshot (no entry in the
+        // log): then the learner must at least hold the snapshot (sim seed
+        // 5901963: a restarted leader promoted a learner with an empty log).
+        let snapshot_index = self.log.first_index().map_or(LogIndex(0), |i| i.prev());
+        let config_index = self.members.latest_index().unwrap_or(snapshot_index);
         for &id in target.voters.iter().filter(|&&id| !current.is_voter(id)) {
             if !current.learners.contains(&id) {
                 return Err(ProposeError::NotALearner { id });

@@ -142,6 +142,27 @@ fn promotion_requires_the_learner_to_hold_its_configuration() {
 }
 
 #[test]
+fn promotion_under_a_snapshot_configuration_requires_the_snapshot() {
+    // The configuration listing learner 4 is only in the snapshot at 5.
+    let store = MemStorage::new_with_membership(with_learners(&[1, 2, 3], &[4]));
+    let meta = crate::SnapshotMeta {
+        last_log_id: LogId::new(Term(1), LogIndex(5)),
+        membership: with_learners(&[1, 2, 3], &[4]),
+    };
+    store.wl().apply_snapshot(crate::Snapshot { meta, data: Vec::new() });
+    store.wl().set_hard_state(crate::HardState { term: Term(1), vote: None, commit: LogIndex(5) });
+    let mut n = RaftNode::new(config(1), store).unwrap();
+    elect_manually(&mut n, &[2, 3]);
+    n.step(ack(2, 1, 2, 6)).unwrap();
+    assert_eq!(n.status().commit, LogIndex(6));
+    n.step(ack(4, 1, 2, 0)).unwrap();
+    let lagging = ProposeError::NotCaughtUp { id: NodeId(4), matched: LogIndex(0), last: LogIndex(6) };
+    assert_eq!(n.propose_membership(membership(&[1, 2, 3, 4])), Err(lagging));
+    n.step(ack(4, 1, 2, 6)).unwrap();
+    assert!(n.propose_membership(membership(&[1, 2, 3, 4])).is_ok());
+}
+
+#[test]
 fn a_joint_election_needs_both_majorities() {
     // thesis §4.3: a candidate in C_old,new needs both majorities.
     let store = MemStorage::new_with_membership(joint(&[1, 4, 5], &[1, 2, 3], &[]));
