@@ -7,6 +7,10 @@
 //! shape of partition, crashes at Ready boundaries, restarts from storage)
 //! and checks the five safety properties plus monotonic terms and commit
 //! indices after every single step (`invariants/`, one file per property).
+//! Membership operations run under the same faults: learners added,
+//! promoted once caught up, voters and learners removed, several voters
+//! replaced at once through a joint configuration (thesis §4.3), and
+//! servers wiped and restarted empty to rejoin (join mode).
 //! Each run ends with a liveness check: healed network, majority up, a
 //! leader and a new commit within a bound.
 //!
