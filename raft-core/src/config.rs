@@ -50,6 +50,11 @@ pub struct Config {
     /// means "the snapshot index": everything committed after the snapshot
     /// is handed out again.
     pub applied: LogIndex,
+    /// A learner may be promoted to voter only while its log is at most
+    /// this many entries behind the leader's last index (thesis §4.2.1:
+    /// a voter that must first catch up stalls commits). The learner must
+    /// also hold the current configuration entry. Must be non-zero.
+    pub max_promote_lag: u64,
 }
 
 impl Config {
@@ -70,6 +75,7 @@ impl Config {
             snapshot_threshold: 10_000,
             seed: id.0,
             applied: LogIndex(0),
+            max_promote_lag: 1000,
         }
     }
 
@@ -98,6 +104,11 @@ impl Config {
         }
         if self.max_apply_bytes == 0 {
             return Err(ConfigError::Invalid("max_apply_bytes must be non-zero".into()));
+        }
+        if self.max_promote_lag == 0 {
+            return Err(ConfigError::Invalid(
+                "max_promote_lag must be non-zero: a learner cannot hold entries not yet sent to it".into(),
+            ));
         }
         Ok(())
     }
@@ -138,6 +149,13 @@ mod tests {
     fn heartbeat_must_be_shorter_than_election() {
         let mut c = Config::new(NodeId(1));
         c.heartbeat_ticks = 10;
+        assert!(matches!(c.validate(), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn zero_promote_lag_is_rejected() {
+        let mut c = Config::new(NodeId(1));
+        c.max_promote_lag = 0;
         assert!(matches!(c.validate(), Err(ConfigError::Invalid(_))));
     }
 

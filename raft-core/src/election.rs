@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::message::{MessageBody, RequestVote, RequestVoteResponse};
 use crate::node::RaftNode;
 use crate::progress::Progress;
-use crate::quorum::{has_quorum, vote_result, VoteResult};
+use crate::quorum::{joint_has_quorum, joint_vote_result, VoteResult};
 use crate::ready::Event;
 use crate::storage::Storage;
 use crate::types::{EntryPayload, NodeId, Role, Term};
@@ -93,7 +93,8 @@ impl<S: Storage> RaftNode<S> {
     /// Resets the activity flags for the next period.
     fn check_quorum_active(&mut self) -> bool {
         let me = self.id();
-        let ok = has_quorum(self.voters(), |id| id == me || self.progress.get(&id).is_some_and(|p| p.recent_active));
+        let ok =
+            joint_has_quorum(self.config(), |id| id == me || self.progress.get(&id).is_some_and(|p| p.recent_active));
         for pr in self.progress.values_mut() {
             pr.recent_active = false;
         }
@@ -109,7 +110,7 @@ impl<S: Storage> RaftNode<S> {
         let term = self.term.next();
         tracing::info!(node = self.id().0, term = self.term.0, "pre-vote round started");
         self.events.push(Event::ElectionStarted { term, pre_vote: true });
-        if vote_result(self.voters(), &self.votes) == VoteResult::Won {
+        if joint_vote_result(self.config(), &self.votes) == VoteResult::Won {
             self.become_candidate(false);
             return;
         }
@@ -128,7 +129,7 @@ impl<S: Storage> RaftNode<S> {
         self.votes.insert(self.id(), true);
         tracing::info!(node = self.id().0, term = self.term.0, leader_transfer, "election started");
         self.events.push(Event::ElectionStarted { term: self.term, pre_vote: false });
-        if vote_result(self.voters(), &self.votes) == VoteResult::Won {
+        if joint_vote_result(self.config(), &self.votes) == VoteResult::Won {
             self.become_leader();
             return;
         }
@@ -142,7 +143,9 @@ impl<S: Storage> RaftNode<S> {
         };
         let term = if pre_vote { self.term.next() } else { self.term };
         let me = self.id();
-        let voters: Vec<NodeId> = self.voters().iter().copied().filter(|&id| id != me).collect();
+        // Both halves of a joint configuration vote (thesis §4.3).
+        let config = self.config();
+        let voters: Vec<NodeId> = config.members().filter(|&id| id != me && config.is_voter(id)).collect();
         for to in voters {
             let msg = crate::message::Message {
                 from: me,
@@ -230,7 +233,13 @@ impl<S: Storage> RaftNode<S> {
         // added it reaches its own log, and refusing would leave that
         // configuration without a quorum. A vote only counts where the
         // candidate's configuration lists us, so granting it is safe.
-        let granted = can_vote && up_to_date;
+        // A node that never learned any configuration (started to join an
+        // existing cluster, empty store) has no log worth protecting and no
+        // idea whom it may vote for: granting could let a candidate with an
+        // empty log win over committed entries. It votes once the leader's
+        // log or snapshot has told it its configuration.
+        let knows_config = !self.members.effective().voters.is_empty();
+        let granted = can_vote && up_to_date && knows_config;
         tracing::debug!(
             node = self.id().0,
             term = self.term.0,
@@ -239,6 +248,7 @@ impl<S: Storage> RaftNode<S> {
             granted,
             can_vote,
             up_to_date,
+            knows_config,
             "vote request"
         );
         let reply_term = if granted {
@@ -285,12 +295,12 @@ impl<S: Storage> RaftNode<S> {
             (Role::Candidate, false) => msg_term == self.term,
             _ => false,
         };
-        if !relevant || !self.voters().contains(&from) {
+        if !relevant || !self.config().is_voter(from) {
             tracing::debug!(node = self.id().0, term = self.term.0, from = from.0, "vote response ignored");
             return Ok(());
         }
         self.votes.insert(from, r.granted);
-        match vote_result(self.voters(), &self.votes) {
+        match joint_vote_result(self.config(), &self.votes) {
             VoteResult::Won if r.pre_vote => self.become_candidate(false),
             VoteResult::Won => self.become_leader(),
             VoteResult::Lost => self.become_follower(self.term, None),
@@ -333,7 +343,7 @@ impl<S: Storage> RaftNode<S> {
     /// A quorum (counting us) answered in the current CheckQuorum period.
     fn quorum_recently_active(&self) -> bool {
         let me = self.id();
-        has_quorum(self.voters(), |id| id == me || self.progress.get(&id).is_some_and(|p| p.recent_active))
+        joint_has_quorum(self.config(), |id| id == me || self.progress.get(&id).is_some_and(|p| p.recent_active))
     }
 
     pub(crate) fn handle_timeout_now(&mut self, from: NodeId) -> Result<(), Error> {

@@ -397,6 +397,14 @@ fn readded_node_with_a_high_term_does_not_depose_the_leader() {
         c.tick_all();
         assert_eq!((c.leader(), c.node(1).term()), (Some(NodeId(1)), Term(1)), "a departing node's term is ignored");
     }
+    // Re-added as a learner first, then promoted (thesis §4.2.1).
+    let mut learner = membership(&[1, 2]);
+    learner.learners.insert(NodeId(3));
+    c.node(1).propose_membership(learner).unwrap();
+    for _ in 0..30 {
+        c.tick_all();
+        assert_eq!(c.leader(), Some(NodeId(1)), "node 1 leads after every tick");
+    }
     c.node(1).propose_membership(membership(&[1, 2, 3])).unwrap();
     for _ in 0..30 {
         c.tick_all();

@@ -50,6 +50,27 @@ pub enum ProposeError {
         /// The leader's term.
         term: Term,
     },
+    /// A membership change would make `id` a voter, but it is not a
+    /// learner: new servers join as learners and are promoted once caught
+    /// up (thesis §4.2.1).
+    #[error("{id} must first be added as a learner and catch up before it can become a voter")]
+    NotALearner {
+        /// The would-be voter.
+        id: NodeId,
+    },
+    /// A membership change would promote learner `id`, but its log is
+    /// more than `Config::max_promote_lag` entries behind the leader's:
+    /// as a voter it would stall commits while catching up (thesis
+    /// §4.2.1). Wait for it to catch up and retry.
+    #[error("learner {id} is not caught up (matched {matched}, leader's last index {last}); wait and retry")]
+    NotCaughtUp {
+        /// The learner.
+        id: NodeId,
+        /// Its match index as the leader knows it.
+        matched: LogIndex,
+        /// The leader's last index.
+        last: LogIndex,
+    },
     /// The request itself is invalid (unknown transferee, empty voter set…).
     #[error("invalid request: {0}")]
     Invalid(String),

@@ -75,13 +75,28 @@
 //!   `tracing` event (fields `node`, `term`), never a panic. Indices and
 //!   terms of `u64::MAX` are refused so that no arithmetic on them can
 //!   overflow. Only storage failures surface as [`Error`].
-//! - Membership changes one voter at a time (thesis §4.1): a leader only
-//!   proposes one after committing an entry of its own term; servers vote
-//!   for candidates outside their configuration (theirs may lag); a
-//!   removed server is replicated to until it holds the entry removing it,
-//!   so it stops campaigning (§4.2.2); a higher term from a non-voter never
-//!   deposes the leader, and a healthy leader re-elects itself at once
-//!   above a returning voter's higher term (§4.2.3).
+//! - Membership changes use joint consensus (thesis §4.3), whatever the
+//!   number of voters that change: [`RaftNode::propose_membership`] appends
+//!   C_old,new ([`Membership::outgoing`] = the old voters), in which every
+//!   decision (commit, votes, CheckQuorum, ReadIndex) needs a majority of
+//!   both voter sets ([`quorum`]'s `joint_*` functions); once it commits,
+//!   the leader appends C_new by itself. A change of learners or addresses
+//!   only is appended directly. One change at a time, and only after the
+//!   leader committed an entry of its own term (Ongaro's erratum to §4.1).
+//!   New servers join as learners (they receive the log, never vote, never
+//!   count) and are promoted only once they hold the current configuration
+//!   and lag at most [`Config::max_promote_lag`] entries (§4.2.1: an empty
+//!   voter would stall commits). A node whose store has no configuration
+//!   at all (started to join) never votes or campaigns until the leader's
+//!   log or snapshot gives it one. Servers vote for candidates outside
+//!   their configuration (theirs may lag); a removed server is replicated
+//!   to until it holds the entry removing it, so it stops campaigning
+//!   (§4.2.2); a leader not in C_new steps down once C_new commits; a
+//!   higher term from a non-member never deposes the leader, and a healthy
+//!   leader re-elects itself at once above a returning member's higher
+//!   term (§4.2.3). The runtime may transfer leadership first instead
+//!   ([`RaftNode::transfer_leader`]). [`Membership::addrs`] is replicated,
+//!   never read.
 //! - Pre-votes are refused while a leader is live, with or without
 //!   CheckQuorum (§9.6), and so are votes for candidates outside the
 //!   configuration (a removed server that was never told, §4.2.3).
@@ -112,6 +127,9 @@ mod election;
 pub mod error;
 mod follower;
 pub mod inflights;
+#[cfg(test)]
+mod join_tests;
+mod membership_change;
 pub mod membership_log;
 pub mod message;
 pub mod node;

@@ -170,40 +170,6 @@ impl<S: Storage> RaftNode<S> {
         Ok(self.append_entry(EntryPayload::Normal(data)))
     }
 
-    /// Proposes a new membership. Only one change may be uncommitted at a
-    /// time, and (until joint consensus is implemented, thesis §4.3) the
-    /// voter set may change by at most one node.
-    ///
-    /// A new leader must first commit an entry of its own term (its no-op):
-    /// before that, a change appended by an earlier leader may still be in
-    /// some logs, and a second single-server change on top of a different
-    /// base could commit without overlapping quorums (Ongaro's erratum to
-    /// thesis §4.1). Until then this returns
-    /// [`ProposeError::NotCommittedInTerm`]; retry shortly.
-    pub fn propose_membership(&mut self, m: Membership) -> Result<LogId, ProposeError> {
-        self.check_can_propose()?;
-        if !self.committed_in_term() {
-            tracing::debug!(node = self.id().0, term = self.term.0, "membership change refused: no commit in term yet");
-            return Err(ProposeError::NotCommittedInTerm { term: self.term });
-        }
-        if let Some(pending) = self.members.latest_index().filter(|&i| i > self.log.committed()) {
-            return Err(ProposeError::MembershipChangePending { pending });
-        }
-        if m.voters.is_empty() {
-            return Err(ProposeError::Invalid("a membership needs at least one voter".into()));
-        }
-        if m.members().any(|id| id.0 == 0) || !m.voters.is_disjoint(&m.learners) {
-            return Err(ProposeError::Invalid("ids must be non-zero and voters disjoint from learners".into()));
-        }
-        let changed = m.voters.symmetric_difference(&self.members.effective().voters).count();
-        if changed > 1 {
-            return Err(ProposeError::Invalid(format!(
-                "{changed} voters change at once; only single-voter changes are supported (thesis §4.1)"
-            )));
-        }
-        Ok(self.append_entry(EntryPayload::Membership(m)))
-    }
-
     /// Asks for a linearizable read point (§6.4). The answer arrives as a
     /// [`ReadState`] in a later Ready once leadership is confirmed.
     pub fn read_index(&mut self, ctx: u64) -> Result<(), ProposeError> {
@@ -292,17 +258,22 @@ impl<S: Storage> RaftNode<S> {
             first_index: self.log.first_index().unwrap_or(LogIndex(0)),
             last_index: self.log.last_index(),
             membership: self.members.effective().clone(),
+            membership_committed: self.members.latest_index().is_none_or(|i| i <= self.log.committed()),
             progress,
         }
     }
 
     // ---- shared helpers -------------------------------------------------
 
-    pub(crate) fn voters(&self) -> &BTreeSet<NodeId> {
-        &self.members.effective().voters
+    /// The configuration in effect (latest in the log, thesis §4.1); every
+    /// quorum decision goes through [`crate::quorum`]'s `joint_*` functions
+    /// over it, so a joint configuration needs both majorities (§4.3).
+    pub(crate) fn config(&self) -> &Membership {
+        self.members.effective()
     }
 
-    /// A voter may campaign; learners and removed nodes may not. Thesis
+    /// A voter (of either half of a joint configuration, thesis §4.3) may
+    /// campaign; learners and removed nodes may not. Thesis
     /// §4.2.2: "a server that is not part of its own latest configuration
     /// should still start new elections, as it might still be needed until
     /// the C_new entry is committed"; so while the latest membership entry
@@ -315,7 +286,7 @@ impl<S: Storage> RaftNode<S> {
     pub(crate) fn promotable(&self) -> bool {
         let me = self.id();
         let pending = self.members.latest_index().is_some_and(|i| i > self.log.committed());
-        self.voters().contains(&me) || (pending && self.members.previous().voters.contains(&me))
+        self.config().is_voter(me) || (pending && self.members.previous().is_voter(me))
     }
 
     pub(crate) fn hard_state(&self) -> HardState {
@@ -355,7 +326,7 @@ impl<S: Storage> RaftNode<S> {
         }
     }
 
-    fn check_can_propose(&self) -> Result<(), ProposeError> {
+    pub(crate) fn check_can_propose(&self) -> Result<(), ProposeError> {
         if self.role != Role::Leader {
             return Err(ProposeError::NotLeader { leader: self.leader });
         }

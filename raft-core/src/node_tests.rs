@@ -221,9 +221,9 @@ fn transfer_to_a_non_voter_is_invalid() {
 fn membership_takes_effect_when_appended_not_when_committed() {
     let mut c = Cluster::new(&[1, 2, 3]);
     c.elect(1);
-    c.node(1).propose_membership(membership(&[1, 2, 3, 4])).unwrap();
+    c.node(1).propose_membership(with_learners(&[1, 2, 3], &[4])).unwrap();
     let st = c.node(1).status();
-    assert_eq!(st.membership, membership(&[1, 2, 3, 4]));
+    assert_eq!(st.membership, with_learners(&[1, 2, 3], &[4]));
     assert!(st.progress.contains_key(&NodeId(4)), "the leader replicates to the new member at once");
     assert!(st.commit < st.last_index);
     assert_eq!(
@@ -240,12 +240,12 @@ fn membership_change_is_refused_until_the_leaders_noop_commits() {
     elect_manually(&mut n, &[2, 3]);
     assert_eq!(n.status().commit, LogIndex(0));
     assert_eq!(
-        n.propose_membership(membership(&[1, 2, 3, 4])),
+        n.propose_membership(with_learners(&[1, 2, 3], &[4])),
         Err(ProposeError::NotCommittedInTerm { term: Term(1) })
     );
     n.step(ack(2, 1, 1, 1)).unwrap();
     assert_eq!(n.status().commit, LogIndex(1));
-    assert_eq!(n.propose_membership(membership(&[1, 2, 3, 4])), Ok(LogId::new(Term(1), LogIndex(2))));
+    assert_eq!(n.propose_membership(with_learners(&[1, 2, 3], &[4])), Ok(LogId::new(Term(1), LogIndex(2))));
 }
 
 #[test]
@@ -263,10 +263,11 @@ fn membership_entry_reverts_when_truncated() {
 }
 
 #[test]
-fn membership_changes_more_than_one_voter_are_refused() {
+fn new_voters_must_be_learners_and_a_target_needs_voters() {
+    // thesis §4.2.1: new servers join as non-voting members first.
     let mut c = Cluster::new(&[1, 2, 3]);
     c.elect(1);
-    assert!(matches!(c.node(1).propose_membership(membership(&[1, 4, 5])), Err(ProposeError::Invalid(_))));
+    assert_eq!(c.node(1).propose_membership(membership(&[1, 4, 5])), Err(ProposeError::NotALearner { id: NodeId(4) }));
     assert!(matches!(c.node(1).propose_membership(Membership::default()), Err(ProposeError::Invalid(_))));
 }
 
@@ -275,15 +276,18 @@ fn added_node_catches_up_and_counts_toward_quorum() {
     let mut c = Cluster::new(&[1, 2, 3]);
     c.elect(1);
     c.nodes.insert(NodeId(4), RaftNode::new(config(4), MemStorage::default()).unwrap());
+    c.node(1).propose_membership(with_learners(&[1, 2, 3], &[4])).unwrap();
+    c.stabilize();
+    // Promotion: C_old,new at 3, C_new at 4 (thesis §4.3).
     c.node(1).propose_membership(membership(&[1, 2, 3, 4])).unwrap();
     c.stabilize();
     c.tick_all();
     assert_eq!(c.node(4).status().membership, membership(&[1, 2, 3, 4]));
-    assert_eq!(c.node(4).status().commit, LogIndex(2));
+    assert_eq!(c.node(4).status().commit, LogIndex(4));
     c.isolated.extend([NodeId(2), NodeId(3)]);
     c.node(1).propose(b"x".to_vec()).unwrap();
     c.stabilize();
-    assert_eq!(c.node(1).status().commit, LogIndex(2), "2 of 4 is not a majority");
+    assert_eq!(c.node(1).status().commit, LogIndex(4), "2 of 4 is not a majority");
 }
 
 #[test]
@@ -294,13 +298,15 @@ fn candidate_outside_a_voters_configuration_can_collect_its_vote() {
     c.elect(1);
     c.nodes.insert(NodeId(4), RaftNode::new(config(4), MemStorage::default()).unwrap());
     c.isolated.insert(NodeId(3));
+    c.node(1).propose_membership(with_learners(&[1, 2, 3], &[4])).unwrap();
+    c.stabilize();
     c.node(1).propose_membership(membership(&[1, 2, 3, 4])).unwrap();
     c.stabilize();
-    assert_eq!(c.node(1).status().commit, LogIndex(2), "committed on 1, 2 and 4");
+    assert_eq!(c.node(1).status().commit, LogIndex(4), "learner, joint and C_new committed on 1, 2 and 4");
     c.isolated.insert(NodeId(2));
     c.node(1).propose(b"x".to_vec()).unwrap();
     c.stabilize();
-    assert_eq!(c.node(4).status().last_index, LogIndex(3), "only 4 holds the newest entry");
+    assert_eq!(c.node(4).status().last_index, LogIndex(5), "only 4 holds the newest entry");
     c.nodes.remove(&NodeId(1));
     c.isolated.clear();
     assert_eq!(c.node(3).status().membership, membership(&[1, 2, 3]));
@@ -459,11 +465,11 @@ fn departing_peer_is_replicated_to_until_it_acknowledges_its_removal() {
     c.isolated.insert(NodeId(3));
     c.node(1).propose_membership(membership(&[1, 2])).unwrap();
     c.stabilize();
-    assert_eq!(c.node(1).status().commit, LogIndex(2), "committed without the departing node");
+    assert_eq!(c.node(1).status().commit, LogIndex(3), "joint and C_new committed without the departing node");
     assert!(c.node(1).status().progress.contains_key(&NodeId(3)));
     c.tick_all();
     assert!(c.node(1).status().progress.contains_key(&NodeId(3)), "still departing");
-    assert_eq!(c.node(2).status().commit, LogIndex(2), "2 knows the removal committed");
+    assert_eq!(c.node(2).status().commit, LogIndex(3), "2 knows the removal committed");
     c.node(1).transfer_leader(NodeId(2)).unwrap();
     c.stabilize();
     assert_eq!(c.leader(), Some(NodeId(2)));

@@ -1,13 +1,17 @@
 //! Pure majority arithmetic: which index a quorum has stored (§5.3, §5.4),
 //! and whether an election is won, lost or still open (§5.2).
 //!
-//! Kept free of node state so it can be property-tested on its own, and so
-//! joint consensus (thesis §4.3) can be added later by combining two voter
-//! sets (the joint value is the minimum of the two majorities' values).
+//! Kept free of node state so it can be property-tested on its own. Joint
+//! consensus (thesis §4.3) combines the two voter sets of a
+//! [`Membership`]: while joint, every decision needs a majority of the
+//! incoming voters *and* a majority of the outgoing ones, so the joint
+//! value is the minimum of the two majorities' values. The `joint_*`
+//! functions are the ones the node uses; outside a change they reduce to
+//! the plain majority of `voters`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::types::NodeId;
+use crate::types::{Membership, NodeId};
 
 /// Outcome of counting votes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +62,36 @@ pub fn has_quorum(voters: &BTreeSet<NodeId>, active: impl Fn(NodeId) -> bool) ->
     !voters.is_empty() && voters.iter().filter(|&&id| active(id)).count() > voters.len() / 2
 }
 
+/// [`quorum_value`] under `m`: while joint, the smaller of the two
+/// majorities' values (an index is only committed once both store it).
+pub fn joint_quorum_value(m: &Membership, value: impl Fn(NodeId) -> u64) -> u64 {
+    let incoming = quorum_value(&m.voters, &value);
+    if m.is_joint() {
+        incoming.min(quorum_value(&m.outgoing, &value))
+    } else {
+        incoming
+    }
+}
+
+/// [`vote_result`] under `m`: won only if both halves are won, lost as soon
+/// as either half is lost.
+pub fn joint_vote_result(m: &Membership, votes: &BTreeMap<NodeId, bool>) -> VoteResult {
+    let incoming = vote_result(&m.voters, votes);
+    if !m.is_joint() {
+        return incoming;
+    }
+    match (incoming, vote_result(&m.outgoing, votes)) {
+        (VoteResult::Won, VoteResult::Won) => VoteResult::Won,
+        (VoteResult::Lost, _) | (_, VoteResult::Lost) => VoteResult::Lost,
+        _ => VoteResult::Pending,
+    }
+}
+
+/// [`has_quorum`] under `m`: while joint, both halves need an active majority.
+pub fn joint_has_quorum(m: &Membership, active: impl Fn(NodeId) -> bool) -> bool {
+    has_quorum(&m.voters, &active) && (!m.is_joint() || has_quorum(&m.outgoing, &active))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +127,85 @@ mod tests {
         let voters = set(&[1, 2, 3]);
         let votes: BTreeMap<_, _> = [(NodeId(1), true), (NodeId(2), false), (NodeId(3), false)].into_iter().collect();
         assert_eq!(vote_result(&voters, &votes), VoteResult::Lost);
+    }
+
+    fn joint(incoming: &[u64], outgoing: &[u64]) -> Membership {
+        Membership { voters: set(incoming), outgoing: set(outgoing), ..Membership::default() }
+    }
+
+    #[test]
+    fn joint_commit_needs_both_majorities() {
+        // thesis §4.3: C_old,new agreement requires separate majorities of
+        // C_old and C_new. {1,2,3} -> {1,4,5}: 1,2,3 hold 9, 4 and 5 hold 2.
+        let m = joint(&[1, 4, 5], &[1, 2, 3]);
+        let matched = [0u64, 9, 9, 9, 2, 2];
+        assert_eq!(joint_quorum_value(&m, |id| matched[id.0 as usize]), 2);
+        let matched = [0u64, 9, 9, 9, 9, 2];
+        assert_eq!(joint_quorum_value(&m, |id| matched[id.0 as usize]), 9);
+        // The new majority alone (1, 4, 5) is not enough either.
+        let matched = [0u64, 9, 0, 0, 9, 9];
+        assert_eq!(joint_quorum_value(&m, |id| matched[id.0 as usize]), 0);
+    }
+
+    #[test]
+    fn joint_election_is_won_only_in_both_halves_and_lost_in_either() {
+        // thesis §4.3: elections need a majority of both configurations.
+        let m = joint(&[1, 4, 5], &[1, 2, 3]);
+        let votes = |v: &[(u64, bool)]| v.iter().map(|&(i, g)| (NodeId(i), g)).collect::<BTreeMap<_, _>>();
+        assert_eq!(joint_vote_result(&m, &votes(&[(1, true), (2, true), (3, true)])), VoteResult::Pending);
+        assert_eq!(joint_vote_result(&m, &votes(&[(1, true), (2, true), (4, true)])), VoteResult::Won);
+        assert_eq!(joint_vote_result(&m, &votes(&[(1, true), (4, false), (5, false)])), VoteResult::Lost);
+        assert_eq!(joint_vote_result(&m, &votes(&[(1, true), (2, false), (3, false)])), VoteResult::Lost);
+    }
+
+    #[test]
+    fn joint_activity_needs_both_halves() {
+        let m = joint(&[1, 4, 5], &[1, 2, 3]);
+        assert!(!joint_has_quorum(&m, |id| [1, 2, 3].contains(&id.0)));
+        assert!(!joint_has_quorum(&m, |id| [1, 4, 5].contains(&id.0)));
+        assert!(joint_has_quorum(&m, |id| [1, 2, 4].contains(&id.0)));
+    }
+
+    #[test]
+    fn learners_never_count() {
+        let mut m = joint(&[1, 2, 3], &[]);
+        m.learners = set(&[4, 5, 6]);
+        assert!(!joint_has_quorum(&m, |id| id.0 != 2 && id.0 != 3));
+        assert_eq!(joint_quorum_value(&m, |id| if id.0 >= 3 { 7 } else { 0 }), 0);
+    }
+
+    proptest! {
+        /// Outside a change the joint functions are the plain majority ones.
+        #[test]
+        fn joint_without_outgoing_is_plain(values in proptest::collection::vec(0u64..100, 1..9)) {
+            let voters: BTreeSet<NodeId> = (1..=values.len() as u64).map(NodeId).collect();
+            let m = Membership { voters: voters.clone(), ..Membership::default() };
+            let f = |id: NodeId| values[(id.0 - 1) as usize];
+            prop_assert_eq!(joint_quorum_value(&m, f), quorum_value(&voters, f));
+            prop_assert_eq!(joint_has_quorum(&m, |id| f(id) > 50), has_quorum(&voters, |id| f(id) > 50));
+        }
+
+        /// The joint value is reached by a majority of each half, and is the largest such value.
+        #[test]
+        fn joint_value_is_reached_by_both_majorities(values in proptest::collection::vec(0u64..100, 2..9), split in 1usize..8) {
+            let n = values.len() as u64;
+            let cut = (split as u64).min(n - 1);
+            let m = Membership {
+                voters: (1..=cut + 1).map(NodeId).collect(),
+                outgoing: (cut..=n).map(NodeId).collect(),
+                ..Membership::default()
+            };
+            let f = |id: NodeId| values[(id.0 - 1) as usize];
+            let v = joint_quorum_value(&m, f);
+            for half in [&m.voters, &m.outgoing] {
+                let at_least = half.iter().filter(|&&id| f(id) >= v).count();
+                prop_assert!(at_least > half.len() / 2);
+            }
+            let above_in_both = [&m.voters, &m.outgoing]
+                .iter()
+                .all(|half| half.iter().filter(|&&id| f(id) > v).count() > half.len() / 2);
+            prop_assert!(!above_in_both);
+        }
     }
 
     proptest! {

@@ -10,7 +10,7 @@ use crate::message::{
 };
 use crate::node::RaftNode;
 use crate::progress::ProgressState;
-use crate::quorum::quorum_value;
+use crate::quorum::{joint_has_quorum, joint_quorum_value};
 use crate::ready::{Event, ReadState};
 use crate::storage::{Storage, StorageError};
 use crate::types::{Entry, LogId, LogIndex, NodeId, Role, Term};
@@ -305,7 +305,7 @@ impl<S: Storage> RaftNode<S> {
         }
         let me = self.id();
         let persisted = self.log.persisted();
-        let index = LogIndex(quorum_value(self.voters(), |id| {
+        let index = LogIndex(joint_quorum_value(self.config(), |id| {
             if id == me {
                 persisted.0
             } else {
@@ -328,6 +328,7 @@ impl<S: Storage> RaftNode<S> {
                 self.register_read(ctx);
             }
         }
+        self.maybe_leave_joint();
         let removed = self.members.latest_index().is_some_and(|i| i <= index) && !self.promotable();
         if removed {
             // thesis §4.2.2: a leader not in the new configuration steps
@@ -342,7 +343,8 @@ impl<S: Storage> RaftNode<S> {
     pub(crate) fn register_read(&mut self, ctx: u64) {
         let index = self.log.committed();
         let me = self.id();
-        if self.voters().len() == 1 && self.voters().contains(&me) {
+        // Alone in (both halves of) the configuration: no one to confirm with.
+        if joint_has_quorum(self.config(), |id| id == me) {
             self.read_states.push(ReadState { ctx, index });
         } else {
             self.reads.add(ctx, index);
@@ -356,7 +358,7 @@ impl<S: Storage> RaftNode<S> {
         }
         let me = self.id();
         let round = self.reads.round();
-        let acked = quorum_value(self.voters(), |id| {
+        let acked = joint_quorum_value(self.config(), |id| {
             if id == me {
                 round
             } else {

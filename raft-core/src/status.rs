@@ -39,8 +39,13 @@ pub struct Status {
     pub first_index: LogIndex,
     /// Last index in the log (durable or not).
     pub last_index: LogIndex,
-    /// The effective membership (latest in the log, thesis §4.1).
+    /// The effective membership (latest in the log, thesis §4.1). While a
+    /// change of voters runs it is joint ([`Membership::is_joint`]): its
+    /// `outgoing` voters are those being replaced (thesis §4.3).
     pub membership: Membership,
+    /// False while the entry holding `membership` is not yet committed: a
+    /// change is in flight and another one would be refused.
+    pub membership_committed: bool,
     /// Per-member progress; empty unless the node leads. Includes the
     /// leader itself (its durable last index).
     pub progress: BTreeMap<NodeId, PeerProgress>,

@@ -22,6 +22,11 @@ pub fn membership(v: &[u64]) -> Membership {
     Membership::new(ids(v))
 }
 
+/// Voters plus learners.
+pub fn with_learners(voters: &[u64], learners: &[u64]) -> Membership {
+    Membership { learners: ids(learners).into_iter().collect(), ..membership(voters) }
+}
+
 /// Election timeout 10, heartbeat 1, everything on.
 pub fn config(id: u64) -> Config {
     Config::new(NodeId(id))

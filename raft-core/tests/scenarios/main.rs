@@ -22,6 +22,7 @@ mod invariants;
 
 mod agreement;
 mod election;
+mod joint;
 mod leadership;
 mod membership;
 mod persistence;

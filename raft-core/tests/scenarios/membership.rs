@@ -6,7 +6,7 @@ use raft_core::{LogIndex, Membership, NodeId, ProposeError, Role, Storage};
 use crate::harness::{Cluster, NetConfig, SimConfig};
 use crate::{cluster_with, cmd, ELECTION_TIMEOUT};
 
-fn members(ids: &[u64]) -> Membership {
+pub(crate) fn members(ids: &[u64]) -> Membership {
     Membership::new(ids.iter().map(|&i| NodeId(i)))
 }
 
@@ -16,14 +16,28 @@ fn one_tick_net() -> NetConfig {
     NetConfig { min_delay: 1, max_delay: 1, ..NetConfig::reliable() }
 }
 
-fn propose_membership(c: &mut Cluster, at: NodeId, m: Membership) -> Result<LogIndex, ProposeError> {
+pub(crate) fn propose_membership(c: &mut Cluster, at: NodeId, m: Membership) -> Result<LogIndex, ProposeError> {
     let r = c.hosts.get_mut(&at).expect("known id").node().propose_membership(m.clone());
     c.note(format!("{at} propose_membership({:?}) -> {r:?}", m.voters));
     c.process_ready(at);
     r.map(|id| id.index)
 }
 
-fn leader_among(c: &Cluster, ids: &[NodeId]) -> Option<NodeId> {
+/// Waits until `leader`'s configuration is committed and not joint (the
+/// leader leaves C_old,new by itself, thesis §4.3), so the next change is
+/// accepted.
+pub(crate) fn settle(c: &mut Cluster, leader: NodeId) {
+    c.wait_until(2 * ELECTION_TIMEOUT, "the configuration change completes", |c| {
+        let st = c.hosts[&leader].node.as_ref().expect("up").status();
+        st.membership_committed && !st.membership.is_joint()
+    });
+}
+
+pub(crate) fn with_learners(voters: &[u64], learners: &[u64]) -> Membership {
+    Membership { learners: learners.iter().map(|&i| NodeId(i)).collect(), ..members(voters) }
+}
+
+pub(crate) fn leader_among(c: &Cluster, ids: &[NodeId]) -> Option<NodeId> {
     ids.iter().copied().find(|id| c.hosts[id].node.as_ref().is_some_and(|n| n.role() == Role::Leader))
 }
 
@@ -44,13 +58,18 @@ fn membership_change_waits_for_the_leaders_first_commit() {
     c.disconnect(five);
     let a = c.check_one_leader();
     c.one(&cmd(1), 4, false);
-    let c0_index = propose_membership(&mut c, a, members(&[1, 2, 3, 4])).expect("C0 accepted");
+    let c0_index = propose_membership(&mut c, a, with_learners(&[1, 2, 3, 4], &[5])).expect("C0 accepted");
     c.wait_until(2 * ELECTION_TIMEOUT, "C0 applied on 1..4", |c| c.n_committed(c0_index).0 >= 4);
+    settle(&mut c, a);
 
     // A appends C1 = C0 + 5; only 5 receives it; A crashes.
     let others: Vec<NodeId> = (1..=4).map(NodeId).filter(|&id| id != a).collect();
     c.connect(five);
     c.partition(&[vec![a, five], others.clone()]);
+    c.wait_until(2 * ELECTION_TIMEOUT, "learner 5 catches up with A", |c| {
+        let st = c.hosts[&a].node.as_ref().expect("up").status();
+        st.progress.get(&five).is_some_and(|p| p.matched == st.last_index)
+    });
     let c1_index = propose_membership(&mut c, a, members(&[1, 2, 3, 4, 5])).expect("C1 accepted");
     c.wait_until(ELECTION_TIMEOUT, "5 stores C1", |c| c.hosts[&five].storage.last_index().ok() >= Some(c1_index));
     c.crash(a);
@@ -73,7 +92,7 @@ fn membership_change_waits_for_the_leaders_first_commit() {
     assert_eq!(r, Err(ProposeError::NotCommittedInTerm { term: b_term }));
 }
 
-fn membership_of(c: &Cluster, id: NodeId) -> Membership {
+pub(crate) fn membership_of(c: &Cluster, id: NodeId) -> Membership {
     c.hosts[&id].node.as_ref().expect("up").status().membership
 }
 
@@ -91,14 +110,19 @@ fn candidate_unknown_to_a_voter_still_wins_its_vote() {
     let a = c.check_one_leader();
     c.one(&cmd(1), 3, false);
     propose_membership(&mut c, a, members(&[1, 2, 3])).expect("removal accepted");
+    settle(&mut c, a);
     c.connect(four);
     c.wait_until(ELECTION_TIMEOUT, "4 learns it was removed", |c| membership_of(c, four) == members(&[1, 2, 3]));
 
     let others: Vec<NodeId> = (1..=3).map(NodeId).filter(|&id| id != a).collect();
     let (x, y) = (others[0], others[1]);
     c.partition(&[vec![a, y, four], vec![x]]);
+    // Re-added as a learner, then promoted once caught up (thesis §4.2.1).
+    propose_membership(&mut c, a, with_learners(&[1, 2, 3], &[4])).expect("learner accepted");
+    settle(&mut c, a);
     let add = propose_membership(&mut c, a, members(&[1, 2, 3, 4])).expect("re-add accepted");
     c.wait_until(ELECTION_TIMEOUT, "re-add committed on a, y, 4", |c| c.n_committed(add).0 >= 3);
+    settle(&mut c, a);
     c.partition(&[vec![a, four], vec![x], vec![y]]);
     let last = c.propose(a, cmd(2)).expect("a still leads").index;
     c.wait_until(ELECTION_TIMEOUT, "4 stores the last entry", |c| {

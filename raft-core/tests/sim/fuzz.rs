@@ -232,9 +232,12 @@ fn liveness(c: &mut Cluster, rng: &mut SeededRng) -> u64 {
     shuffle(rng, &mut order);
     let mut down: Vec<NodeId> = Vec::new();
     for id in order.into_iter().take(rng.gen_range(0, ids.len() as u64 / 2 + 1) as usize) {
+        // Both halves of a joint configuration need their majority (§4.3).
         let keeps_quorum = |m: &raft_core::Membership| {
-            let gone = m.voters.iter().filter(|v| down.contains(v) || **v == id).count();
-            m.voters.len() - gone >= m.quorum()
+            [&m.voters, &m.outgoing].into_iter().filter(|half| !half.is_empty()).all(|half| {
+                let gone = half.iter().filter(|v| down.contains(v) || **v == id).count();
+                half.len() - gone > half.len() / 2
+            })
         };
         if configs.iter().all(keeps_quorum) {
             down.push(id);
@@ -270,8 +273,15 @@ fn liveness(c: &mut Cluster, rng: &mut SeededRng) -> u64 {
         if let Some(n) = c.hosts[id].node.as_ref() {
             let st = n.status();
             let line = format!(
-                "{id}: {:?} term {} vote {:?} last {} commit {} voters {:?} learners {:?}",
-                st.role, st.term.0, st.vote, st.last_index, st.commit, st.membership.voters, st.membership.learners
+                "{id}: {:?} term {} vote {:?} last {} commit {} voters {:?} outgoing {:?} learners {:?}",
+                st.role,
+                st.term.0,
+                st.vote,
+                st.last_index,
+                st.commit,
+                st.membership.voters,
+                st.membership.outgoing,
+                st.membership.learners
             );
             c.note(line);
             if st.role == raft_core::Role::Leader {
@@ -333,6 +343,7 @@ fn run_with(seed: u64, nodes: usize, broken_runtime: Option<bool>) -> RunSummary
         reads: c.reads.len(),
         leader_terms: c.inv.leaders_by_term().len(),
         membership: (c.membership_proposals, c.inv.membership_commits),
+        joint_and_wipes: (c.inv.joint_commits, c.coverage.wipes),
         batched_readies: c.coverage.batched_readies,
         torn_writes: c.coverage.torn_writes,
         bytes_capped: c.coverage.bytes_capped,

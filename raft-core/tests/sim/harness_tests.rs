@@ -81,7 +81,9 @@ fn learner_promotion_and_removal_commit() {
         c.wait_until(50, "the change commits on 3 servers", |c| c.n_committed(id.index).0 >= 3);
         c.one(b"between", 3, true);
     }
-    assert_eq!(c.inv.membership_commits, 3);
+    // The learner entry, then C_old,new and C_new for each voter change (thesis §4.3).
+    assert_eq!(c.inv.membership_commits, 5);
+    assert_eq!(c.inv.joint_commits, 2);
     for id in c.live_members(&m) {
         assert_eq!(stored_membership(&c.hosts[&id].storage), m, "{id} stores the final configuration");
     }
@@ -95,6 +97,7 @@ fn coverage_floors_reject_a_seed_set_that_misses_something() {
         leader_terms: 2,
         reads: 1,
         membership: (1, 1),
+        joint_and_wipes: (1, 1),
         snapshots_installed: 1,
         bytes_capped: 1,
         batched_readies: 1,

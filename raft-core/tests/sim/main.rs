@@ -7,6 +7,10 @@
 //! shape of partition, crashes at Ready boundaries, restarts from storage)
 //! and checks the five safety properties plus monotonic terms and commit
 //! indices after every single step (`invariants/`, one file per property).
+//! Membership operations run under the same faults: learners added,
+//! promoted once caught up, voters and learners removed, several voters
+//! replaced at once through a joint configuration (thesis §4.3), and
+//! servers wiped and restarted empty to rejoin (join mode).
 //! Each run ends with a liveness check: healed network, majority up, a
 //! leader and a new commit within a bound.
 //!
@@ -70,8 +74,8 @@ fn run_size(nodes: usize, default_base: u64) -> Totals {
     println!(
         "sim {nodes} nodes: seeds {base}..{}: {runs} runs, {} ticks, {} checked steps, {} messages, {} faults, \
          {} crashes ({} inside a Ready, {} torn writes), {} InstallSnapshots sent, {} installed, {} reads served, \
-         {} membership changes proposed, {} committed, {} batched Readies, {} byte-window stalls, slowest recovery {} ticks; \
-         runs with: leader change {}/{n}, reads {}/{n}, membership change {}/{n}, snapshot install {}/{n}, \
+         {} membership changes proposed, {} committed, {} joint configurations committed, {} wipe-and-rejoins, {} batched Readies, {} byte-window stalls, slowest recovery {} ticks; \
+         runs with: leader change {}/{n}, reads {}/{n}, membership change {}/{n}, joint {}/{n}, wipe {}/{n}, snapshot install {}/{n}, \
          byte window binding {}/{n}, batching {}/{n}, torn write {}/{n}",
         base + runs,
         t.ticks,
@@ -86,12 +90,16 @@ fn run_size(nodes: usize, default_base: u64) -> Totals {
         t.reads,
         t.membership.0,
         t.membership.1,
+        t.joint_and_wipes.0,
+        t.joint_and_wipes.1,
         t.batched_readies,
         t.bytes_capped,
         t.liveness_ticks,
         totals.with_leader_change,
         totals.with_reads,
         totals.with_membership,
+        totals.with_joint,
+        totals.with_wipe,
         totals.with_install,
         totals.with_bytes_capped,
         totals.with_batching,

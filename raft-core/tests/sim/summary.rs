@@ -36,6 +36,8 @@ pub struct RunSummary {
     pub leader_terms: usize,
     /// Membership changes accepted by a leader, and committed.
     pub membership: (u64, u64),
+    /// Joint configurations committed, and servers wiped to rejoin.
+    pub joint_and_wipes: (u64, u64),
     /// Readies that followed two or more inputs.
     pub batched_readies: u64,
     /// Crashes in the middle of a write.
@@ -59,6 +61,10 @@ pub struct Totals {
     pub with_reads: u64,
     /// Runs with a committed membership change.
     pub with_membership: u64,
+    /// Runs with a committed joint configuration.
+    pub with_joint: u64,
+    /// Runs in which a server was wiped and rejoined.
+    pub with_wipe: u64,
     /// Runs with a snapshot installed.
     pub with_install: u64,
     /// Runs in which the byte window bound.
@@ -85,6 +91,10 @@ impl Totals {
         t.reads += s.reads;
         t.membership.0 += s.membership.0;
         t.membership.1 += s.membership.1;
+        t.joint_and_wipes.0 += s.joint_and_wipes.0;
+        t.joint_and_wipes.1 += s.joint_and_wipes.1;
+        self.with_joint += u64::from(s.joint_and_wipes.0 > 0);
+        self.with_wipe += u64::from(s.joint_and_wipes.1 > 0);
         t.batched_readies += s.batched_readies;
         t.torn_writes += s.torn_writes;
         t.bytes_capped += s.bytes_capped;
@@ -111,6 +121,9 @@ impl Totals {
             ("a leader change", self.with_leader_change, 0.45),
             ("a read served", self.with_reads, 0.45),
             ("a committed membership change", self.with_membership, 0.25),
+            // 2000 seeds per size: joint 46-52%, wipe-and-rejoin 35-38%.
+            ("a committed joint configuration", self.with_joint, 0.20),
+            ("a wipe-and-rejoin", self.with_wipe, 0.15),
             ("a snapshot installed", self.with_install, 0.20),
             ("the byte window binding", self.with_bytes_capped, 0.04),
             ("a batched Ready", self.with_batching, 0.50),

@@ -19,6 +19,8 @@ pub struct Coverage {
     /// state but at least `max_inflight_bytes` of unacknowledged entry bytes
     /// outstanding to it: the byte window was what held replication back.
     pub bytes_capped: u64,
+    /// Servers wiped and restarted empty to rejoin (join mode).
+    pub wipes: u64,
 }
 
 impl Cluster {

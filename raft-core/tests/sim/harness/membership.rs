@@ -1,14 +1,16 @@
-//! Membership changes in the simulated cluster (thesis §4.1, single-server
-//! changes): spare servers that start outside the configuration, random
-//! add-learner / promote / add-voter / remove-voter / remove-learner
-//! proposals at the leader, and the configurations a checker or the
-//! liveness phase has to reckon with.
+//! Membership changes in the simulated cluster (thesis §4.1-§4.3): spare
+//! servers that start outside the configuration (empty membership: join
+//! mode), random add-learner / promote / remove-voter / remove-learner /
+//! multi-voter (joint consensus) proposals at the leader, wipe-and-rejoin of
+//! a server the committed configuration no longer lists, and the
+//! configurations a checker or the liveness phase has to reckon with.
 
 use std::collections::BTreeSet;
 
 use raft_core::{EntryPayload, LogId, MemStorage, Membership, NodeId, ProposeError, SeededRng, Storage};
 
 use super::cluster::Cluster;
+use super::state_machine::SimStateMachine;
 
 /// The kinds of change the fault injector proposes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,8 +19,15 @@ pub enum Change {
     AddLearner,
     /// A learner becomes a voter.
     Promote,
-    /// A server outside the configuration becomes a voter at once.
+    /// A server outside the configuration asks to become a voter at once:
+    /// the leader must refuse (it is not a learner, thesis §4.2.1).
     AddVoter,
+    /// Every learner is promoted and up to two voters leave, in one change
+    /// (through C_old,new, thesis §4.3).
+    Joint,
+    /// A server outside the committed configuration loses its disk and
+    /// restarts empty, in join mode; it may be added again as a learner.
+    WipeRejoin,
     /// A voter leaves the configuration.
     RemoveVoter,
     /// A learner leaves the configuration.
@@ -80,13 +89,23 @@ impl Cluster {
         r
     }
 
-    /// Proposes one random single-server change at `leader`, keeping at
-    /// least `min_voters` voters. The leader may remove itself (it steps
-    /// down once the change commits, thesis §4.2.2).
+    /// Proposes one random change at `leader`, keeping at least
+    /// `min_voters` voters, or wipes a server outside its committed
+    /// configuration. The leader may remove itself (it steps down once
+    /// C_new commits, thesis §4.2.2).
     pub fn random_membership_change(&mut self, leader: NodeId, rng: &mut SeededRng, min_voters: usize) {
-        let cur = self.hosts[&leader].node.as_ref().expect("leader is up").status().membership;
+        let st = self.hosts[&leader].node.as_ref().expect("leader is up").status();
+        let cur = st.membership;
         let outside: BTreeSet<NodeId> = self.ids().into_iter().filter(|id| !cur.contains(*id)).collect();
-        let kinds = [Change::AddLearner, Change::Promote, Change::AddVoter, Change::RemoveVoter, Change::RemoveLearner];
+        let kinds = [
+            Change::AddLearner,
+            Change::Promote,
+            Change::AddVoter,
+            Change::RemoveVoter,
+            Change::RemoveLearner,
+            Change::Joint,
+            Change::WipeRejoin,
+        ];
         let kind = kinds[rng.gen_range(0, kinds.len() as u64) as usize];
         let mut m = cur.clone();
         let ok = match kind {
@@ -98,14 +117,69 @@ impl Cluster {
             }
             Change::RemoveLearner => pick(rng, &cur.learners).map(|id| m.learners.remove(&id)),
             Change::RemoveVoter => None,
+            Change::Joint => Some(joint_target(rng, &mut m, min_voters)),
+            Change::WipeRejoin => {
+                // Only once the removal is committed, the change is over and
+                // no live node still replicates to it: a leader holding a
+                // match index from the old disk would re-probe the emptied
+                // log forever (sim seed 3100208: a message storm).
+                let settled = st.membership_committed && !cur.is_joint();
+                let untracked = |c: &Self, id: NodeId| {
+                    c.hosts.values().filter_map(|h| h.node.as_ref()).all(|n| !n.status().progress.contains_key(&id))
+                };
+                let id = pick(rng, &outside).filter(|&id| settled && untracked(self, id));
+                if let Some(id) = id {
+                    self.wipe(id);
+                }
+                None
+            }
         };
         if ok == Some(true) {
-            let _ = self.propose_membership(leader, m);
+            let r = self.propose_membership(leader, m);
+            if kind == Change::AddVoter && r.is_ok() {
+                self.fail(format!("a server outside the configuration became a voter directly: {r:?}"));
+            }
         }
+    }
+
+    /// Wipe-and-rejoin: `id`, which the leader's committed configuration
+    /// does not list, loses its disk and restarts with an empty store and
+    /// an empty membership (join mode: it never votes or campaigns until
+    /// the leader's log tells it its configuration). Messages of its old
+    /// incarnation still in flight are dropped: a runtime must not let a
+    /// stale acknowledgement of the old disk count for the new one.
+    pub fn wipe(&mut self, id: NodeId) {
+        self.crash(id);
+        self.net.drop_in_flight_of(id, 1.0);
+        let storage = MemStorage::new_with_membership(Membership::default());
+        let h = self.hosts.get_mut(&id).expect("known id");
+        h.storage = storage.clone();
+        h.sm = SimStateMachine::new(Membership::default());
+        self.inv.register(id, &storage);
+        self.coverage.wipes += 1;
+        self.note(format!("{id} wiped: empty storage and membership, rejoins in join mode"));
+        self.restart(id);
     }
 
     /// Live servers that are members (voters or learners) of `m`.
     pub fn live_members(&self, m: &Membership) -> Vec<NodeId> {
         self.ids().into_iter().filter(|id| m.contains(*id) && self.is_up(*id)).collect()
     }
+}
+
+/// Turns `m` into a change of at least two voters if it can: every learner
+/// is promoted and up to two voters leave (at least `min_voters` stay).
+/// Returns whether the voter set changes by two or more.
+fn joint_target(rng: &mut SeededRng, m: &mut Membership, min_voters: usize) -> bool {
+    let before = m.voters.clone();
+    let learners = std::mem::take(&mut m.learners);
+    m.voters.extend(learners);
+    for _ in 0..2 {
+        if m.voters.len() > min_voters.max(1) {
+            if let Some(id) = pick(rng, &before.intersection(&m.voters).copied().collect()) {
+                m.voters.remove(&id);
+            }
+        }
+    }
+    m.voters.symmetric_difference(&before).count() >= 2
 }

@@ -29,7 +29,15 @@ pub fn payload_hash(payload: &EntryPayload) -> u64 {
         EntryPayload::Noop => 0x4e4f_4f50,
         EntryPayload::Normal(data) => fnv1a(data) ^ 0x1,
         EntryPayload::Membership(m) => {
-            let ids: Vec<u8> = m.voters.iter().chain(m.learners.iter()).flat_map(|n| n.0.to_le_bytes()).collect();
+            // Separators keep {1}/{} and {}/{1} apart (joint, thesis §4.3).
+            let sep = [0u64];
+            let ids: Vec<u8> = (m.voters.iter().map(|n| &n.0))
+                .chain(&sep)
+                .chain(m.outgoing.iter().map(|n| &n.0))
+                .chain(&sep)
+                .chain(m.learners.iter().map(|n| &n.0))
+                .flat_map(|n| n.to_le_bytes())
+                .collect();
             fnv1a(&ids) ^ 0x2
         }
     }
@@ -68,14 +76,17 @@ impl SimStateMachine {
         }
     }
 
-    /// Serializes the state (the snapshot payload).
+    /// Serializes the state (the snapshot payload): four words of state,
+    /// the voter and outgoing-voter counts, then voters, outgoing voters
+    /// and learners (a snapshot taken while joint must restore joint).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(40 + 8 * self.membership.voters.len());
-        for v in [self.applied.0, self.applied_term.0, self.digest, self.normal_count] {
+        let m = &self.membership;
+        let mut out = Vec::with_capacity(48 + 8 * (m.voters.len() + m.outgoing.len() + m.learners.len()));
+        let (nv, no) = (m.voters.len() as u64, m.outgoing.len() as u64);
+        for v in [self.applied.0, self.applied_term.0, self.digest, self.normal_count, nv, no] {
             out.extend_from_slice(&v.to_le_bytes());
         }
-        out.extend_from_slice(&(self.membership.voters.len() as u64).to_le_bytes());
-        for id in self.membership.voters.iter().chain(self.membership.learners.iter()) {
+        for id in m.voters.iter().chain(m.outgoing.iter()).chain(m.learners.iter()) {
             out.extend_from_slice(&id.0.to_le_bytes());
         }
         out
@@ -87,19 +98,21 @@ impl SimStateMachine {
         if data.is_empty() {
             return Ok(SimStateMachine::new(membership.clone()));
         }
-        if data.len() < 40 || (data.len() - 40) % 8 != 0 {
+        if data.len() < 48 || !(data.len() - 48).is_multiple_of(8) {
             return Err(format!("snapshot payload of {} bytes is malformed", data.len()));
         }
         let word = |i: usize| u64::from_le_bytes(data[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-        let voters = word(4) as usize;
-        let ids: Vec<NodeId> = (5..data.len() / 8).map(|i| NodeId(word(i))).collect();
-        if voters > ids.len() {
-            return Err(format!("snapshot payload lists {voters} voters but only {} ids", ids.len()));
+        let (voters, outgoing) = (word(4) as usize, word(5) as usize);
+        let ids: Vec<NodeId> = (6..data.len() / 8).map(|i| NodeId(word(i))).collect();
+        if voters.saturating_add(outgoing) > ids.len() {
+            return Err(format!("snapshot payload lists {voters}+{outgoing} voters but only {} ids", ids.len()));
         }
         let membership = Membership {
             voters: ids[..voters].iter().copied().collect(),
-            learners: ids[voters..].iter().copied().collect(),
-            ..Membership::default()
+            outgoing: ids[voters..voters + outgoing].iter().copied().collect(),
+            learners: ids[voters + outgoing..].iter().copied().collect(),
+            // The simulator never sets addresses; the core only replicates them.
+            addrs: membership.addrs.clone(),
         };
         Ok(SimStateMachine {
             applied: LogIndex(word(0)),
@@ -120,6 +133,11 @@ mod tests {
         let mut sm = SimStateMachine::new(Membership::new([NodeId(1), NodeId(2), NodeId(3)]));
         sm.apply(&Entry::new(Term(1), LogIndex(1), EntryPayload::Noop));
         sm.apply(&Entry::new(Term(1), LogIndex(2), EntryPayload::Normal(b"x".to_vec())));
+        let back = SimStateMachine::from_bytes(&sm.to_bytes(), &Membership::default()).unwrap();
+        assert_eq!(back, sm);
+        // A joint configuration (thesis §4.3) survives the round trip.
+        sm.membership.outgoing = [NodeId(1), NodeId(4)].into_iter().collect();
+        sm.membership.learners = [NodeId(5)].into_iter().collect();
         let back = SimStateMachine::from_bytes(&sm.to_bytes(), &Membership::default()).unwrap();
         assert_eq!(back, sm);
     }

@@ -164,12 +164,15 @@ pub struct Invariants {
     quorum: CommitQuorum,
     /// Membership entries applied for the first time (committed changes).
     pub membership_commits: u64,
+    /// Joint configurations (C_old,new, thesis §4.3) applied for the first time.
+    pub joint_commits: u64,
 }
 
 impl Invariants {
     /// A node produced `ready` while in `role`/`term`; storage is still as
     /// before the write.
     pub fn on_ready(&mut self, id: NodeId, role: Role, term: Term, ready: &Ready, storage: &MemStorage) -> Check {
+        self.quorum.on_appended(&ready.entries);
         self.append_only.on_ready(id, role, term, ready, storage)
     }
 
@@ -204,6 +207,8 @@ impl Invariants {
         if !self.sm_safety.applied().contains_key(&entry.index) {
             self.quorum.on_first_apply(entry.index, entry.term, config)?;
             self.membership_commits += u64::from(matches!(entry.payload, raft_core::EntryPayload::Membership(_)));
+            self.joint_commits +=
+                u64::from(matches!(&entry.payload, raft_core::EntryPayload::Membership(m) if m.is_joint()));
         }
         self.completeness.on_committed(entry.index, entry.term, node_term);
         self.sm_safety.on_apply(id, entry, digest)
