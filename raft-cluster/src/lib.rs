@@ -30,6 +30,7 @@
 //! [`ClientError::NotCommitted`].
 #![deny(missing_docs)]
 
+mod bootstrap;
 mod client;
 pub mod config;
 mod error;

@@ -1,0 +1,129 @@
+//! [`PeerDirectory`]: which peers the transport should hold a link to, and
+//! at which address.
+//!
+//! Addresses travel in the log with each configuration
+//! ([`raft_core::Membership::addrs`]), so a member added at run time is
+//! reachable by every node as soon as the entry adding it is in its log
+//! (thesis §4.1: a configuration takes effect when appended), without any
+//! node's static config knowing it. The static `peers` of the config are
+//! the fallback for ids whose address no configuration carries, and the
+//! whole set while a joining node has no configuration yet.
+//!
+//! A member stays linked until its removal is applied *and* the leader no
+//! longer replicates to it: the core keeps sending to a removed server
+//! until it holds the entry removing it (thesis §4.2.2), and cutting the
+//! link earlier would leave it campaigning.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use raft_core::{Membership, NodeId};
+
+/// The address book and the link set last handed to the transport.
+pub(crate) struct PeerDirectory {
+    me: NodeId,
+    /// From the node's static config.
+    fallback: BTreeMap<NodeId, String>,
+    /// Learned from configurations; the latest seen wins.
+    learned: BTreeMap<NodeId, String>,
+    /// What the transport holds now.
+    current: BTreeMap<NodeId, String>,
+}
+
+impl PeerDirectory {
+    /// Starts with the static peers; the transport holds those at start.
+    pub(crate) fn new(me: NodeId, fallback: BTreeMap<NodeId, String>) -> Self {
+        let current = fallback.iter().filter(|(id, _)| **id != me).map(|(i, a)| (*i, a.clone())).collect();
+        PeerDirectory { me, fallback, learned: BTreeMap::new(), current }
+    }
+
+    /// Where `id` can be reached, if anyone said.
+    pub(crate) fn addr_of(&self, id: NodeId) -> Option<&str> {
+        self.learned.get(&id).or_else(|| self.fallback.get(&id)).map(String::as_str)
+    }
+
+    /// The links wanted for the configuration in effect (`effective`), the
+    /// applied one and the peers the core still replicates to (`tracked`).
+    /// `Some` only when that differs from what the transport holds.
+    pub(crate) fn update(
+        &mut self,
+        effective: &Membership,
+        applied: &Membership,
+        tracked: impl IntoIterator<Item = NodeId>,
+    ) -> Option<BTreeMap<NodeId, String>> {
+        for m in [applied, effective] {
+            self.learned.extend(m.addrs.iter().map(|(id, a)| (*id, a.clone())));
+        }
+        let mut ids: BTreeSet<NodeId> = effective.members().chain(applied.members()).chain(tracked).collect();
+        if ids.is_empty() {
+            // Not part of any configuration yet (joining): the static
+            // peers are how the leader's messages get answered.
+            ids = self.fallback.keys().copied().collect();
+        }
+        let wanted: BTreeMap<NodeId, String> = ids
+            .into_iter()
+            .filter(|id| *id != self.me)
+            .filter_map(|id| self.addr_of(id).map(|a| (id, a.to_owned())))
+            .collect();
+        if wanted == self.current {
+            return None;
+        }
+        self.current = wanted.clone();
+        Some(wanted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(i: u64) -> String {
+        format!("127.0.0.1:70{i:02}")
+    }
+
+    fn config(voters: &[u64], learners: &[u64]) -> Membership {
+        let mut m = Membership::new(voters.iter().map(|&v| NodeId(v)));
+        m.learners = learners.iter().map(|&l| NodeId(l)).collect();
+        m.addrs = m.members().map(|id| (id, addr(id.0))).collect();
+        m
+    }
+
+    fn directory() -> PeerDirectory {
+        PeerDirectory::new(NodeId(1), (1..=3).map(|i| (NodeId(i), addr(i))).collect())
+    }
+
+    fn ids(peers: &BTreeMap<NodeId, String>) -> Vec<u64> {
+        peers.keys().map(|id| id.0).collect()
+    }
+
+    #[test]
+    fn a_member_added_with_an_address_gets_a_link_at_once() {
+        let mut d = directory();
+        let three = config(&[1, 2, 3], &[]);
+        assert_eq!(d.update(&three, &three, []), None, "the static peers are already linked");
+        let four = config(&[1, 2, 3], &[4]);
+        let peers = d.update(&four, &three, []).expect("node 4 is new");
+        assert_eq!(ids(&peers), vec![2, 3, 4]);
+        assert_eq!(peers[&NodeId(4)], addr(4), "the address comes from the log");
+    }
+
+    #[test]
+    fn a_removed_member_keeps_its_link_until_applied_and_acknowledged() {
+        let mut d = directory();
+        let old = config(&[1, 2, 3], &[]);
+        let new = config(&[1, 2], &[]);
+        assert_eq!(d.update(&new, &old, []), None, "removal appended, not applied: keep node 3");
+        assert_eq!(d.update(&new, &new, [NodeId(2), NodeId(3)]), None, "the leader still replicates to 3");
+        assert_eq!(ids(&d.update(&new, &new, [NodeId(2)]).expect("3 is dropped")), vec![2]);
+    }
+
+    #[test]
+    fn static_peers_are_the_fallback_address_and_the_set_of_a_joining_node() {
+        let mut d = PeerDirectory::new(NodeId(4), (1..=4).map(|i| (NodeId(i), addr(i))).collect());
+        assert_eq!(d.update(&Membership::default(), &Membership::default(), []), None, "joining: static peers");
+        let mut no_addrs = Membership::new([NodeId(1), NodeId(2), NodeId(9)]);
+        no_addrs.learners.insert(NodeId(4));
+        let peers = d.update(&no_addrs, &no_addrs, []).expect("the configuration replaces the static set");
+        assert_eq!(ids(&peers), vec![1, 2], "node 9 has no address anywhere; node 3 is not a member");
+        assert_eq!(d.addr_of(NodeId(1)), Some(addr(1).as_str()));
+    }
+}
