@@ -8,7 +8,7 @@
 //! effect, committed or not; truncating past it reverts to the previous one).
 
 use raft_core::membership_log::MembershipLog;
-use raft_core::{Entry, EntryPayload, LogIndex, Membership, SnapshotMeta, Storage};
+use raft_core::{Entry, EntryPayload, LogIndex, SnapshotMeta, Storage};
 
 use crate::error::ClusterError;
 use crate::store::SharedStore;
@@ -67,7 +67,7 @@ impl ConfigLog {
     /// The configuration in effect (the core's own copy is authoritative;
     /// this one is compared with it in tests).
     #[cfg(test)]
-    pub(crate) fn effective(&self) -> &Membership {
+    pub(crate) fn effective(&self) -> &raft_core::Membership {
         self.log.effective()
     }
 
@@ -80,7 +80,7 @@ impl ConfigLog {
 
 #[cfg(test)]
 mod tests {
-    use raft_core::{NodeId, Term};
+    use raft_core::{Membership, NodeId, Term};
 
     use super::*;
 
