@@ -74,6 +74,11 @@ impl<M: NodeStateMachine> NodeTask<M> {
             ProposeError::MembershipChangePending { .. } => RefusalReason::Pending,
             ProposeError::NotCommittedInTerm { .. } => RefusalReason::NotCommittedInTerm,
             ProposeError::Invalid(_) => RefusalReason::Invalid,
+            // The transferee is about to lead: send the caller there.
+            &ProposeError::TransferInProgress { to } => {
+                let leader_addr = self.peers.addr_of(to).map(str::to_string);
+                return ClientError::NotLeader { leader: Some(to), leader_addr };
+            }
             _ => return self.propose_error(e),
         };
         refused(reason, e.to_string())
