@@ -39,7 +39,7 @@ fn removing_the_leader_through_the_cli_moves_leadership_and_writes_continue() {
 
     let after = wait_for("a new leader", Duration::from_secs(30), || {
         let v = list(with(&["members", "list", "-w", "json"]))?;
-        (v["leader"] == v["node"] && v["leader"] != Value::from(leader)).then_some(v)
+        (v["leader"] == v["node"] && v["leader"] != leader).then_some(v)
     });
     assert_eq!(after["members"].as_array().unwrap().len(), 2, "{after}");
     let out = with(&["put", "after", "2"]);

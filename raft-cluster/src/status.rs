@@ -41,6 +41,9 @@ pub struct NodeStatus {
     pub config_index: LogIndex,
     /// Leader only: highest index known replicated on each member.
     pub matched: BTreeMap<NodeId, LogIndex>,
+    /// Peers the transport holds a link to (they follow the configuration:
+    /// `runtime::peers`).
+    pub links: Vec<NodeId>,
     /// Peers the transport currently reports as unreachable.
     pub unreachable: Vec<NodeId>,
     /// False once the node task has stopped.
@@ -70,6 +73,7 @@ impl NodeStatus {
             membership: Membership::default(),
             config_index: LogIndex(0),
             matched: BTreeMap::new(),
+            links: Vec::new(),
             unreachable: Vec::new(),
             running: true,
             longest_stall: Duration::ZERO,

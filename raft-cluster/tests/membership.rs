@@ -112,6 +112,8 @@ async fn a_node_joins_as_learner_is_promoted_and_voters_including_the_leader_are
     })
     .await;
     assert!(added.membership.learners.contains(&NodeId(4)), "{added:?}");
+    let links = |id| c.status(id).unwrap().links;
+    assert!(links(leader).contains(&NodeId(4)), "the leader links to node 4 from the log: {:?}", links(leader));
     assert_eq!(added.membership.addrs.get(&NodeId(4)), Some(&four));
     assert_eq!(added.membership.addrs.len(), 4, "bootstrap addresses are carried along: {added:?}");
 
@@ -134,6 +136,13 @@ async fn a_node_joins_as_learner_is_promoted_and_voters_including_the_leader_are
         change_following_leader(&c, &addr(&c, leader), move |a| async move { a.remove_member(follower, false).await })
             .await;
     assert!(!removed.membership.contains(follower), "{removed:?}");
+    // Its sender goes away once the removal is applied and acknowledged.
+    c.client(leader)
+        .unwrap()
+        .wait_for("the removed voter's link dropped", DEADLINE, |s| !s.links.contains(&follower))
+        .await
+        .unwrap();
+    assert!(joiner.client().status().links.contains(&leader), "node 4 still links to the leader");
     let mut endpoints: Vec<String> = c.ids().iter().filter(|id| **id != follower).map(|id| addr(&c, *id)).collect();
     endpoints.push(four.clone());
     let mut kv = KvClient::new(&endpoints, config(&c)).unwrap();

@@ -88,8 +88,15 @@ impl<M: NodeStateMachine> NodeTask<M> {
     /// they changed (see [`super::peers`]).
     pub(crate) fn sync_peers(&mut self) {
         let s = self.raft.status();
-        let tracked: Vec<_> = if s.role == Role::Leader { s.progress.keys().copied().collect() } else { Vec::new() };
-        if let Some(peers) = self.peers.update(&s.membership, &self.applied_membership, tracked) {
+        // Removed peers the leader still replicates to and that lack the
+        // entry removing them (thesis §4.2.2).
+        let config_index = self.configs.index();
+        let tracked: Vec<_> = match s.role {
+            Role::Leader => s.progress.iter().filter(|(_, p)| p.matched < config_index).map(|(id, _)| *id).collect(),
+            _ => Vec::new(),
+        };
+        let now = std::time::Instant::now();
+        if let Some(peers) = self.peers.update(&s.membership, &self.applied_membership, tracked, now) {
             info!(parent: &self.span, peers = ?peers.keys().map(|id| id.0).collect::<Vec<_>>(), "peer links follow the configuration");
             self.transport.set_peers(&peers);
         }

@@ -9,12 +9,19 @@
 //! the fallback for ids whose address no configuration carries, and the
 //! whole set while a joining node has no configuration yet.
 //!
-//! A member stays linked until its removal is applied *and* the leader no
-//! longer replicates to it: the core keeps sending to a removed server
-//! until it holds the entry removing it (thesis §4.2.2), and cutting the
-//! link earlier would leave it campaigning.
+//! A member stays linked until its removal is applied *and* it holds the
+//! entry removing it: the core keeps sending to a removed server until it
+//! does (thesis §4.2.2), and cutting the link earlier would leave it
+//! campaigning. (The runtime passes such peers as `tracked`; it does not
+//! wait for the core to let go of a departed peer, which the core only
+//! does on an acknowledgement that advances, never on a heartbeat answer.)
+//! Even then the link lives
+//! [`LINK_GRACE`] longer: closing a sender drops what it has queued, and
+//! the core's last message to a departed peer (the heartbeat telling it
+//! its removal committed) is queued in the very turn it lets go of it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
 use raft_core::{Membership, NodeId};
 
@@ -27,13 +34,18 @@ pub(crate) struct PeerDirectory {
     learned: BTreeMap<NodeId, String>,
     /// What the transport holds now.
     current: BTreeMap<NodeId, String>,
+    /// Linked peers no longer wanted, and since when.
+    departing: BTreeMap<NodeId, Instant>,
 }
+
+/// How long a link outlives the need for it (see the module docs).
+pub(crate) const LINK_GRACE: Duration = Duration::from_millis(500);
 
 impl PeerDirectory {
     /// Starts with the static peers; the transport holds those at start.
     pub(crate) fn new(me: NodeId, fallback: BTreeMap<NodeId, String>) -> Self {
         let current = fallback.iter().filter(|(id, _)| **id != me).map(|(i, a)| (*i, a.clone())).collect();
-        PeerDirectory { me, fallback, learned: BTreeMap::new(), current }
+        PeerDirectory { me, fallback, learned: BTreeMap::new(), current, departing: BTreeMap::new() }
     }
 
     /// Where `id` can be reached, if anyone said.
@@ -41,14 +53,22 @@ impl PeerDirectory {
         self.learned.get(&id).or_else(|| self.fallback.get(&id)).map(String::as_str)
     }
 
-    /// The links wanted for the configuration in effect (`effective`), the
-    /// applied one and the peers the core still replicates to (`tracked`).
-    /// `Some` only when that differs from what the transport holds.
+    /// The peers the transport holds a link to.
+    pub(crate) fn linked(&self) -> Vec<NodeId> {
+        self.current.keys().copied().collect()
+    }
+
+    /// The links wanted at `now` for the configuration in effect
+    /// (`effective`), the applied one and the peers the core still
+    /// replicates to (`tracked`), plus departing links still in their
+    /// grace period. `Some` only when that differs from what the
+    /// transport holds.
     pub(crate) fn update(
         &mut self,
         effective: &Membership,
         applied: &Membership,
         tracked: impl IntoIterator<Item = NodeId>,
+        now: Instant,
     ) -> Option<BTreeMap<NodeId, String>> {
         for m in [applied, effective] {
             self.learned.extend(m.addrs.iter().map(|(id, a)| (*id, a.clone())));
@@ -64,11 +84,21 @@ impl PeerDirectory {
             .filter(|id| *id != self.me)
             .filter_map(|id| self.addr_of(id).map(|a| (id, a.to_owned())))
             .collect();
-        if wanted == self.current {
+        let mut links = wanted.clone();
+        for (id, addr) in &self.current {
+            if !wanted.contains_key(id) {
+                let since = *self.departing.entry(*id).or_insert(now);
+                if now.saturating_duration_since(since) < LINK_GRACE {
+                    links.insert(*id, addr.clone());
+                }
+            }
+        }
+        self.departing.retain(|id, _| links.contains_key(id) && !wanted.contains_key(id));
+        if links == self.current {
             return None;
         }
-        self.current = wanted.clone();
-        Some(wanted)
+        self.current = links.clone();
+        Some(links)
     }
 }
 
@@ -99,9 +129,9 @@ mod tests {
     fn a_member_added_with_an_address_gets_a_link_at_once() {
         let mut d = directory();
         let three = config(&[1, 2, 3], &[]);
-        assert_eq!(d.update(&three, &three, []), None, "the static peers are already linked");
+        assert_eq!(d.update(&three, &three, [], Instant::now()), None, "the static peers are already linked");
         let four = config(&[1, 2, 3], &[4]);
-        let peers = d.update(&four, &three, []).expect("node 4 is new");
+        let peers = d.update(&four, &three, [], Instant::now()).expect("node 4 is new");
         assert_eq!(ids(&peers), vec![2, 3, 4]);
         assert_eq!(peers[&NodeId(4)], addr(4), "the address comes from the log");
     }
@@ -111,18 +141,26 @@ mod tests {
         let mut d = directory();
         let old = config(&[1, 2, 3], &[]);
         let new = config(&[1, 2], &[]);
-        assert_eq!(d.update(&new, &old, []), None, "removal appended, not applied: keep node 3");
-        assert_eq!(d.update(&new, &new, [NodeId(2), NodeId(3)]), None, "the leader still replicates to 3");
-        assert_eq!(ids(&d.update(&new, &new, [NodeId(2)]).expect("3 is dropped")), vec![2]);
+        let t0 = Instant::now();
+        assert_eq!(d.update(&new, &old, [], t0), None, "removal appended, not applied: keep node 3");
+        assert_eq!(d.update(&new, &new, [NodeId(2), NodeId(3)], t0), None, "the leader still replicates to 3");
+        assert_eq!(d.update(&new, &new, [NodeId(2)], t0), None, "released: the last heartbeat may be queued");
+        assert_eq!(d.linked(), vec![NodeId(2), NodeId(3)]);
+        let later = t0 + LINK_GRACE;
+        assert_eq!(ids(&d.update(&new, &new, [NodeId(2)], later).expect("3 is dropped")), vec![2]);
+        assert_eq!(d.linked(), vec![NodeId(2)]);
     }
 
     #[test]
     fn static_peers_are_the_fallback_address_and_the_set_of_a_joining_node() {
         let mut d = PeerDirectory::new(NodeId(4), (1..=4).map(|i| (NodeId(i), addr(i))).collect());
-        assert_eq!(d.update(&Membership::default(), &Membership::default(), []), None, "joining: static peers");
+        let (empty, t0) = (Membership::default(), Instant::now());
+        assert_eq!(d.update(&empty, &empty, [], t0), None, "joining: static peers");
         let mut no_addrs = Membership::new([NodeId(1), NodeId(2), NodeId(9)]);
         no_addrs.learners.insert(NodeId(4));
-        let peers = d.update(&no_addrs, &no_addrs, []).expect("the configuration replaces the static set");
+        assert_eq!(d.update(&no_addrs, &no_addrs, [], t0), None, "node 3's link is in its grace period");
+        let later = t0 + LINK_GRACE;
+        let peers = d.update(&no_addrs, &no_addrs, [], later).expect("the configuration replaces the static set");
         assert_eq!(ids(&peers), vec![1, 2], "node 9 has no address anywhere; node 3 is not a member");
         assert_eq!(d.addr_of(NodeId(1)), Some(addr(1).as_str()));
     }
