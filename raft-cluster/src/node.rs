@@ -118,6 +118,7 @@ impl<M: NodeStateMachine> Node<M> {
             applied_membership: snapshot.meta.membership.clone(),
             configs: ConfigLog::load(&SharedStore(Arc::clone(&store)), &snapshot.meta)?,
             peers: PeerDirectory::new(id, config.peer_map()),
+            peers_synced: None,
             changes: PendingChanges::new(),
             last_role: Role::Follower,
             last_term,

@@ -85,12 +85,19 @@ impl<M: NodeStateMachine> NodeTask<M> {
     }
 
     /// Hands the transport the links the configuration calls for, when
-    /// they changed (see [`super::peers`]).
+    /// they changed (see [`super::peers`]). Cheap when nothing that decides
+    /// them moved: the configuration's index, whether it is applied, the
+    /// role and term, and no link left to settle.
     pub(crate) fn sync_peers(&mut self) {
+        let config_index = self.configs.index();
+        let key = (config_index, self.sm.applied_index() >= config_index, self.raft.role(), self.raft.term());
+        if self.peers_synced == Some(key) && !self.peers.settling() {
+            return;
+        }
+        self.peers_synced = Some(key);
         let s = self.raft.status();
         // Removed peers the leader still replicates to and that lack the
         // entry removing them (thesis §4.2.2).
-        let config_index = self.configs.index();
         let tracked: Vec<_> = match s.role {
             Role::Leader => s.progress.iter().filter(|(_, p)| p.matched < config_index).map(|(id, _)| *id).collect(),
             _ => Vec::new(),

@@ -36,6 +36,8 @@ pub(crate) struct PeerDirectory {
     current: BTreeMap<NodeId, String>,
     /// Linked peers no longer wanted, and since when.
     departing: BTreeMap<NodeId, Instant>,
+    /// Members of the configurations seen by the last update.
+    members: BTreeSet<NodeId>,
 }
 
 /// How long a link outlives the need for it (see the module docs).
@@ -45,12 +47,28 @@ impl PeerDirectory {
     /// Starts with the static peers; the transport holds those at start.
     pub(crate) fn new(me: NodeId, fallback: BTreeMap<NodeId, String>) -> Self {
         let current = fallback.iter().filter(|(id, _)| **id != me).map(|(i, a)| (*i, a.clone())).collect();
-        PeerDirectory { me, fallback, learned: BTreeMap::new(), current, departing: BTreeMap::new() }
+        PeerDirectory {
+            me,
+            fallback,
+            learned: BTreeMap::new(),
+            current,
+            departing: BTreeMap::new(),
+            members: BTreeSet::new(),
+        }
     }
 
     /// Where `id` can be reached, if anyone said.
     pub(crate) fn addr_of(&self, id: NodeId) -> Option<&str> {
         self.learned.get(&id).or_else(|| self.fallback.get(&id)).map(String::as_str)
+    }
+
+    /// True while some link is held for a peer outside the configurations
+    /// last seen (a removed peer still being replicated to, or in its
+    /// grace period, or the static peers of a node not yet in any
+    /// configuration): the links may change without the configuration
+    /// changing, so the runtime must keep calling [`Self::update`].
+    pub(crate) fn settling(&self) -> bool {
+        self.current.keys().any(|id| !self.members.contains(id))
     }
 
     /// The peers the transport holds a link to.
@@ -73,7 +91,8 @@ impl PeerDirectory {
         for m in [applied, effective] {
             self.learned.extend(m.addrs.iter().map(|(id, a)| (*id, a.clone())));
         }
-        let mut ids: BTreeSet<NodeId> = effective.members().chain(applied.members()).chain(tracked).collect();
+        self.members = effective.members().chain(applied.members()).collect();
+        let mut ids: BTreeSet<NodeId> = self.members.iter().copied().chain(tracked).collect();
         if ids.is_empty() {
             // Not part of any configuration yet (joining): the static
             // peers are how the leader's messages get answered.
@@ -143,12 +162,15 @@ mod tests {
         let new = config(&[1, 2], &[]);
         let t0 = Instant::now();
         assert_eq!(d.update(&new, &old, [], t0), None, "removal appended, not applied: keep node 3");
+        assert!(!d.settling(), "node 3 is still in the applied configuration");
         assert_eq!(d.update(&new, &new, [NodeId(2), NodeId(3)], t0), None, "the leader still replicates to 3");
         assert_eq!(d.update(&new, &new, [NodeId(2)], t0), None, "released: the last heartbeat may be queued");
+        assert!(d.settling(), "node 3 is linked but no longer a member");
         assert_eq!(d.linked(), vec![NodeId(2), NodeId(3)]);
         let later = t0 + LINK_GRACE;
         assert_eq!(ids(&d.update(&new, &new, [NodeId(2)], later).expect("3 is dropped")), vec![2]);
         assert_eq!(d.linked(), vec![NodeId(2)]);
+        assert!(!d.settling(), "only members are linked");
     }
 
     #[test]

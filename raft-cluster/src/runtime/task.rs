@@ -74,6 +74,8 @@ pub(crate) struct NodeTask<M: NodeStateMachine> {
     pub(crate) configs: ConfigLog,
     /// Peer addresses and the links the transport holds.
     pub(crate) peers: PeerDirectory,
+    /// What the links were last computed for (see `sync_peers`).
+    pub(crate) peers_synced: Option<(raft_core::LogIndex, bool, Role, Term)>,
     /// Membership changes proposed and not yet answered.
     pub(crate) changes: PendingChanges,
     /// Role and term seen at the end of the previous Ready.
