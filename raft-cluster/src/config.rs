@@ -125,7 +125,7 @@ pub struct NodeConfig {
     /// --enable-fault-injection` or TOML `enable_fault_injection = true`.
     #[serde(default)]
     pub enable_fault_injection: bool,
-    /// Start without bootstrapping (see [`crate::bootstrap`]): a new store
+    /// Start without bootstrapping (see `bootstrap.rs`): a new store
     /// stays without voters until a leader adds this node (Admin
     /// `AddLearner`) and replicates to it. `peers` then only tells where
     /// the existing members can be reached.
