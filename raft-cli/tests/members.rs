@@ -43,6 +43,17 @@ fn list_prints_the_configuration_as_json_and_as_a_table() {
 }
 
 #[test]
+fn list_asked_of_a_follower_shows_the_leaders_view() {
+    let leader = FakeAdmin::start(AdminMode::Leader { id: 2 });
+    let follower = FakeAdmin::start(AdminMode::Follower { id: 1, leader: 2, address: leader.endpoint.clone() });
+    let out = members(&follower.endpoint, &["list", "-w", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v = json(&out);
+    assert_eq!((v["node"].clone(), v["endpoint"].clone()), (2.into(), Value::from(leader.endpoint.clone())));
+    assert!(v["members"][0]["lag"].is_u64(), "the leader's view has progress: {v}");
+}
+
+#[test]
 fn add_learner_then_again_is_done_then_refused() {
     let leader = FakeAdmin::start(AdminMode::Leader { id: 1 });
     let out = members(&leader.endpoint, &["add-learner", "4", "127.0.0.1:7004", "-w", "json"]);

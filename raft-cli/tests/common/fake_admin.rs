@@ -124,9 +124,13 @@ impl AdminService for Fake {
             AdminMode::Follower { leader, .. } => *leader,
             _ => me,
         };
+        let address = |id: u64| match &self.mode {
+            AdminMode::Follower { leader, address, .. } if *leader == id => address.clone(),
+            _ => format!("127.0.0.1:{}", 7000 + id),
+        };
         let member = |id: u64, role: pb::MemberRole| pb::MemberInfo {
             id,
-            address: format!("127.0.0.1:{}", 7000 + id),
+            address: address(id),
             role: role.into(),
             leader: id == leader,
             matched: (leader == me).then_some(c.index - id.min(c.index)),
