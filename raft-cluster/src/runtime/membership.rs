@@ -67,19 +67,23 @@ impl<M: NodeStateMachine> NodeTask<M> {
         }
     }
 
-    /// Refusals the operator can act on get a [`RefusalReason`]; the rest
-    /// are mapped like a write's.
+    /// Refusals of the change itself get a [`RefusalReason`]; not-leader
+    /// and load refusals are mapped like a write's. Any other core refusal
+    /// (e.g. a learner too far behind to promote) is a definite refusal
+    /// with the core's explanation.
     fn change_error(&self, e: ProposeError) -> ClientError {
         let reason = match &e {
             ProposeError::MembershipChangePending { .. } => RefusalReason::Pending,
             ProposeError::NotCommittedInTerm { .. } => RefusalReason::NotCommittedInTerm,
-            ProposeError::Invalid(_) => RefusalReason::Invalid,
             // The transferee is about to lead: send the caller there.
             &ProposeError::TransferInProgress { to } => {
                 let leader_addr = self.peers.addr_of(to).map(str::to_string);
                 return ClientError::NotLeader { leader: Some(to), leader_addr };
             }
-            _ => return self.propose_error(e),
+            ProposeError::NotLeader { .. } | ProposeError::Backpressure { .. } | ProposeError::EntryTooLarge { .. } => {
+                return self.propose_error(e)
+            }
+            _ => RefusalReason::Invalid,
         };
         refused(reason, e.to_string())
     }
