@@ -70,6 +70,17 @@ impl<M: NodeStateMachine> NodeClient<M> {
         self.call(|reply| Request::TransferLeader { to, reply }).await
     }
 
+    /// Proposes a membership change (leader only) and answers once the
+    /// configuration that ends it is committed and applied here. A leader
+    /// asked to remove itself (without `step_down`) hands leadership over
+    /// and answers [`ClientError::NotLeader`] naming the new leader.
+    pub async fn change_membership(
+        &self,
+        change: raft_rpc::MemberChange,
+    ) -> Result<raft_rpc::ChangeOutcome, ClientError> {
+        self.call(|reply| Request::ChangeMembership { change, reply }).await
+    }
+
     /// The node's status as of its last loop iteration.
     pub fn status(&self) -> NodeStatus {
         self.status.borrow().clone()

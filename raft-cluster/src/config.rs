@@ -129,6 +129,12 @@ pub struct NodeConfig {
     /// --enable-fault-injection` or TOML `enable_fault_injection = true`.
     #[serde(default)]
     pub enable_fault_injection: bool,
+    /// Start without bootstrapping (see `bootstrap.rs`): a new store
+    /// stays without voters until a leader adds this node (Admin
+    /// `AddLearner`) and replicates to it. `peers` then only tells where
+    /// the existing members can be reached.
+    #[serde(default)]
+    pub join: bool,
 }
 
 fn default_tick_ms() -> u64 {
@@ -159,6 +165,7 @@ impl NodeConfig {
             snapshot_threshold: default_snapshot_threshold(),
             limits: Limits::default(),
             enable_fault_injection: false,
+            join: false,
         }
     }
 

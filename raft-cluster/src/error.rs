@@ -113,6 +113,9 @@ pub enum ClientError {
     /// The state machine rejected the entry.
     #[error("state machine: {0}")]
     StateMachine(String),
+    /// A membership change was refused; nothing was proposed.
+    #[error("membership change refused: {0}")]
+    MembershipRefused(raft_rpc::ChangeRefused),
 }
 
 fn leader_text(leader: &Option<NodeId>, addr: &Option<String>) -> String {

@@ -18,6 +18,15 @@
 //! - [`Transport`]: outgoing messages (gRPC or in-process), with
 //!   [`LinkFilter`] to cut links in tests.
 //!
+//! Membership changes (issue #14) enter as requests like writes:
+//! [`NodeClient::change_membership`] proposes the target configuration on
+//! the leader and answers once the configuration ending the change is
+//! applied. Member addresses travel in the configuration, and the task
+//! hands the [`Transport`] the links the configuration calls for
+//! ([`Transport::set_peers`]); the static `peers` of the config are the
+//! fallback, and a node started with [`NodeConfig::join`] bootstraps
+//! nothing and waits to be added.
+//!
 //! [`LocalCluster`] starts several nodes in one process for tests, the demo
 //! and embedding, with partition, kill and restart controls and wait-for
 //! helpers that take deadlines.
@@ -30,6 +39,7 @@
 //! [`ClientError::NotCommitted`].
 #![deny(missing_docs)]
 
+mod bootstrap;
 mod client;
 pub mod config;
 mod error;

@@ -9,7 +9,7 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use raft_core::{Membership, NodeId, RaftNode, Role};
+use raft_core::{NodeId, RaftNode, Role};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, info_span, Instrument};
@@ -19,9 +19,12 @@ use crate::config::NodeConfig;
 use crate::error::ClusterError;
 use crate::event::{EventKind, NodeEvent};
 use crate::fsm::NodeStateMachine;
+use crate::runtime::config_log::ConfigLog;
 use crate::runtime::inbound_snapshot::{InboundSnapshots, CHECKED_CAPACITY};
 use crate::runtime::local_snapshot::{LocalSnapshots, SNAPSHOT_DONE_CAPACITY};
+use crate::runtime::member_change::PendingChanges;
 use crate::runtime::outbound_snapshot::snapshot_send_slots;
+use crate::runtime::peers::PeerDirectory;
 use crate::runtime::pending::{PendingReads, PendingWrites};
 use crate::runtime::task::{Inputs, NodeTask};
 use crate::status::NodeStatus;
@@ -113,6 +116,10 @@ impl<M: NodeStateMachine> Node<M> {
             writes: PendingWrites::new(),
             reads: PendingReads::new(),
             applied_membership: snapshot.meta.membership.clone(),
+            configs: ConfigLog::load(&SharedStore(Arc::clone(&store)), &snapshot.meta)?,
+            peers: PeerDirectory::new(id, config.peer_map()),
+            peers_synced: None,
+            changes: PendingChanges::new(),
             last_role: Role::Follower,
             last_term,
             down: Default::default(),
@@ -220,7 +227,8 @@ async fn join(task: JoinHandle<Result<(), ClusterError>>) -> Result<(), ClusterE
 }
 
 /// Refuses a store recorded for another cluster or node; bootstraps a store
-/// never used before with the configured voters (a no-op for one that is).
+/// never used before with the configured voters and their addresses (a
+/// no-op for one that is, and skipped for a joining node).
 fn check_identity(config: &NodeConfig, store: &dyn NodeStore) -> Result<(), ClusterError> {
     let expected = StoreIdentity { cluster_id: config.cluster_id.clone(), node_id: config.id() };
     if let Some(found) = store.identity().map_err(|e| ClusterError::Storage(e.to_string()))? {
@@ -234,8 +242,8 @@ fn check_identity(config: &NodeConfig, store: &dyn NodeStore) -> Result<(), Clus
             });
         }
     }
-    let voters = Membership::new(config.peers.iter().map(|p| NodeId(p.id)));
-    store.bootstrap(&expected, voters).map_err(|e| ClusterError::Storage(format!("bootstrap: {e}")))
+    let Some(initial) = crate::bootstrap::initial_membership(config) else { return Ok(()) };
+    store.bootstrap(&expected, initial).map_err(|e| ClusterError::Storage(format!("bootstrap: {e}")))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use raft_core::{LogIndex, NodeId, Role, Term};
+use raft_core::{LogIndex, Membership, NodeId, Role, Term};
 
 /// A node's state after its last loop iteration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,8 +32,18 @@ pub struct NodeStatus {
     pub snapshot_index: LogIndex,
     /// Current voters.
     pub voters: Vec<NodeId>,
+    /// The configuration in effect (thesis §4.1: the latest in the log,
+    /// committed or not), with the member addresses.
+    pub membership: Membership,
+    /// Log index of that configuration's entry (for one that came with a
+    /// snapshot, the snapshot's index; 0 for the bootstrap one). It is
+    /// committed once `commit` reaches it.
+    pub config_index: LogIndex,
     /// Leader only: highest index known replicated on each member.
     pub matched: BTreeMap<NodeId, LogIndex>,
+    /// Peers the transport holds a link to (they follow the configuration:
+    /// `runtime::peers`).
+    pub links: Vec<NodeId>,
     /// Peers the transport currently reports as unreachable.
     pub unreachable: Vec<NodeId>,
     /// False once the node task has stopped.
@@ -60,7 +70,10 @@ impl NodeStatus {
             last_index: LogIndex(0),
             snapshot_index: LogIndex(0),
             voters: Vec::new(),
+            membership: Membership::default(),
+            config_index: LogIndex(0),
             matched: BTreeMap::new(),
+            links: Vec::new(),
             unreachable: Vec::new(),
             running: true,
             longest_stall: Duration::ZERO,

@@ -87,6 +87,10 @@ pub enum ClientError {
         /// The server's message.
         message: String,
     },
+    /// A membership change was refused before anything was proposed
+    /// (see [`crate::RefusalReason::retryable`]).
+    #[error("membership change refused: {0}")]
+    MembershipRefused(crate::members::ChangeRefused),
     /// The node answered with a malformed reply.
     #[error("malformed reply: {0}")]
     Protocol(String),

@@ -24,8 +24,9 @@
 //! - [`KvClient`]: finds and follows the leader, retries a write with the
 //!   same `(client_id, seq)` so it applies at most once (thesis §6.3), and
 //!   reports a write whose fate is unknown as [`ClientError::Unknown`].
-//! - [`AdminClient`]: status, leader transfer, event stream, and the
-//!   `SetPartition` fault injection that tests and the chaos demo use.
+//! - [`AdminClient`]: status, leader transfer, event stream, membership
+//!   changes ([`members`]), and the `SetPartition` fault injection that
+//!   tests and the chaos demo use.
 //! - [`etcd::EtcdKv`]: etcd's own KV API, so the benchmark can load etcd
 //!   and this cluster with the same generator.
 #![deny(missing_docs)]
@@ -38,6 +39,7 @@ pub mod error;
 pub mod etcd;
 pub mod event;
 pub mod limits;
+pub mod members;
 pub mod pb;
 mod peer;
 mod server;
@@ -51,6 +53,10 @@ pub use client::{AdminClient, ClientConfig, KvClient};
 pub use error::{ClientError, ConvertError, PeerError, RpcError};
 pub use event::{EventKind, NodeEvent};
 pub use limits::Limits;
+pub use members::{
+    ChangeError, ChangeOutcome, ChangeRefused, MemberChange, MemberInfo, MemberRole, MembersView, RefusalReason,
+    MAX_MEMBER_ADDR_BYTES,
+};
 pub use peer::{snapshot_chunks, PeerConfig, PeerPool, PeerReport, PeerStats, SnapshotSource, READ_AHEAD_CHUNKS};
 pub use server::{
     channels, serve, serve_with_listener, Inbound, PeerInbox, PeerRefusal, ServerConfig, ServerHandles,

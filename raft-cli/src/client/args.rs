@@ -1,5 +1,5 @@
 //! Flags of the client commands (`put`, `get`, `delete`, `cas`, `scan`,
-//! `status`, `transfer-leader`) and the global connection flags.
+//! `status`, `transfer-leader`, `members`) and the global connection flags.
 
 use std::time::Duration;
 
@@ -167,4 +167,46 @@ pub enum ClientCommand {
         #[arg(long)]
         no_wait: bool,
     },
+    /// List or change the cluster's members (thesis §4): list, add-learner, promote, remove.
+    Members {
+        #[command(subcommand)]
+        action: MembersCommand,
+    },
+}
+
+/// `members` subcommands. Changes go to the leader (requests follow it) and
+/// exit 0 once the new configuration is committed.
+#[derive(Debug, Subcommand)]
+pub enum MembersCommand {
+    /// Show the configuration: ID, ADDRESS, ROLE, LEADER, MATCH, LAG (progress from the leader).
+    List,
+    /// Add node ID, reachable at ADDR (host:port), as a non-voting learner that receives the log.
+    AddLearner {
+        /// The new member's node id (not 0, not a member yet).
+        id: u64,
+        /// Where its peer and client services listen (host:port).
+        #[arg(value_parser = parse_member_address)]
+        addr: String,
+    },
+    /// Make learner ID a voter (refused while it lags too far behind).
+    Promote {
+        /// The learner's node id.
+        id: u64,
+    },
+    /// Remove member ID. Removing the leader hands leadership to the most caught-up voter first.
+    Remove {
+        /// The member's node id.
+        id: u64,
+        /// When ID is the leader: remove it at once and let it step down after the change commits.
+        #[arg(long)]
+        no_transfer: bool,
+    },
+}
+
+/// A member address: what the server accepts (`host:port`, at most
+/// `raft_rpc::MAX_MEMBER_ADDR_BYTES`); anything else is exit 2 before
+/// anything is sent.
+fn parse_member_address(text: &str) -> Result<String, String> {
+    raft_rpc::members::check_member_address(text)?;
+    Ok(text.to_owned())
 }

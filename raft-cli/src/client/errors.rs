@@ -37,6 +37,15 @@ pub fn classify(err: ClientError, endpoints: &[String], timeout: Duration) -> Cl
         ClientError::Protocol(why) => CliError::negative(anyhow::anyhow!(
             "malformed reply from the cluster: {why} (are the nodes running the same raft-cli version?)"
         )),
+        ClientError::MembershipRefused(r) if r.reason.retryable() => CliError::unavailable(anyhow::anyhow!(
+            "the leader still refused the membership change after {within}: {} (retry later)",
+            r.message
+        )),
+        ClientError::MembershipRefused(r) => CliError::negative(anyhow::anyhow!(
+            "the leader refused the membership change ({:?}): {}",
+            r.reason,
+            r.message
+        )),
     }
 }
 
@@ -94,6 +103,17 @@ mod tests {
         assert_eq!(e.code, Exit::Unavailable);
         assert!(e.to_string().contains("may or may not have been applied"), "{e}");
         assert_eq!(classify(bad(), &eps(), Duration::from_secs(1)).code, Exit::Negative);
+    }
+
+    #[test]
+    fn a_membership_refusal_is_exit_1_unless_retrying_could_help() {
+        use raft_rpc::{ChangeRefused, RefusalReason};
+        let refusal = |reason| ClientError::MembershipRefused(ChangeRefused { reason, message: "m".into() });
+        let e = classify(refusal(RefusalReason::AlreadyMember), &eps(), Duration::from_secs(1));
+        assert_eq!(e.code, Exit::Negative);
+        assert!(e.to_string().contains("AlreadyMember"), "{e}");
+        let e = classify(refusal(RefusalReason::Pending), &eps(), Duration::from_secs(1));
+        assert_eq!(e.code, Exit::Unavailable, "still pending at the deadline: try again later");
     }
 
     #[test]

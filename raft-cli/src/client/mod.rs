@@ -8,6 +8,8 @@
 mod admin;
 mod args;
 mod errors;
+mod member_reports;
+mod members;
 mod reports;
 
 use std::time::Duration;
@@ -15,7 +17,7 @@ use std::time::Duration;
 use raft_rpc::{AdminClient, ClientConfig, ClientError, Consistency, KvClient, ScanRange};
 use serde_json::{json, Value};
 
-pub use args::{ClientCommand, Connection, DEFAULT_CLUSTER_ID};
+pub use args::{ClientCommand, Connection, MembersCommand, DEFAULT_CLUSTER_ID};
 pub use errors::{classify, classify_write};
 use reports::{GetReport, ScanReport, WriteReport};
 
@@ -56,6 +58,7 @@ async fn execute(cmd: ClientCommand, conn: &Connection) -> CliResult {
     match cmd {
         ClientCommand::Status { cluster } => return admin::status(conn, config, cluster).await,
         ClientCommand::TransferLeader { to, no_wait } => return admin::transfer(conn, config, to, !no_wait).await,
+        ClientCommand::Members { action } => return members::run(conn, config, action).await,
         _ => {}
     }
     let mut kv = KvClient::new(&conn.endpoints, config).map_err(fail)?;
@@ -116,7 +119,7 @@ async fn execute(cmd: ClientCommand, conn: &Connection) -> CliResult {
             }
             Ok(())
         }
-        ClientCommand::Status { .. } | ClientCommand::TransferLeader { .. } => Ok(()),
+        ClientCommand::Status { .. } | ClientCommand::TransferLeader { .. } | ClientCommand::Members { .. } => Ok(()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Helpers for tests that run the real `raft-cli` binary.
 #![allow(dead_code)]
 
+pub mod fake_admin;
 pub mod fake_kv;
 
 use std::path::Path;

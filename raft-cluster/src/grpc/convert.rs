@@ -104,19 +104,21 @@ fn map_error(e: ClientError) -> ServiceError {
         ClientError::Rejected(ProposeError::NotCommittedInTerm { .. }) => ServiceError::Unavailable(text),
         ClientError::Rejected(_) => ServiceError::Invalid(text),
         ClientError::StateMachine(_) => ServiceError::Internal(text),
+        // Membership refusals travel as a typed reply (`grpc::members`).
+        ClientError::MembershipRefused(_) => ServiceError::Invalid(text),
     }
 }
 
 /// The admin view of a node's status.
 pub(crate) fn status(s: &NodeStatus, config: &NodeConfig) -> raft_rpc::NodeStatus {
-    let members = s
-        .voters
-        .iter()
+    let m = &s.membership;
+    let members = m
+        .members()
         .map(|id| MemberStatus {
-            id: *id,
-            address: config.addr_of(*id).unwrap_or_default().to_string(),
-            voter: true,
-            matched: s.matched.get(id).copied(),
+            id,
+            address: m.addrs.get(&id).map(String::as_str).or_else(|| config.addr_of(id)).unwrap_or("").to_string(),
+            voter: m.is_voter(id),
+            matched: s.matched.get(&id).copied(),
             next: None,
         })
         .collect();

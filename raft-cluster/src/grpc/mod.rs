@@ -2,6 +2,7 @@
 //! and [`RpcServer`] for everything inbound (peers, KV clients, admin).
 
 mod convert;
+mod members;
 mod node;
 mod server;
 mod transport;

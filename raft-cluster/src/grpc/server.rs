@@ -29,7 +29,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, trace, warn};
 
-use super::convert;
+use super::{convert, members};
 use crate::client::NodeClient;
 use crate::config::NodeConfig;
 use crate::error::ClusterError;
@@ -201,6 +201,16 @@ impl Bridge {
                     let (client, config) = (self.client.clone(), Arc::clone(&self.config));
                     tokio::spawn(async move {
                         let r = client.transfer_leader(to).await.map_err(|e| convert::service_error(e, &config));
+                        let _ = reply.send(r);
+                    });
+                }
+                Inbound::Members { reply } => {
+                    let _ = reply.send(members::view(&self.client.status(), &self.config));
+                }
+                Inbound::ChangeMembership { change, reply } => {
+                    let (client, config) = (self.client.clone(), Arc::clone(&self.config));
+                    tokio::spawn(async move {
+                        let r = client.change_membership(change).await.map_err(|e| members::change_error(e, &config));
                         let _ = reply.send(r);
                     });
                 }

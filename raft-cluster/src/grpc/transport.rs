@@ -2,13 +2,14 @@
 //! [`PeerPool`] (one ordered, bounded queue and sender task per peer;
 //! snapshots streamed in chunks).
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use futures::future::BoxFuture;
 use raft_core::{Message, NodeId};
 use raft_rpc::{PeerPool, PeerReport, SnapshotSource};
 use tokio::sync::mpsc;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::config::NodeConfig;
 use crate::error::ClusterError;
@@ -61,6 +62,22 @@ impl Transport for GrpcTransport {
             let success = self.pool.stream_snapshot(msg, source).await;
             report.snapshot_status(to, success);
         })
+    }
+
+    /// Adds a sender for each new peer (or a changed address) and stops
+    /// the senders of peers no longer listed.
+    fn set_peers(&self, peers: &BTreeMap<NodeId, String>) {
+        for (id, addr) in peers {
+            if let Err(e) = self.pool.set_peer(*id, addr) {
+                warn!(peer = %id, %addr, error = %e, "peer address unusable; messages to it will fail");
+            }
+        }
+        for id in self.pool.peer_ids() {
+            if !peers.contains_key(&id) {
+                debug!(peer = %id, "peer no longer in the configuration: sender stopped");
+                self.pool.remove_peer(id);
+            }
+        }
     }
 
     /// Forwards the pool's reports to the node until the pool closes.

@@ -26,6 +26,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
             }
             if let EntryPayload::Membership(m) = &entry.payload {
                 self.applied_membership = m.clone();
+                self.changes.on_applied(entry.log_id(), m);
             }
             // An apply error is fatal: skipping the entry would make this
             // replica diverge from the others (State Machine Safety, §5.4.3).

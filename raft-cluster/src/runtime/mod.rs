@@ -9,9 +9,13 @@
 //! fsync.
 
 mod apply;
+pub(crate) mod config_log;
 pub(crate) mod inbound_snapshot;
 pub(crate) mod local_snapshot;
+pub(crate) mod member_change;
+mod membership;
 pub(crate) mod outbound_snapshot;
+pub(crate) mod peers;
 pub(crate) mod pending;
 mod ready;
 pub(crate) mod task;
@@ -44,4 +48,7 @@ pub(crate) enum Request<M: NodeStateMachine> {
     Campaign { reply: Reply<()> },
     /// Hand leadership to `to` (thesis §3.10).
     TransferLeader { to: NodeId, reply: Reply<()> },
+    /// Propose a membership change (leader only); answer once the
+    /// configuration ending it is applied.
+    ChangeMembership { change: raft_rpc::MemberChange, reply: Reply<raft_rpc::ChangeOutcome> },
 }

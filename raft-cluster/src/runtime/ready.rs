@@ -16,6 +16,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
     pub(crate) async fn handle_ready(&mut self) -> Result<(), ClusterError> {
         let mut rd = self.raft.ready().map_err(|e| ClusterError::Core(e.to_string()))?;
         self.report_core_events(&rd);
+        self.configs.on_append(rd.truncate_from, &rd.entries);
         // Step 3 may precede step 2: a leader sends appends while its own
         // write is in flight (thesis §10.2.1).
         for msg in std::mem::take(&mut rd.messages) {
@@ -75,7 +76,9 @@ impl<M: NodeStateMachine> NodeTask<M> {
         let index = last_log_id.index;
         self.sm.restore(&snapshot.meta, &snapshot.data).map_err(ClusterError::StateMachine)?;
         self.applied_membership = snapshot.meta.membership.clone();
+        self.configs.on_snapshot(&snapshot.meta);
         self.writes.fail_through(index, |index| ClientError::LeadershipLost { index });
+        self.changes.fail_all(|i| ClientError::LeadershipLost { index: i.unwrap_or(index) });
         info!(parent: &self.span, %index, bytes = snapshot.data.len(), "installed snapshot from leader");
         self.emit(EventKind::SnapshotInstalled { last_log_id });
         Ok(())
@@ -111,7 +114,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
             if self.last_role == Role::Leader {
                 self.writes.fail_all(|index| ClientError::LeadershipLost { index });
                 let leader = soft.leader;
-                let leader_addr = leader.and_then(|l| self.config.addr_of(l).map(str::to_string));
+                let leader_addr = leader.and_then(|l| self.peers.addr_of(l).map(str::to_string));
                 self.reads.fail_unconfirmed(|| ClientError::NotLeader { leader, leader_addr: leader_addr.clone() });
             }
             self.last_role = soft.role;

@@ -25,8 +25,11 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::{interval, MissedTickBehavior};
 use tracing::{debug, info, Span};
 
+use super::config_log::ConfigLog;
 use super::inbound_snapshot::{Checked, InboundSnapshots};
 use super::local_snapshot::{LocalSnapshots, SnapshotDone};
+use super::member_change::PendingChanges;
+use super::peers::PeerDirectory;
 use super::pending::{PendingReads, PendingWrites};
 use super::{ReadMode, Request};
 use crate::config::NodeConfig;
@@ -67,6 +70,14 @@ pub(crate) struct NodeTask<M: NodeStateMachine> {
     pub(crate) reads: PendingReads<M::Query, M::QueryResult>,
     /// Membership as of the applied index (what a local snapshot records).
     pub(crate) applied_membership: Membership,
+    /// Where the configuration in effect sits in the log.
+    pub(crate) configs: ConfigLog,
+    /// Peer addresses and the links the transport holds.
+    pub(crate) peers: PeerDirectory,
+    /// What the links were last computed for (see `sync_peers`).
+    pub(crate) peers_synced: Option<(raft_core::LogIndex, bool, Role, Term)>,
+    /// Membership changes proposed and not yet answered.
+    pub(crate) changes: PendingChanges,
     /// Role and term seen at the end of the previous Ready.
     pub(crate) last_role: Role,
     pub(crate) last_term: Term,
@@ -103,6 +114,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
         }
         // Proposed writes may be on followers already: unknown, not "not done".
         self.writes.fail_all(|index| ClientError::StoppedBeforeCommit { index: Some(index) });
+        self.changes.fail_all(|index| ClientError::StoppedBeforeCommit { index });
         self.reads.fail_all(|| ClientError::ShuttingDown);
         let store = Arc::clone(&self.store);
         let closed = tokio::task::spawn_blocking(move || store.close()).await;
@@ -120,6 +132,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
     async fn run_loop(&mut self, inputs: &mut Inputs<M>) -> Result<(), ClusterError> {
         let mut ticker = interval(self.config.tick_interval());
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        self.sync_peers();
         self.publish_status(true);
         loop {
             tokio::select! {
@@ -141,6 +154,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
             while self.raft.has_ready() {
                 self.handle_ready().await?;
             }
+            self.sync_peers();
             self.note_turn(woke.elapsed());
             self.publish_status(true);
         }
@@ -235,6 +249,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
             Request::TransferLeader { to, reply } => {
                 let _ = reply.send(self.raft.transfer_leader(to).map_err(|e| self.propose_error(e)));
             }
+            Request::ChangeMembership { change, reply } => self.change_membership(change, reply),
         }
     }
 
@@ -244,7 +259,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
         match e {
             ProposeError::NotLeader { leader } => ClientError::NotLeader {
                 leader,
-                leader_addr: leader.and_then(|l| self.config.addr_of(l).map(str::to_string)),
+                leader_addr: leader.and_then(|l| self.peers.addr_of(l).map(str::to_string)),
             },
             other => ClientError::Rejected(other),
         }
@@ -263,14 +278,17 @@ impl<M: NodeStateMachine> NodeTask<M> {
             role: s.role,
             term: s.term,
             leader: s.leader,
-            leader_addr: s.leader.and_then(|l| self.config.addr_of(l).map(str::to_string)),
+            leader_addr: s.leader.and_then(|l| self.peers.addr_of(l).map(str::to_string)),
             commit: s.commit,
             applied: self.sm.applied_index(),
             first_index: s.first_index,
             last_index: s.last_index,
             snapshot_index,
             voters: s.membership.voters.iter().copied().collect(),
+            config_index: self.configs.index(),
+            membership: s.membership,
             matched: s.progress.iter().map(|(id, p)| (*id, p.matched)).collect(),
+            links: self.peers.linked(),
             unreachable: self.down.iter().copied().collect(),
             running,
             longest_stall: self.longest_stall,
@@ -290,5 +308,6 @@ pub(crate) fn reject<M: NodeStateMachine>(req: Request<M>, err: ClientError) {
         Request::Read { reply, .. } => drop(reply.send(Err(err))),
         Request::Campaign { reply } => drop(reply.send(Err(err))),
         Request::TransferLeader { reply, .. } => drop(reply.send(Err(err))),
+        Request::ChangeMembership { reply, .. } => drop(reply.send(Err(err))),
     }
 }

@@ -162,6 +162,10 @@ impl<T: Transport> Transport for FilteredTransport<T> {
         }
     }
 
+    fn set_peers(&self, peers: &std::collections::BTreeMap<NodeId, String>) {
+        self.inner.set_peers(peers);
+    }
+
     fn send_snapshot<'a>(&'a self, msg: Message, data: SnapshotData, report: &'a Reporter) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             match self.filter.verdict(msg.from, msg.to) {

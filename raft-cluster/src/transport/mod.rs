@@ -15,6 +15,7 @@ mod local;
 pub use filter::{FilteredTransport, LinkFilter, Verdict};
 pub use local::{LocalNetwork, LocalTransport};
 
+use std::collections::BTreeMap;
 use std::io::Read;
 
 use futures::future::BoxFuture;
@@ -39,6 +40,15 @@ pub trait Transport: Send + Sync + 'static {
     /// message anyway. A network transport should stream it instead.
     fn send_snapshot<'a>(&'a self, msg: Message, data: SnapshotData, report: &'a Reporter) -> BoxFuture<'a, ()> {
         Box::pin(send_in_memory(self, msg, data, report))
+    }
+
+    /// Makes the transport hold links to exactly `peers` (id to
+    /// `host:port`), creating senders for new ones and dropping the rest.
+    /// The runtime calls it whenever the configuration changes the set
+    /// (see `runtime::peers`). The default ignores it: an in-process
+    /// transport reaches every node by id.
+    fn set_peers(&self, peers: &BTreeMap<NodeId, String>) {
+        let _ = peers;
     }
 
     /// Called once when the node starts, with the reporter for reports the

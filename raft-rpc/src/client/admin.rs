@@ -1,5 +1,5 @@
 //! [`AdminClient`]: one node's status, leader transfer, event stream and
-//! partition fault injection.
+//! partition fault injection (membership calls: [`super::members`]).
 //! Unlike [`super::KvClient`] it talks to the node it was given and never
 //! retries or redirects: an operator asks a specific node.
 
@@ -20,13 +20,13 @@ use crate::status::NodeStatus;
 /// Admin access to one node.
 #[derive(Clone, Debug)]
 pub struct AdminClient {
-    config: ClientConfig,
+    pub(super) config: ClientConfig,
     endpoint: String,
-    client: AdminServiceClient<Channel>,
+    pub(super) client: AdminServiceClient<Channel>,
 }
 
 /// A definite error from a status, for calls that are never retried.
-fn status_error(s: Status) -> ClientError {
+pub(super) fn status_error(s: Status) -> ClientError {
     match Attempt::<()>::from_status(&s) {
         Attempt::Fail(e) => e,
         _ => ClientError::Unavailable(format!("{:?}: {}", s.code(), s.message())),
@@ -50,13 +50,16 @@ impl AdminClient {
         &self.endpoint
     }
 
-    fn request<T>(&self, msg: T) -> Request<T> {
+    pub(super) fn request<T>(&self, msg: T) -> Request<T> {
         let mut r = Request::new(msg);
         r.set_timeout(self.config.request_timeout);
         r
     }
 
-    async fn deadline<T>(&self, fut: impl std::future::Future<Output = Result<T, Status>>) -> Result<T, ClientError> {
+    pub(super) async fn deadline<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, Status>>,
+    ) -> Result<T, ClientError> {
         match tokio::time::timeout(self.config.request_timeout, fut).await {
             Ok(r) => r.map_err(status_error),
             Err(_) => Err(ClientError::Unavailable(format!(

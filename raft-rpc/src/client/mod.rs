@@ -4,6 +4,7 @@
 mod admin;
 mod attempt;
 mod kv;
+mod members;
 
 pub use admin::AdminClient;
 pub use kv::KvClient;

@@ -8,9 +8,11 @@
 
 mod admin;
 pub(crate) mod kv;
+mod members;
 pub(crate) mod message;
 
 pub use kv::{scan_range_to_pb, write_to_pb, NotLeaderReply, WriteCall};
+pub use members::ChangeReply;
 pub use message::{snapshot_header, snapshot_message_from_header, MessageRoute};
 
 use raft_core::{LogId, LogIndex, Membership, NodeId, Term};

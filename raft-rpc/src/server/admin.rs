@@ -1,5 +1,6 @@
-//! AdminService: status, leader transfer, the node event stream and the
-//! partition fault injection.
+//! AdminService: status, leader transfer, the node event stream, the
+//! membership calls (served by [`super::members`]) and the partition fault
+//! injection.
 
 use std::collections::BTreeSet;
 use std::pin::Pin;
@@ -93,6 +94,37 @@ impl AdminService for AdminHandler {
             Ok(()) => Ok(Response::new(pb::SetPartitionResponse {})),
             Err(e) => Err(service_status(e)),
         }
+    }
+
+    async fn members(&self, request: Request<pb::MembersRequest>) -> Result<Response<pb::MembersResponse>, Status> {
+        super::members::members(&self.shared, &request.get_ref().cluster_id).await
+    }
+
+    async fn add_learner(
+        &self,
+        request: Request<pb::AddLearnerRequest>,
+    ) -> Result<Response<pb::MembershipChangeResponse>, Status> {
+        let r = request.into_inner();
+        let cluster = r.cluster_id.clone();
+        super::members::change(&self.shared, &cluster, r.try_into()).await
+    }
+
+    async fn promote(
+        &self,
+        request: Request<pb::PromoteRequest>,
+    ) -> Result<Response<pb::MembershipChangeResponse>, Status> {
+        let r = request.into_inner();
+        let cluster = r.cluster_id.clone();
+        super::members::change(&self.shared, &cluster, r.try_into()).await
+    }
+
+    async fn remove_member(
+        &self,
+        request: Request<pb::RemoveMemberRequest>,
+    ) -> Result<Response<pb::MembershipChangeResponse>, Status> {
+        let r = request.into_inner();
+        let cluster = r.cluster_id.clone();
+        super::members::change(&self.shared, &cluster, r.try_into()).await
     }
 
     type WatchStream = EventStream;

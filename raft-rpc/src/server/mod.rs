@@ -5,6 +5,7 @@
 
 mod admin;
 mod kv;
+mod members;
 mod peer;
 mod shared;
 mod snapshot;

@@ -13,6 +13,7 @@ use tonic::Status;
 use crate::api::{ReadRequest, ReadResult, ServiceError, WriteRequest, WriteResult};
 use crate::event::NodeEvent;
 use crate::limits::Limits;
+use crate::members::{ChangeError, ChangeOutcome, MemberChange, MembersView};
 use crate::status::NodeStatus;
 
 /// Why a node's inbox did not take a peer message. The sender is told
@@ -95,6 +96,20 @@ pub enum Inbound {
         blocked: Vec<NodeId>,
         /// `Ok` once the new set is in force.
         reply: oneshot::Sender<Result<(), ServiceError>>,
+    },
+    /// An Admin `Members` request: the configuration as this node sees it.
+    Members {
+        /// Where the view goes.
+        reply: oneshot::Sender<MembersView>,
+    },
+    /// An Admin membership change (`AddLearner`, `Promote`,
+    /// `RemoveMember`), validated. Answered once the configuration ending
+    /// the change is committed, or with why it was not made.
+    ChangeMembership {
+        /// The change.
+        change: MemberChange,
+        /// Where the outcome goes.
+        reply: oneshot::Sender<Result<ChangeOutcome, ChangeError>>,
     },
 }
 

@@ -3,6 +3,8 @@
 //! redirects to another node, as the test configures.
 #![allow(dead_code)]
 
+pub mod fake_members;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -128,6 +130,7 @@ async fn runtime(id: NodeId, addr: SocketAddr, mut mode: Mode, mut inbound: mpsc
     let mut kv: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let mut index = 0u64;
     let mut held = Vec::new();
+    let mut members = fake_members::FakeMembers::new(id, addr.to_string());
     while let Some(work) = inbound.recv().await {
         match work {
             Inbound::Write { req, reply } => {
@@ -160,6 +163,16 @@ async fn runtime(id: NodeId, addr: SocketAddr, mut mode: Mode, mut inbound: mpsc
                     Mode::Redirect(h) => Err(ServiceError::NotLeader { leader: h.clone() }),
                     _ if to == id => Err(ServiceError::Invalid("already the leader".into())),
                     _ => Ok(()),
+                };
+                let _ = reply.send(answer);
+            }
+            Inbound::Members { reply } => {
+                let _ = reply.send(members.view());
+            }
+            Inbound::ChangeMembership { change, reply } => {
+                let answer = match &mode {
+                    Mode::Redirect(h) => Err(ServiceError::NotLeader { leader: h.clone() }.into()),
+                    _ => members.change(change),
                 };
                 let _ = reply.send(answer);
             }
