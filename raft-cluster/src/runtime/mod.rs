@@ -9,6 +9,8 @@
 //! fsync.
 
 mod apply;
+pub(crate) mod fence;
+mod fencing;
 pub(crate) mod inbound_snapshot;
 pub(crate) mod local_snapshot;
 pub(crate) mod outbound_snapshot;
