@@ -48,7 +48,7 @@ fn batch(msgs: Vec<Message>) -> Vec<u8> {
             MessageRoute::Snapshot(_) => unreachable!("seeds put no snapshot in a batch"),
         })
         .collect();
-    pb::RaftBatch { cluster_id: "fuzz".into(), messages }.encode_to_vec()
+    pb::RaftBatch { cluster_id: "fuzz".into(), messages, incarnation: 7 }.encode_to_vec()
 }
 
 fn entries() -> Vec<Entry> {

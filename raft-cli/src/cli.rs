@@ -14,6 +14,7 @@ Exit codes:
   1  a negative answer (key not found, CAS mismatch) or a failed check (the demo lost a write, bench operations failed)
   2  usage error or invalid input (bad flags, a malformed endpoint, bad hex/base64): nothing was sent
   3  cluster unavailable or timed out, or a malformed reply to a write: the outcome of a write is unknown
+  4  `node` refused to bootstrap an empty data directory of an existing cluster (rejoin with --join)
 
 Connection flags (--endpoints, --cluster-id, --timeout, -w/--output, --value-encoding/--hex) go before or
 after the command and read RAFT_ENDPOINTS, RAFT_CLUSTER_ID, RAFT_TIMEOUT, RAFT_OUTPUT, RAFT_VALUE_ENCODING.

@@ -8,6 +8,7 @@
 //! | 1 | a negative answer (key not found, CAS mismatch) or a failed check (the demo lost a write) |
 //! | 2 | usage error or invalid input (clap's own code for bad flags) |
 //! | 3 | cluster unavailable or timed out, or a malformed reply to a write: the outcome is unknown |
+//! | 4 | `node` refused to start on an empty data directory of an existing cluster (a wiped node must rejoin: the message says what to run) |
 
 use std::fmt;
 use std::process::ExitCode;
@@ -23,6 +24,9 @@ pub enum Exit {
     Usage = 2,
     /// No answer from the cluster in time; the outcome is unknown.
     Unavailable = 3,
+    /// A node refused to start: its data directory is empty but the
+    /// cluster exists (it must rejoin as a learner, see the message).
+    RejoinRequired = 4,
 }
 
 impl From<Exit> for ExitCode {
@@ -51,6 +55,11 @@ impl CliError {
     /// Invalid input (exit 2).
     pub fn usage(error: impl Into<anyhow::Error>) -> Self {
         Self::new(Exit::Usage, error.into())
+    }
+
+    /// A node refused to bootstrap an empty data directory (exit 4).
+    pub fn rejoin_required(error: impl Into<anyhow::Error>) -> Self {
+        Self::new(Exit::RejoinRequired, error.into())
     }
 
     /// The cluster did not answer (exit 3).
@@ -108,6 +117,7 @@ mod tests {
         assert_eq!(Exit::Negative as u8, 1);
         assert_eq!(Exit::Usage as u8, 2);
         assert_eq!(Exit::Unavailable as u8, 3);
+        assert_eq!(Exit::RejoinRequired as u8, 4);
     }
 
     #[test]

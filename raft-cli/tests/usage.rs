@@ -47,6 +47,21 @@ fn invalid_node_configuration_exits_2_naming_the_problem() {
     assert!(stderr(&out).contains("--id"), "{}", stderr(&out));
 }
 
+/// Issue #14: an empty data directory of an existing cluster is never
+/// bootstrapped; the node exits 4 and says how to rejoin.
+#[test]
+fn an_empty_data_dir_with_initial_cluster_state_existing_exits_4_pointing_to_join() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = format!("127.0.0.1:{}", closed_port());
+    let data = dir.path().join("node-1");
+    let peers = format!("1={addr}");
+    let args = ["node", "--id", "1", "--listen", &addr, "--peers", &peers, "--initial-cluster-state", "existing"];
+    let out = raft_cli(&[&args[..], &["--data-dir", data.to_str().unwrap()]].concat());
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(text.contains("--join") && text.contains("raft-cli members add-learner 1"), "{text}");
+}
+
 #[test]
 fn help_lists_the_exit_codes_and_succeeds() {
     let out = raft_cli(&["--help"]);

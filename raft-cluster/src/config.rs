@@ -129,12 +129,44 @@ pub struct NodeConfig {
     /// --enable-fault-injection` or TOML `enable_fault_injection = true`.
     #[serde(default)]
     pub enable_fault_injection: bool,
-    /// Start without bootstrapping (see `bootstrap.rs`): a new store
-    /// stays without voters until a leader adds this node (Admin
-    /// `AddLearner`) and replicates to it. `peers` then only tells where
-    /// the existing members can be reached.
+    /// Start on an empty data directory as a new member of an existing
+    /// cluster: no bootstrap, no membership; the node learns its
+    /// configuration from the leader and never votes before it is made a
+    /// voter (`raft-cli members add-learner`, then `promote`). Ignored when
+    /// the data directory was used before. `raft-cli node --join`.
     #[serde(default)]
     pub join: bool,
+    /// `new` (default): an empty data directory is bootstrapped unless a
+    /// configured peer reports that the cluster already exists. `existing`:
+    /// an empty data directory is never bootstrapped (start with `join`).
+    /// etcd's flag; `raft-cli node --initial-cluster-state`.
+    #[serde(default)]
+    pub initial_cluster_state: InitialClusterState,
+}
+
+/// Whether the cluster is being created (etcd's `--initial-cluster-state`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InitialClusterState {
+    /// The cluster is being created: an empty data directory may be
+    /// bootstrapped (after the start-up probe).
+    #[default]
+    New,
+    /// The cluster exists: an empty data directory is never bootstrapped.
+    Existing,
+}
+
+impl std::str::FromStr for InitialClusterState {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match s {
+            "new" => Ok(InitialClusterState::New),
+            "existing" => Ok(InitialClusterState::Existing),
+            other => {
+                Err(ConfigError::Parse(format!("initial cluster state {other:?}: expected \"new\" or \"existing\"")))
+            }
+        }
+    }
 }
 
 fn default_tick_ms() -> u64 {
@@ -166,6 +198,7 @@ impl NodeConfig {
             limits: Limits::default(),
             enable_fault_injection: false,
             join: false,
+            initial_cluster_state: InitialClusterState::New,
         }
     }
 

@@ -32,6 +32,34 @@ pub enum ClusterError {
         /// Node id from the config.
         expected_node: u64,
     },
+    /// The data directory is empty, yet the cluster already exists: this
+    /// node's directory was probably wiped. Bootstrapping it as a voter
+    /// could lose committed entries, so it must rejoin as a learner.
+    #[error(
+        "refusing to start node {node} on an empty data directory: the cluster already exists ({evidence}). \
+         If this node's data directory was wiped or replaced, it has lost the votes and entries it promised \
+         and must not vote until it has caught up. Run `raft-cli members remove {node}`, then \
+         `raft-cli members add-learner {node} ADDR`, then start this node again with --join, and once it \
+         has caught up `raft-cli members promote {node}`"
+    )]
+    RejoinRefused {
+        /// This node.
+        node: u64,
+        /// What the peers reported.
+        evidence: String,
+    },
+    /// `initial_cluster_state = "existing"` on an empty data directory
+    /// without `join`.
+    #[error(
+        "refusing to start node {node}: initial_cluster_state is \"existing\" but the data directory is empty, \
+         and an existing cluster is never bootstrapped again. Add the node as a learner (`raft-cli members \
+         add-learner {node} ADDR`; first `raft-cli members remove {node}` if it was a member) and start it with \
+         --join; then `raft-cli members promote {node}`"
+    )]
+    JoinRequired {
+        /// This node.
+        node: u64,
+    },
     /// The store failed (open, read, write).
     #[error("storage: {0}")]
     Storage(String),

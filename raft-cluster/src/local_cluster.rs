@@ -176,17 +176,31 @@ impl<M: NodeStateMachine> LocalCluster<M> {
     }
 
     async fn launch(&mut self, id: NodeId) -> Result<(), ClusterError> {
+        self.launch_with(id, false).await
+    }
+
+    /// Starts node `id`; with `probe` (gRPC clusters), an empty store is
+    /// bootstrapped only after the start-up probe of `crate::start_mode`.
+    async fn launch_with(&mut self, id: NodeId, probe: bool) -> Result<(), ClusterError> {
         let slot = self.slots.get_mut(&id).ok_or_else(|| unknown(id))?;
-        let transport: Arc<dyn Transport> = match &self.serve {
-            Some(_) => Arc::new(FilteredTransport::new(GrpcTransport::new(&slot.config)?, self.filter.clone())),
-            None => Arc::new(FilteredTransport::new(self.network.transport(), self.filter.clone())),
-        };
         let store = match &slot.store {
             Some(s) => Arc::clone(s),
             None => crate::open_disk_store(&slot.config)?,
         };
+        let transport: Arc<dyn Transport> = match &self.serve {
+            Some(_) => Arc::new(FilteredTransport::new(
+                GrpcTransport::new(&slot.config, store.incarnation())?,
+                self.filter.clone(),
+            )),
+            None => Arc::new(FilteredTransport::new(self.network.transport(), self.filter.clone())),
+        };
+        let fresh = store.identity().map_err(|e| ClusterError::Storage(e.to_string()))?.is_none();
+        let probe = match probe && fresh && self.serve.is_some() {
+            true => Some(crate::probe::probe_peers(&slot.config, crate::probe::PROBE_WAIT).await),
+            false => None,
+        };
         let parts = NodeParts { store, state_machine: (self.make_sm)(id), transport };
-        let node = Node::start(slot.config.clone(), parts).await?;
+        let node = Node::start_probed(slot.config.clone(), parts, probe.as_ref()).await?;
         if let Some(serve) = &self.serve {
             let listener = match slot.reserved.take() {
                 Some(l) => to_tokio(l)?,
@@ -424,6 +438,9 @@ impl<M: NodeStateMachine> LocalCluster<M> {
             .join("; ")
     }
 }
+
+#[path = "local_cluster_wipe.rs"]
+mod wipe;
 
 fn unknown(id: NodeId) -> ClusterError {
     invalid(&format!("no node {id} in this cluster"))

@@ -2,22 +2,41 @@
 //! clusters. A write is "durable" once it returns, so keeping the `Arc` across
 //! a simulated crash keeps exactly what was persisted.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use raft_core::{Entry, InitialState, LogIndex, MemStorage, Membership, Snapshot, Storage, StorageResult, Term};
+use raft_core::{
+    Entry, InitialState, LogIndex, MemStorage, Membership, NodeId, Snapshot, Storage, StorageResult, Term,
+};
 
 use crate::store::{NodeStore, PersistBatch, StoreFailure, StoreIdentity};
 
 /// An in-memory store built on raft-core's [`MemStorage`], with the input
 /// checks a real store makes (gaps are errors, not panics).
-#[derive(Default)]
 pub struct MemNodeStore {
     inner: MemStorage,
     identity: Mutex<Option<StoreIdentity>>,
+    /// Chosen at creation: keeping the `Arc` across a simulated crash keeps
+    /// it, a new store (a wiped directory) is a new incarnation.
+    incarnation: u64,
+    peer_incarnations: Mutex<BTreeMap<NodeId, u64>>,
+}
+
+impl Default for MemNodeStore {
+    fn default() -> Self {
+        // raft-storage's MemStore chose a fresh incarnation (OS randomness).
+        let incarnation = raft_storage::RaftStore::incarnation(&raft_storage::MemStore::new());
+        MemNodeStore {
+            inner: MemStorage::default(),
+            identity: Mutex::default(),
+            incarnation,
+            peer_incarnations: Mutex::default(),
+        }
+    }
 }
 
 impl MemNodeStore {
-    /// An empty, not yet bootstrapped store.
+    /// An empty, not yet bootstrapped store with a fresh incarnation.
     pub fn new() -> Self {
         Self::default()
     }
@@ -60,15 +79,40 @@ impl NodeStore for MemNodeStore {
         Ok(self.identity.lock().unwrap_or_else(|e| e.into_inner()).clone())
     }
 
-    fn bootstrap(&self, identity: &StoreIdentity, membership: Membership) -> Result<(), StoreFailure> {
+    fn record_identity(&self, identity: &StoreIdentity) -> Result<(), StoreFailure> {
         let mut id = self.identity.lock().unwrap_or_else(|e| e.into_inner());
         match &*id {
             Some(found) if found != identity => {
-                return Err(StoreFailure(format!("store belongs to {found:?}, not {identity:?}")))
+                Err(StoreFailure(format!("store belongs to {found:?}, not {identity:?}")))
             }
-            Some(_) => {}
-            None => *id = Some(identity.clone()),
+            Some(_) => Ok(()),
+            None => {
+                *id = Some(identity.clone());
+                Ok(())
+            }
         }
+    }
+
+    fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    fn peer_incarnations(&self) -> Result<BTreeMap<NodeId, u64>, StoreFailure> {
+        Ok(self.peer_incarnations.lock().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+
+    fn set_peer_incarnation(&self, peer: NodeId, incarnation: Option<u64>) -> Result<(), StoreFailure> {
+        let mut peers = self.peer_incarnations.lock().unwrap_or_else(|e| e.into_inner());
+        match incarnation {
+            Some(0) => return Err(StoreFailure("incarnation 0 cannot be remembered".into())),
+            Some(inc) => peers.insert(peer, inc),
+            None => peers.remove(&peer),
+        };
+        Ok(())
+    }
+
+    fn bootstrap(&self, identity: &StoreIdentity, membership: Membership) -> Result<(), StoreFailure> {
+        self.record_identity(identity)?;
         let snap = self.inner.snapshot().map_err(|e| StoreFailure(e.to_string()))?;
         let last = self.inner.last_index().map_err(|e| StoreFailure(e.to_string()))?;
         if snap.meta.membership.voters.is_empty() && last.0 == 0 {

@@ -20,6 +20,7 @@ use crate::error::ClusterError;
 use crate::event::{EventKind, NodeEvent};
 use crate::fsm::NodeStateMachine;
 use crate::runtime::config_log::ConfigLog;
+use crate::runtime::fence::IncarnationFence;
 use crate::runtime::inbound_snapshot::{InboundSnapshots, CHECKED_CAPACITY};
 use crate::runtime::local_snapshot::{LocalSnapshots, SNAPSHOT_DONE_CAPACITY};
 use crate::runtime::member_change::PendingChanges;
@@ -27,6 +28,7 @@ use crate::runtime::outbound_snapshot::snapshot_send_slots;
 use crate::runtime::peers::PeerDirectory;
 use crate::runtime::pending::{PendingReads, PendingWrites};
 use crate::runtime::task::{Inputs, NodeTask};
+use crate::start_mode::{decide, Probe, StartInputs, StartMode};
 use crate::status::NodeStatus;
 use crate::store::{NodeStore, SharedStore, StoreIdentity};
 use crate::transport::{MessageSink, Reporter, Transport};
@@ -78,12 +80,28 @@ impl<M: NodeStateMachine> Node<M> {
     /// Validates `config`, checks (or records) the store's identity,
     /// restores the state machine from the store's snapshot and spawns the
     /// node task. A brand-new store is bootstrapped with every configured
-    /// peer as a voter.
+    /// peer as a voter unless `config.join` (no membership) or
+    /// `initial_cluster_state = existing` (refused); see
+    /// [`crate::start_mode`]. No peer is asked: [`Node::start_probed`] is
+    /// the variant that acts on a start-up probe.
     pub async fn start(config: NodeConfig, parts: NodeParts<M>) -> Result<Self, ClusterError> {
+        Self::start_probed(config, parts, None).await
+    }
+
+    /// [`Node::start`], deciding the start mode with what `probe` learned
+    /// from the configured peers (a refusal is returned before anything is
+    /// recorded in the store).
+    pub async fn start_probed(
+        config: NodeConfig,
+        parts: NodeParts<M>,
+        probe: Option<&Probe>,
+    ) -> Result<Self, ClusterError> {
         config.validate()?;
         let NodeParts { store, mut state_machine, transport } = parts;
         let external_store_handles = Arc::strong_count(&store) - 1;
-        check_identity(&config, &*store)?;
+        let mode = check_identity(&config, &*store, probe)?;
+        let incarnation = store.incarnation();
+        let remembered = store.peer_incarnations().map_err(|e| ClusterError::Storage(e.to_string()))?;
         let snapshot = store.snapshot().map_err(|e| ClusterError::Storage(e.to_string()))?;
         if snapshot.meta.last_log_id.index > state_machine.applied_index() {
             state_machine.restore(&snapshot.meta, &snapshot.data).map_err(ClusterError::StateMachine)?;
@@ -127,12 +145,13 @@ impl<M: NodeStateMachine> Node<M> {
             inbound_snapshots: InboundSnapshots::new(state_machine_check, checked_tx),
             local_snapshots: LocalSnapshots::new(done_tx, snapshot.meta.last_log_id.index),
             snapshot_sends: snapshot_send_slots(),
+            fence: IncarnationFence::new(remembered),
             span: span.clone(),
         };
         let started = EventKind::Started { commit: task.raft.status().commit, applied: task.sm.applied_index() };
         task.emit(started);
         task.publish_status(true);
-        info!(parent: &span, snapshot = %snapshot.meta.last_log_id.index, "node starting");
+        info!(parent: &span, snapshot = %snapshot.meta.last_log_id.index, ?mode, incarnation = %format_args!("{incarnation:016x}"), "node starting");
         task.transport.attach(task.reporter.clone());
         let inputs = Inputs {
             peers: peer_rx,
@@ -146,7 +165,7 @@ impl<M: NodeStateMachine> Node<M> {
         let client = NodeClient { id, requests: req_tx, status: status_rx, events, timeout: config.request_timeout() };
         Ok(Node {
             client,
-            sink: MessageSink::new(id, peer_tx),
+            sink: MessageSink::new(id, incarnation, peer_tx),
             shutdown: ShutdownHandle(Arc::new(shutdown_tx)),
             task: handle,
             store: Arc::downgrade(&store),
@@ -226,12 +245,25 @@ async fn join(task: JoinHandle<Result<(), ClusterError>>) -> Result<(), ClusterE
     }
 }
 
-/// Refuses a store recorded for another cluster or node; bootstraps a store
-/// never used before with the configured voters and their addresses (a
-/// no-op for one that is, and skipped for a joining node).
-fn check_identity(config: &NodeConfig, store: &dyn NodeStore) -> Result<(), ClusterError> {
+/// Refuses a store recorded for another cluster or node; decides the start
+/// mode ([`crate::start_mode`]) and prepares the store for it: a bootstrap
+/// records the configured voters and their addresses, a join only the identity.
+fn check_identity(
+    config: &NodeConfig,
+    store: &dyn NodeStore,
+    probe: Option<&Probe>,
+) -> Result<StartMode, ClusterError> {
     let expected = StoreIdentity { cluster_id: config.cluster_id.clone(), node_id: config.id() };
-    if let Some(found) = store.identity().map_err(|e| ClusterError::Storage(e.to_string()))? {
+    let found = store.identity().map_err(|e| ClusterError::Storage(e.to_string()))?;
+    let inputs = StartInputs {
+        me: config.id(),
+        used_before: found.is_some(),
+        join: config.join,
+        initial_cluster_state: config.initial_cluster_state,
+        probe,
+    };
+    let mode = decide(&inputs)?;
+    if let Some(found) = found {
         if found != expected {
             return Err(ClusterError::IdentityMismatch {
                 path: config.data_dir.display().to_string(),
@@ -242,8 +274,21 @@ fn check_identity(config: &NodeConfig, store: &dyn NodeStore) -> Result<(), Clus
             });
         }
     }
-    let Some(initial) = crate::bootstrap::initial_membership(config) else { return Ok(()) };
-    store.bootstrap(&expected, initial).map_err(|e| ClusterError::Storage(format!("bootstrap: {e}")))
+    let storage = |e: crate::store::StoreFailure| ClusterError::Storage(format!("bootstrap: {e}"));
+    match mode {
+        // A restart never bootstraps: a used store without membership is a
+        // joining node that has not heard from its leader yet.
+        StartMode::Join | StartMode::Restart => store.record_identity(&expected).map_err(storage)?,
+        StartMode::Bootstrap => {
+            // Every configured peer, with its address (`bootstrap.rs`); a
+            // joining node is never in this mode (`start_mode`).
+            let initial = crate::bootstrap::initial_membership(config).ok_or_else(|| {
+                ClusterError::Config(crate::config::ConfigError::Invalid("a joining node cannot bootstrap".into()))
+            })?;
+            store.bootstrap(&expected, initial).map_err(storage)?
+        }
+    }
+    Ok(mode)
 }
 
 #[cfg(test)]

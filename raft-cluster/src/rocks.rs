@@ -1,9 +1,10 @@
 //! raft-storage's stores behind [`NodeStore`]: [`RocksStore`] for real
 //! nodes, [`MemStore`] for in-memory ones.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use raft_core::{LogIndex, Membership, Snapshot, SnapshotMeta, Storage};
+use raft_core::{LogIndex, Membership, NodeId, Snapshot, SnapshotMeta, Storage};
 use raft_storage::{Identity, MemStore, RaftStore, RocksStore, WriteBatch};
 
 use crate::config::NodeConfig;
@@ -53,12 +54,35 @@ macro_rules! node_store_for {
             }
 
             fn bootstrap(&self, identity: &StoreIdentity, membership: Membership) -> Result<(), StoreFailure> {
+                // Membership first, identity last: a crash in between leaves
+                // a store without identity, which the next start treats as
+                // never used (and bootstraps again, a no-op for the
+                // membership). The other order would leave a "used" store
+                // without voters, which a restart must not bootstrap (it
+                // cannot tell it from a joining node's).
                 let id = Identity::new(identity.cluster_id.clone(), identity.node_id);
-                RaftStore::ensure_identity(self, &id).map_err(fail)?;
-                if RaftStore::is_empty(self) {
+                id.validate().map_err(fail)?;
+                if RaftStore::identity(self).is_none() && RaftStore::is_empty(self) {
                     RaftStore::bootstrap(self, membership).map_err(fail)?;
                 }
-                Ok(())
+                RaftStore::ensure_identity(self, &id).map_err(fail)
+            }
+
+            fn record_identity(&self, identity: &StoreIdentity) -> Result<(), StoreFailure> {
+                let id = Identity::new(identity.cluster_id.clone(), identity.node_id);
+                RaftStore::ensure_identity(self, &id).map_err(fail)
+            }
+
+            fn incarnation(&self) -> u64 {
+                RaftStore::incarnation(self)
+            }
+
+            fn peer_incarnations(&self) -> Result<BTreeMap<NodeId, u64>, StoreFailure> {
+                Ok(RaftStore::peer_incarnations(self))
+            }
+
+            fn set_peer_incarnation(&self, peer: NodeId, incarnation: Option<u64>) -> Result<(), StoreFailure> {
+                RaftStore::set_peer_incarnation(self, peer, incarnation).map_err(fail)
             }
         }
     };

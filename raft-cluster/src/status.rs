@@ -53,6 +53,13 @@ pub struct NodeStatus {
     /// that long. A diagnostic (issue #17): anything near the election
     /// timeout costs a leader its followers.
     pub longest_stall: Duration,
+    /// This node's data directory incarnation (see `raft_storage`).
+    pub incarnation: u64,
+    /// The incarnation remembered for each peer it has heard from.
+    pub peer_incarnations: BTreeMap<NodeId, u64>,
+    /// Raft messages dropped because their sender's incarnation differed
+    /// from the remembered one (a wiped and restarted peer).
+    pub fenced_messages: u64,
 }
 
 impl NodeStatus {
@@ -77,6 +84,9 @@ impl NodeStatus {
             unreachable: Vec::new(),
             running: true,
             longest_stall: Duration::ZERO,
+            incarnation: 0,
+            peer_incarnations: BTreeMap::new(),
+            fenced_messages: 0,
         }
     }
 

@@ -6,6 +6,7 @@
 //! another clone of the same `Arc`. Dynamic dispatch costs nothing next to an
 //! fsync and keeps the runtime from being generic over the store.
 
+use std::collections::BTreeMap;
 use std::io::{Cursor, Read};
 use std::sync::Arc;
 
@@ -95,6 +96,17 @@ pub trait NodeStore: Storage + Send + Sync + 'static {
     /// state or membership the initial voters `membership`. A store that is
     /// already initialized keeps its state.
     fn bootstrap(&self, identity: &StoreIdentity, membership: Membership) -> Result<(), StoreFailure>;
+    /// Records `identity` (like [`NodeStore::bootstrap`]) but gives the
+    /// store no membership: a node joining an existing cluster learns its
+    /// configuration from the leader and never votes before that.
+    fn record_identity(&self, identity: &StoreIdentity) -> Result<(), StoreFailure>;
+    /// This data directory's incarnation: random, non-zero, created with
+    /// the directory, new after a wipe (see `raft_storage::fresh_incarnation`).
+    fn incarnation(&self) -> u64;
+    /// The incarnation remembered for each peer (first seen).
+    fn peer_incarnations(&self) -> Result<BTreeMap<NodeId, u64>, StoreFailure>;
+    /// Durably remembers `incarnation` for `peer`, or forgets it (`None`).
+    fn set_peer_incarnation(&self, peer: NodeId, incarnation: Option<u64>) -> Result<(), StoreFailure>;
     /// The current snapshot's meta, without its data. The default reads
     /// the data; stores that keep it on disk should not.
     fn snapshot_meta(&self) -> Result<SnapshotMeta, StoreFailure> {

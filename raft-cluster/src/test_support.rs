@@ -131,4 +131,22 @@ impl crate::store::NodeStore for CountingStore {
     ) -> Result<(), crate::store::StoreFailure> {
         self.inner.bootstrap(id, m)
     }
+    fn record_identity(&self, id: &crate::store::StoreIdentity) -> Result<(), crate::store::StoreFailure> {
+        self.inner.record_identity(id)
+    }
+    fn incarnation(&self) -> u64 {
+        self.inner.incarnation()
+    }
+    fn peer_incarnations(
+        &self,
+    ) -> Result<std::collections::BTreeMap<raft_core::NodeId, u64>, crate::store::StoreFailure> {
+        self.inner.peer_incarnations()
+    }
+    fn set_peer_incarnation(
+        &self,
+        peer: raft_core::NodeId,
+        incarnation: Option<u64>,
+    ) -> Result<(), crate::store::StoreFailure> {
+        self.inner.set_peer_incarnation(peer, incarnation)
+    }
 }

@@ -253,7 +253,7 @@ async fn a_peer_batch_for_a_stopped_node_is_refused_not_acknowledged() {
     let MessageRoute::Batch(m) = MessageRoute::from(msg) else { panic!("a heartbeat goes in a batch") };
     let addr = c.config(follower).unwrap().listen_addr.clone();
     let mut raw = PeerServiceClient::connect(format!("http://{addr}")).await.unwrap();
-    let batch = raft_rpc::pb::RaftBatch { cluster_id: "local".into(), messages: vec![m] };
+    let batch = raft_rpc::pb::RaftBatch { cluster_id: "local".into(), messages: vec![m], incarnation: 0 };
     let err = raw.send(batch).await.expect_err("a stopped node cannot have taken the message");
     assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
     assert!(err.message().contains("not delivered"), "{err:?}");

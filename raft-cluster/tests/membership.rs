@@ -253,7 +253,7 @@ async fn the_grpc_transport_holds_exactly_the_peers_it_is_given() {
     use raft_cluster::Transport;
     let peers = (1..=3).map(|i| PeerConfig { id: i, addr: format!("127.0.0.1:{}", 17000 + i) }).collect();
     let cfg = NodeConfig::new(1, "127.0.0.1:17001", peers, Default::default());
-    let transport = raft_cluster::GrpcTransport::new(&cfg).unwrap();
+    let transport = raft_cluster::GrpcTransport::new(&cfg, 1).unwrap();
     assert_eq!(transport.pool().peer_ids(), vec![NodeId(2), NodeId(3)], "the static peers at start");
     let next = [(NodeId(2), "127.0.0.1:17002".to_string()), (NodeId(4), "127.0.0.1:17004".to_string())].into();
     transport.set_peers(&next);

@@ -25,6 +25,10 @@ pub struct NodeStatus {
     pub last_index: LogIndex,
     /// Every member of its current configuration.
     pub members: Vec<MemberStatus>,
+    /// Its data directory's incarnation (0 if it did not say).
+    pub incarnation: u64,
+    /// The incarnation it remembers for each peer it has heard from.
+    pub peer_incarnations: Vec<(NodeId, u64)>,
 }
 
 /// One member as seen by the reporting node.

@@ -265,6 +265,8 @@ fn status_round_trips_and_rejects_unknown_role() {
                 next: Some(LogIndex(4)),
             },
         ],
+        incarnation: 0x1234_5678_9abc_def0,
+        peer_incarnations: vec![(NodeId(1), 11), (NodeId(4), 44)],
     };
     for role in [Role::Follower, Role::PreCandidate, Role::Candidate, Role::Leader] {
         let s = NodeStatus { role, ..s.clone() };

@@ -159,7 +159,7 @@ async fn queue_to_a_dead_peer_drops_instead_of_growing() {
 
 fn batch(cluster: &str, m: Message) -> pb::RaftBatch {
     let MessageRoute::Batch(p) = MessageRoute::from(m) else { unreachable!("not a snapshot") };
-    pb::RaftBatch { cluster_id: cluster.into(), messages: vec![p] }
+    pb::RaftBatch { cluster_id: cluster.into(), messages: vec![p], incarnation: 0 }
 }
 
 #[tokio::test]

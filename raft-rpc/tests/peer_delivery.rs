@@ -45,7 +45,7 @@ fn batch(msgs: impl IntoIterator<Item = Message>) -> pb::RaftBatch {
             MessageRoute::Snapshot(_) => unreachable!("heartbeats only"),
         })
         .collect();
-    pb::RaftBatch { cluster_id: CLUSTER.into(), messages }
+    pb::RaftBatch { cluster_id: CLUSTER.into(), messages, incarnation: 0 }
 }
 
 fn snapshot_to_2() -> Message {

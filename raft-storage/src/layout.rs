@@ -40,6 +40,24 @@ pub const HARD_STATE_KEY: &[u8] = b"hard_state";
 pub const SNAPSHOT_KEY: &[u8] = b"snapshot";
 /// Key of the sealed `Identity`.
 pub const IDENTITY_KEY: &[u8] = b"identity";
+/// Key of the sealed incarnation (a non-zero `u64`) of this data directory.
+pub const INCARNATION_KEY: &[u8] = b"incarnation";
+/// Prefix of the sealed incarnations remembered for peers; the peer's id
+/// follows as a big-endian `u64`.
+pub const PEER_INCARNATION_PREFIX: &[u8] = b"peer_incarnation/";
+
+/// The key under which the incarnation of peer `id` is remembered.
+pub fn peer_incarnation_key(id: u64) -> Vec<u8> {
+    let mut key = PEER_INCARNATION_PREFIX.to_vec();
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+/// The peer id of a [`peer_incarnation_key`]; `None` for any other key.
+pub fn parse_peer_incarnation_key(key: &[u8]) -> Option<u64> {
+    let id = key.strip_prefix(PEER_INCARNATION_PREFIX)?;
+    Some(u64::from_be_bytes(id.try_into().ok()?))
+}
 
 /// Bytes of the seal in front of every sealed value.
 pub const SEAL_LEN: usize = 4;

@@ -40,6 +40,7 @@
 mod batch;
 mod error;
 mod identity;
+mod incarnation;
 pub mod layout;
 mod mem_store;
 mod rocks_open;
@@ -57,6 +58,7 @@ mod conformance_tests;
 pub use batch::WriteBatch;
 pub use error::StoreError;
 pub use identity::{Identity, MAX_CLUSTER_ID_LEN};
+pub use incarnation::{fresh_incarnation, PeerIncarnations};
 pub use mem_store::MemStore;
 pub use rocks_store::RocksStore;
 pub use snapshot_reader::SnapshotReader;

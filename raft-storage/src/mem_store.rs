@@ -4,13 +4,14 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use raft_core::{
-    Entry, HardState, InitialState, LogId, LogIndex, MemStorage, Membership, Snapshot, SnapshotMeta, Storage,
+    Entry, HardState, InitialState, LogId, LogIndex, MemStorage, Membership, NodeId, Snapshot, SnapshotMeta, Storage,
     StorageResult, Term,
 };
 
 use crate::batch::{LogBounds, WriteBatch};
 use crate::error::StoreError;
 use crate::identity::Identity;
+use crate::incarnation::{fresh_incarnation, PeerIncarnations};
 use crate::store::RaftStore;
 
 /// An in-memory [`RaftStore`] that validates writes exactly as
@@ -18,16 +19,44 @@ use crate::store::RaftStore;
 /// nothing across a process restart. Cloning shares the data, like
 /// [`MemStorage`]; [`MemStore::deep_clone`] copies it (what survives a
 /// simulated crash).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct MemStore {
     storage: MemStorage,
     /// Serializes writers, so validation and application see the same state.
     writer: Arc<Mutex<()>>,
     identity: Arc<Mutex<Option<Identity>>>,
+    /// Chosen when the store is created; a deep clone (what survives a
+    /// simulated crash) keeps it, a new store is a new incarnation.
+    incarnation: u64,
+    peer_incarnations: Arc<Mutex<PeerIncarnations>>,
+}
+
+impl Default for MemStore {
+    fn default() -> Self {
+        MemStore {
+            storage: MemStorage::default(),
+            writer: Arc::default(),
+            identity: Arc::default(),
+            incarnation: memory_incarnation(),
+            peer_incarnations: Arc::default(),
+        }
+    }
+}
+
+/// A fresh incarnation for a memory store, which cannot report an error at
+/// creation: without OS randomness, the time mixed with a per-process
+/// counter still differs between the stores of a process.
+fn memory_incarnation() -> u64 {
+    static CREATED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    fresh_incarnation().unwrap_or_else(|_| {
+        let n = CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        (nanos as u64).rotate_left(17) ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1
+    })
 }
 
 impl MemStore {
-    /// An empty store.
+    /// An empty store with a fresh incarnation.
     pub fn new() -> Self {
         MemStore::default()
     }
@@ -43,6 +72,8 @@ impl MemStore {
             storage: self.storage.deep_clone(),
             writer: Arc::default(),
             identity: Arc::new(Mutex::new(self.identity.lock().unwrap_or_else(|e| e.into_inner()).clone())),
+            incarnation: self.incarnation,
+            peer_incarnations: Arc::new(Mutex::new(self.peer_incarnations())),
         }
     }
 
@@ -175,6 +206,24 @@ impl RaftStore for MemStore {
         if identity.check_against(stored.as_ref())? {
             *stored = Some(identity.clone());
         }
+        Ok(())
+    }
+
+    fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    fn peer_incarnations(&self) -> PeerIncarnations {
+        self.peer_incarnations.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set_peer_incarnation(&self, peer: NodeId, incarnation: Option<u64>) -> Result<(), StoreError> {
+        let mut peers = self.peer_incarnations.lock().unwrap_or_else(|e| e.into_inner());
+        match incarnation {
+            Some(0) => return Err(StoreError::Backend("incarnation 0 cannot be remembered".into())),
+            Some(inc) => peers.insert(peer, inc),
+            None => peers.remove(&peer),
+        };
         Ok(())
     }
 }

@@ -96,7 +96,9 @@ pub(crate) fn load_state(db: &DB) -> Result<Cached, StoreError> {
     if last_index > snap.index {
         check_first_key(db, snap.index.next())?;
     }
-    Ok(Cached { hard_state, snapshot, last_index, last_term, identity })
+    let incarnation = crate::incarnation::load_or_create(db)?;
+    let peer_incarnations = crate::incarnation::load_peers(db)?;
+    Ok(Cached { hard_state, snapshot, last_index, last_term, identity, incarnation, peer_incarnations })
 }
 
 fn read_meta<T: serde::de::DeserializeOwned>(

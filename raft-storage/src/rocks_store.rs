@@ -10,6 +10,7 @@ use rocksdb::{ReadOptions, WriteOptions, DB};
 use crate::batch::LogBounds;
 use crate::error::StoreError;
 use crate::identity::Identity;
+use crate::incarnation::PeerIncarnations;
 use crate::layout::{log_key, parse_log_key, CF_LOG, CF_META, DB_DIR, SNAPSHOT_DIR};
 use crate::rocks_open::{check_format, decode_entry, load_state, open_db};
 use crate::snapshot_files::{SnapshotFiles, SnapshotRecord};
@@ -43,6 +44,10 @@ pub(crate) struct Cached {
     /// The term at `last_index`.
     pub last_term: Term,
     pub identity: Option<Identity>,
+    /// This data directory's incarnation (never 0).
+    pub incarnation: u64,
+    /// Incarnations remembered for peers.
+    pub peer_incarnations: PeerIncarnations,
 }
 
 impl Cached {

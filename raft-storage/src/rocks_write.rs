@@ -1,12 +1,13 @@
 //! The write side of [`RocksStore`]: every change is one RocksDB
 //! `WriteBatch`, so a crash leaves the old state or the new one.
 
-use raft_core::{HardState, LogId, LogIndex, Membership, Snapshot, SnapshotMeta, Term};
+use raft_core::{HardState, LogId, LogIndex, Membership, NodeId, Snapshot, SnapshotMeta, Term};
 
 use crate::batch::{Plan, WriteBatch};
 use crate::error::StoreError;
 use crate::identity::Identity;
-use crate::layout::{log_key, seal, HARD_STATE_KEY, IDENTITY_KEY, SNAPSHOT_KEY};
+use crate::incarnation::PeerIncarnations;
+use crate::layout::{log_key, peer_incarnation_key, seal, HARD_STATE_KEY, IDENTITY_KEY, SNAPSHOT_KEY};
 use crate::rocks_store::{Cached, RocksStore};
 use crate::snapshot_files::SnapshotRecord;
 use crate::store::RaftStore;
@@ -189,6 +190,34 @@ impl RaftStore for RocksStore {
         wb.put_cf(self.cf_meta(), IDENTITY_KEY, seal(IDENTITY_KEY, identity)?);
         self.commit(wb, true)?;
         self.write_state().identity = Some(identity.clone());
+        Ok(())
+    }
+
+    fn incarnation(&self) -> u64 {
+        self.read_state().incarnation
+    }
+
+    fn peer_incarnations(&self) -> PeerIncarnations {
+        self.read_state().peer_incarnations.clone()
+    }
+
+    fn set_peer_incarnation(&self, peer: NodeId, incarnation: Option<u64>) -> Result<(), StoreError> {
+        if incarnation == Some(0) {
+            return Err(StoreError::Backend("incarnation 0 cannot be remembered".into()));
+        }
+        let _writer = self.lock_writer();
+        let key = peer_incarnation_key(peer.0);
+        let mut wb = rocksdb::WriteBatch::default();
+        match incarnation {
+            Some(inc) => wb.put_cf(self.cf_meta(), &key, seal(&key, &inc)?),
+            None => wb.delete_cf(self.cf_meta(), &key),
+        }
+        self.commit(wb, true)?;
+        let peers = &mut self.write_state().peer_incarnations;
+        match incarnation {
+            Some(inc) => peers.insert(peer, inc),
+            None => peers.remove(&peer),
+        };
         Ok(())
     }
 }

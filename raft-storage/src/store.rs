@@ -1,11 +1,12 @@
 //! [`RaftStore`]: the write side that goes with the core's read-only
 //! [`raft_core::Storage`].
 
-use raft_core::{LogIndex, Membership, Snapshot, Storage};
+use raft_core::{LogIndex, Membership, NodeId, Snapshot, Storage};
 
 use crate::batch::WriteBatch;
 use crate::error::StoreError;
 use crate::identity::Identity;
+use crate::incarnation::PeerIncarnations;
 
 /// Durable storage a runtime writes a node's state to. All methods take
 /// `&self` (implementations lock internally) so one handle can be shared by
@@ -47,4 +48,17 @@ pub trait RaftStore: Storage + Send + Sync + 'static {
     /// Records `identity` if none is recorded yet (durably), succeeds if the
     /// same one is recorded, and fails with `IdentityMismatch` otherwise.
     fn ensure_identity(&self, identity: &Identity) -> Result<(), StoreError>;
+
+    /// This data directory's incarnation: random, non-zero, created with
+    /// the directory and durable before the store was handed out. A wiped
+    /// and recreated directory gets a new one (see `crate::incarnation`).
+    fn incarnation(&self) -> u64;
+
+    /// The incarnations remembered for peers (first seen, see
+    /// [`RaftStore::set_peer_incarnation`]).
+    fn peer_incarnations(&self) -> PeerIncarnations;
+
+    /// Durably remembers `incarnation` for `peer`, or forgets the peer's
+    /// (`None`, when it left the configuration).
+    fn set_peer_incarnation(&self, peer: NodeId, incarnation: Option<u64>) -> Result<(), StoreError>;
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Context};
 use clap::Args;
-use raft_cluster::{NodeConfig, PeerConfig};
+use raft_cluster::{InitialClusterState, NodeConfig, PeerConfig};
 
 use crate::exit::{CliError, CliResult};
 use crate::logging::LogFormat;
@@ -54,6 +54,17 @@ pub struct NodeArgs {
     /// refuses it with PERMISSION_DENIED).
     #[arg(long)]
     pub enable_fault_injection: bool,
+    /// Start on an empty data directory as a new member of an existing
+    /// cluster (after `raft-cli members add-learner ID ADDR`): no bootstrap,
+    /// and no vote until `raft-cli members promote ID`. Use it for a node
+    /// whose data directory was wiped or replaced.
+    #[arg(long)]
+    pub join: bool,
+    /// `new` (default): an empty data directory is bootstrapped unless a
+    /// configured peer reports that the cluster exists. `existing`: never
+    /// bootstrap an empty data directory (use --join).
+    #[arg(long, value_name = "new|existing")]
+    pub initial_cluster_state: Option<InitialClusterState>,
     /// Log line format (filter with RUST_LOG, e.g. RUST_LOG=debug or RUST_LOG=raft_core=trace).
     #[arg(long, value_enum, default_value_t)]
     pub log_format: LogFormat,
@@ -123,6 +134,12 @@ impl NodeArgs {
         if self.enable_fault_injection {
             c.enable_fault_injection = true;
         }
+        if self.join {
+            c.join = true;
+        }
+        if let Some(state) = self.initial_cluster_state {
+            c.initial_cluster_state = state;
+        }
         Ok(())
     }
 }
@@ -177,6 +194,21 @@ mod tests {
         let c = a.resolve().unwrap();
         assert_eq!((c.node_id, c.listen_addr.as_str(), c.election_ticks), (2, "127.0.0.1:7002", 20));
         assert_eq!(c.data_dir, PathBuf::from("data/1"), "values without a flag come from the file");
+    }
+
+    #[test]
+    fn join_and_initial_cluster_state_reach_the_config() {
+        let base = format!("--id 1 --listen 127.0.0.1:7001 {PEERS} --data-dir d");
+        let c = parse(&base).resolve().unwrap();
+        assert!(!c.join);
+        assert_eq!(c.initial_cluster_state, InitialClusterState::New);
+        let c = parse(&format!("{base} --join --initial-cluster-state existing")).resolve().unwrap();
+        assert!(c.join);
+        assert_eq!(c.initial_cluster_state, InitialClusterState::Existing);
+        assert!(Wrap::try_parse_from(
+            std::iter::once("node").chain(format!("{base} --initial-cluster-state old").split_whitespace())
+        )
+        .is_err());
     }
 
     #[test]

@@ -2,21 +2,29 @@
 //! wiring (RocksDB or memory store, KV state machine, gRPC server and peer
 //! pool).
 
-use anyhow::Context;
-use raft_cluster::{start_grpc_node, GrpcNode, NodeConfig, ShutdownHandle};
+use raft_cluster::{start_grpc_node, ClusterError, GrpcNode, NodeConfig, ShutdownHandle};
+
+use crate::exit::{CliError, CliResult};
 
 /// A running node and the means to stop it.
 pub struct Handle {
     node: GrpcNode,
 }
 
-/// Opens the store, starts the node and its gRPC services.
-pub async fn start(config: NodeConfig, in_memory: bool) -> anyhow::Result<Handle> {
+/// Opens the store, starts the node and its gRPC services. A refusal to
+/// bootstrap an empty data directory of an existing cluster exits with
+/// code 4 (`Exit::RejoinRequired`).
+pub async fn start(config: NodeConfig, in_memory: bool) -> CliResult<Handle> {
     let (id, dir) = (config.node_id, config.data_dir.clone());
-    let node = start_grpc_node(config, in_memory)
-        .await
-        .with_context(|| format!("node {id} could not start (data dir {})", dir.display()))?;
-    Ok(Handle { node })
+    match start_grpc_node(config, in_memory).await {
+        Ok(node) => Ok(Handle { node }),
+        Err(e @ (ClusterError::RejoinRefused { .. } | ClusterError::JoinRequired { .. })) => {
+            Err(CliError::rejoin_required(anyhow::Error::from(e).context(format!("node {id} refused to start"))))
+        }
+        Err(e) => Err(CliError::from(
+            anyhow::Error::from(e).context(format!("node {id} could not start (data dir {})", dir.display())),
+        )),
+    }
 }
 
 impl Handle {

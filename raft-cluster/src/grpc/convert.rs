@@ -133,6 +133,8 @@ pub(crate) fn status(s: &NodeStatus, config: &NodeConfig) -> raft_rpc::NodeStatu
         first_index: s.first_index,
         last_index: s.last_index,
         members,
+        incarnation: s.incarnation,
+        peer_incarnations: s.peer_incarnations.iter().map(|(id, inc)| (*id, *inc)).collect(),
     }
 }
 

@@ -22,6 +22,8 @@ use crate::config::NodeConfig;
 use crate::error::ClusterError;
 use crate::event::NodeEvent;
 use crate::node::{Node, NodeParts, ShutdownHandle};
+use crate::probe::{probe_peers, PROBE_WAIT};
+use crate::start_mode::needs_probe;
 use crate::store::NodeStore;
 use crate::transport::{FilteredTransport, LinkFilter, Transport};
 
@@ -44,7 +46,10 @@ impl GrpcNode {
         Self::start_with_listener(config, store, listener, None).await
     }
 
-    /// Starts the node on an already bound listener. Outgoing messages pass
+    /// Starts the node on an already bound listener. An empty data
+    /// directory is bootstrapped only after probing the configured peers
+    /// (see [`crate::start_mode`]); a refusal is returned as
+    /// [`ClusterError::RejoinRefused`] or [`ClusterError::JoinRequired`]. Outgoing messages pass
     /// through `filter` when given (a test cluster's shared rules), else
     /// through a filter of the node's own; either way `SetPartition` edits
     /// this node's blocked set in it.
@@ -56,11 +61,17 @@ impl GrpcNode {
     ) -> Result<Self, ClusterError> {
         let local_addr = listener.local_addr().map_err(|e| ClusterError::Transport(e.to_string()))?;
         let filter = filter.unwrap_or_default();
-        let grpc = GrpcTransport::new(&config)?;
+        let grpc = GrpcTransport::new(&config, store.incarnation())?;
         let transport: Arc<dyn Transport> = Arc::new(FilteredTransport::new(grpc, filter.clone()));
         let kv_limits = KvLimits::default();
+        let used_before = store.identity().map_err(|e| ClusterError::Storage(e.to_string()))?.is_some();
+        let probe = if needs_probe(used_before, config.join, config.initial_cluster_state) {
+            Some(probe_peers(&config, PROBE_WAIT).await)
+        } else {
+            None
+        };
         let parts = NodeParts { store, state_machine: KvStore::default(), transport };
-        let node = Node::start(config.clone(), parts).await?;
+        let node = Node::start_probed(config.clone(), parts, probe.as_ref()).await?;
         let server = RpcServer::start(&node, &config, listener, kv_limits, filter.clone())?;
         Ok(GrpcNode { node, server, local_addr, filter })
     }

@@ -151,13 +151,13 @@ struct NodeInbox {
 }
 
 impl PeerInbox for NodeInbox {
-    fn deliver(&self, msg: Message, wait: Duration) -> BoxFuture<'_, Result<(), PeerRefusal>> {
+    fn deliver(&self, msg: Message, incarnation: u64, wait: Duration) -> BoxFuture<'_, Result<(), PeerRefusal>> {
         Box::pin(async move {
             if self.filter.is_blocked(self.me, msg.from) {
                 trace!(from = %msg.from, "partition: inbound peer message refused");
                 return Err(PeerRefusal::Blocked);
             }
-            self.sink.deliver_within(msg, wait).await.map_err(|e| {
+            self.sink.deliver_within(msg, incarnation, wait).await.map_err(|e| {
                 debug!(error = %e, "inbound peer message not delivered; the sender is told");
                 match e {
                     DeliverError::Full => PeerRefusal::Full,

@@ -28,8 +28,10 @@ pub struct GrpcTransport {
 impl GrpcTransport {
     /// A pool with a link to every peer of `config` except the node itself.
     /// Connections are made lazily, on the first message.
-    pub fn new(config: &NodeConfig) -> Result<Self, ClusterError> {
-        let peer_config = raft_rpc::PeerConfig::new(config.cluster_id.clone());
+    /// Every batch is stamped with `incarnation`, the node's own.
+    pub fn new(config: &NodeConfig, incarnation: u64) -> Result<Self, ClusterError> {
+        let mut peer_config = raft_rpc::PeerConfig::new(config.cluster_id.clone());
+        peer_config.incarnation = incarnation;
         let (pool, reports) = PeerPool::new(peer_config, POOL_REPORT_CAPACITY);
         for p in config.peers.iter().filter(|p| p.id != config.node_id) {
             pool.set_peer(NodeId(p.id), &p.addr).map_err(|e| ClusterError::Transport(e.to_string()))?;

@@ -75,6 +75,8 @@ impl<M: NodeStateMachine> NodeTask<M> {
         let reason = match &e {
             ProposeError::MembershipChangePending { .. } => RefusalReason::Pending,
             ProposeError::NotCommittedInTerm { .. } => RefusalReason::NotCommittedInTerm,
+            // The learner is too far behind to vote yet: wait and retry.
+            ProposeError::NotCaughtUp { .. } => RefusalReason::Lagging,
             // The transferee is about to lead: send the caller there.
             &ProposeError::TransferInProgress { to } => {
                 let leader_addr = self.peers.addr_of(to).map(str::to_string);

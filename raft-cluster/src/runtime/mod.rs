@@ -10,6 +10,8 @@
 
 mod apply;
 pub(crate) mod config_log;
+pub(crate) mod fence;
+mod fencing;
 pub(crate) mod inbound_snapshot;
 pub(crate) mod local_snapshot;
 pub(crate) mod member_change;

@@ -26,6 +26,7 @@ use tokio::time::{interval, MissedTickBehavior};
 use tracing::{debug, info, Span};
 
 use super::config_log::ConfigLog;
+use super::fence::IncarnationFence;
 use super::inbound_snapshot::{Checked, InboundSnapshots};
 use super::local_snapshot::{LocalSnapshots, SnapshotDone};
 use super::member_change::PendingChanges;
@@ -45,7 +46,8 @@ const STALL_WARNING: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The receiving ends the task reads from.
 pub(crate) struct Inputs<M: NodeStateMachine> {
-    pub(crate) peers: mpsc::Receiver<Message>,
+    /// Peer messages with the sender's incarnation (0: unstamped).
+    pub(crate) peers: mpsc::Receiver<(Message, u64)>,
     pub(crate) requests: mpsc::Receiver<Request<M>>,
     pub(crate) reports: mpsc::Receiver<Report>,
     /// Snapshots from the leader whose check finished.
@@ -92,6 +94,8 @@ pub(crate) struct NodeTask<M: NodeStateMachine> {
     pub(crate) local_snapshots: LocalSnapshots,
     /// Slots of outgoing snapshot transfers (`MAX_CONCURRENT_SNAPSHOT_SENDS`).
     pub(crate) snapshot_sends: Arc<tokio::sync::Semaphore>,
+    /// Drops traffic from wiped-and-restarted peers (see `fence`).
+    pub(crate) fence: IncarnationFence,
     pub(crate) span: Span,
 }
 
@@ -143,7 +147,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
                     }
                 }
                 _ = ticker.tick() => self.raft.tick(),
-                Some(msg) = inputs.peers.recv() => self.step(msg)?,
+                Some((msg, inc)) = inputs.peers.recv() => self.step_stamped(msg, inc)?,
                 Some(req) = inputs.requests.recv() => self.handle_request(req),
                 Some(report) = inputs.reports.recv() => self.handle_report(report),
                 Some(checked) = inputs.checked.recv() => self.on_snapshot_checked(checked)?,
@@ -155,6 +159,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
                 self.handle_ready().await?;
             }
             self.sync_peers();
+            self.forget_departed()?;
             self.note_turn(woke.elapsed());
             self.publish_status(true);
         }
@@ -183,7 +188,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
         }
         for _ in 0..self.config.limits.max_queued_messages {
             match inputs.peers.try_recv() {
-                Ok(msg) => self.step(msg)?,
+                Ok((msg, inc)) => self.step_stamped(msg, inc)?,
                 Err(_) => break,
             }
         }
@@ -193,7 +198,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
         Ok(())
     }
 
-    fn step(&mut self, msg: Message) -> Result<(), ClusterError> {
+    pub(crate) fn step(&mut self, msg: Message) -> Result<(), ClusterError> {
         if self.down.remove(&msg.from) {
             self.emit(EventKind::PeerUp { peer: msg.from });
         }
@@ -292,6 +297,9 @@ impl<M: NodeStateMachine> NodeTask<M> {
             unreachable: self.down.iter().copied().collect(),
             running,
             longest_stall: self.longest_stall,
+            incarnation: self.store.incarnation(),
+            peer_incarnations: self.fence.known().clone(),
+            fenced_messages: self.fence.dropped_total(),
         };
         self.status.send_if_modified(|old| {
             let changed = *old != status;

@@ -51,8 +51,10 @@ impl Transport for LocalTransport {
     fn send(&self, msg: Message, report: &Reporter) {
         let to = msg.to;
         let is_snapshot = matches!(msg.body, MessageBody::InstallSnapshot(_));
+        // Stamped with the sender's incarnation, as the gRPC transport does.
+        let incarnation = self.net.sink(msg.from).map_or(0, |s| s.incarnation());
         let delivered = match self.net.sink(to) {
-            Some(sink) => sink.deliver(msg).is_ok(),
+            Some(sink) => sink.deliver_stamped(msg, incarnation).is_ok(),
             None => false,
         };
         if is_snapshot {

@@ -161,15 +161,20 @@ pub enum DeliverError {
 
 /// The entry point for a node's inbound peer messages; the gRPC server and
 /// [`LocalNetwork`] hold clones.
+///
+/// Every message travels with its sender's incarnation (0: not stamped),
+/// which the node checks against the one it remembers for the sender
+/// (`runtime/fence.rs`).
 #[derive(Clone, Debug)]
 pub struct MessageSink {
     node: NodeId,
-    tx: mpsc::Sender<Message>,
+    incarnation: u64,
+    tx: mpsc::Sender<(Message, u64)>,
 }
 
 impl MessageSink {
-    pub(crate) fn new(node: NodeId, tx: mpsc::Sender<Message>) -> Self {
-        MessageSink { node, tx }
+    pub(crate) fn new(node: NodeId, incarnation: u64, tx: mpsc::Sender<(Message, u64)>) -> Self {
+        MessageSink { node, incarnation, tx }
     }
 
     /// The node this sink feeds.
@@ -177,24 +182,42 @@ impl MessageSink {
         self.node
     }
 
-    /// Hands `msg` to the node without waiting.
+    /// The incarnation of the node this sink feeds (what it stamps on the
+    /// messages it sends).
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// Hands `msg` to the node without waiting, unstamped.
     pub fn deliver(&self, msg: Message) -> Result<(), DeliverError> {
+        self.deliver_stamped(msg, 0)
+    }
+
+    /// Hands `msg`, sent by incarnation `incarnation` of `msg.from`, to the
+    /// node without waiting.
+    pub fn deliver_stamped(&self, msg: Message, incarnation: u64) -> Result<(), DeliverError> {
         if msg.to != self.node {
             return Err(DeliverError::WrongNode { to: msg.to, node: self.node });
         }
-        self.tx.try_send(msg).map_err(|e| match e {
+        self.tx.try_send((msg, incarnation)).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => DeliverError::Full,
             mpsc::error::TrySendError::Closed(_) => DeliverError::Stopped,
         })
     }
 
-    /// Hands `msg` to the node, waiting at most `wait` for room in its
-    /// inbox; `Ok` only once the message is in it.
-    pub async fn deliver_within(&self, msg: Message, wait: std::time::Duration) -> Result<(), DeliverError> {
+    /// Hands `msg` (sent by incarnation `incarnation` of `msg.from`) to the
+    /// node, waiting at most `wait` for room in its inbox; `Ok` only once
+    /// the message is in it.
+    pub async fn deliver_within(
+        &self,
+        msg: Message,
+        incarnation: u64,
+        wait: std::time::Duration,
+    ) -> Result<(), DeliverError> {
         if msg.to != self.node {
             return Err(DeliverError::WrongNode { to: msg.to, node: self.node });
         }
-        self.tx.send_timeout(msg, wait).await.map_err(|e| match e {
+        self.tx.send_timeout((msg, incarnation), wait).await.map_err(|e| match e {
             mpsc::error::SendTimeoutError::Timeout(_) => DeliverError::Full,
             mpsc::error::SendTimeoutError::Closed(_) => DeliverError::Stopped,
         })

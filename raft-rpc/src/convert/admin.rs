@@ -55,6 +55,12 @@ impl From<NodeStatus> for pb::StatusResponse {
             first_index: s.first_index.0,
             last_index: s.last_index.0,
             members,
+            incarnation: s.incarnation,
+            peer_incarnations: s
+                .peer_incarnations
+                .into_iter()
+                .map(|(id, incarnation)| pb::PeerIncarnation { id: id.0, incarnation })
+                .collect(),
         }
     }
 }
@@ -87,6 +93,12 @@ impl TryFrom<pb::StatusResponse> for NodeStatus {
             first_index: index(s.first_index, "status.first_index")?,
             last_index: index(s.last_index, "status.last_index")?,
             members,
+            incarnation: s.incarnation,
+            peer_incarnations: s
+                .peer_incarnations
+                .into_iter()
+                .map(|p| Ok((node_id(p.id, "peer_incarnation.id")?, p.incarnation)))
+                .collect::<Result<Vec<_>, ConvertError>>()?,
         })
     }
 }

@@ -25,6 +25,8 @@ use queue::PeerQueue;
 pub struct PeerConfig {
     /// Stamped on every batch and snapshot chunk.
     pub cluster_id: String,
+    /// The sending node's incarnation, stamped on every batch (0: none).
+    pub incarnation: u64,
     /// Messages queued per peer before the oldest is dropped. Default 1024.
     pub queue_capacity: usize,
     /// Messages per `Send` batch. Default 256.
@@ -53,6 +55,7 @@ impl PeerConfig {
     pub fn new(cluster_id: impl Into<String>) -> Self {
         PeerConfig {
             cluster_id: cluster_id.into(),
+            incarnation: 0,
             queue_capacity: 1024,
             max_batch_messages: 256,
             max_batch_bytes: 4 << 20,

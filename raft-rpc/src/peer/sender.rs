@@ -38,7 +38,11 @@ pub(crate) async fn run(link: Arc<PeerLink>, config: Arc<PeerConfig>, reports: m
             continue;
         }
         let n = messages.len() as u64;
-        let mut request = Request::new(pb::RaftBatch { cluster_id: config.cluster_id.clone(), messages });
+        let mut request = Request::new(pb::RaftBatch {
+            cluster_id: config.cluster_id.clone(),
+            messages,
+            incarnation: config.incarnation,
+        });
         request.set_timeout(config.rpc_timeout);
         let result = tokio::time::timeout(config.rpc_timeout, client.send(request)).await;
         match result {

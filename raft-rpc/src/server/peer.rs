@@ -61,7 +61,7 @@ impl PeerService for PeerHandler {
         // is harmless: Raft messages are idempotent.
         let wait = self.shared.limits().peer_enqueue_timeout;
         for msg in messages {
-            self.shared.deliver_peer(msg, wait).await?;
+            self.shared.deliver_peer(msg, batch.incarnation, wait).await?;
         }
         Ok(Response::new(pb::Ack {}))
     }
@@ -84,7 +84,9 @@ impl PeerService for PeerHandler {
         let msg = assembler.finish()?;
         self.check_recipient(&msg)?;
         tracing::debug!(from = %msg.from, bytes = msg.size_bytes(), "snapshot received");
-        self.shared.deliver_peer(msg, self.shared.limits().request_timeout).await?;
+        // Unstamped: only a leader sends snapshots, and a fenced node's
+        // votes never count, so it cannot become one.
+        self.shared.deliver_peer(msg, 0, self.shared.limits().request_timeout).await?;
         Ok(Response::new(pb::Ack {}))
     }
 }

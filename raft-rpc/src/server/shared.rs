@@ -39,13 +39,16 @@ pub enum PeerRefusal {
 pub trait PeerInbox: Send + Sync + fmt::Debug + 'static {
     /// Puts `msg` (validated, addressed to this node; InstallSnapshot
     /// messages arrive reassembled) into the inbox, waiting at most `wait`
-    /// for room. `Ok` only once the message is in the inbox.
-    fn deliver(&self, msg: Message, wait: Duration) -> BoxFuture<'_, Result<(), PeerRefusal>>;
+    /// for room. `Ok` only once the message is in the inbox. `incarnation`
+    /// is the sender's, as stamped on its batch (0: not stamped, and for
+    /// snapshot streams, which carry none).
+    fn deliver(&self, msg: Message, incarnation: u64, wait: Duration) -> BoxFuture<'_, Result<(), PeerRefusal>>;
 }
 
-/// A plain channel is an inbox (tests, simple runtimes).
+/// A plain channel is an inbox (tests, simple runtimes); it ignores
+/// incarnations.
 impl PeerInbox for mpsc::Sender<Message> {
-    fn deliver(&self, msg: Message, wait: Duration) -> BoxFuture<'_, Result<(), PeerRefusal>> {
+    fn deliver(&self, msg: Message, _incarnation: u64, wait: Duration) -> BoxFuture<'_, Result<(), PeerRefusal>> {
         Box::pin(async move {
             self.send_timeout(msg, wait).await.map_err(|e| match e {
                 mpsc::error::SendTimeoutError::Timeout(_) => PeerRefusal::Full,
@@ -229,9 +232,9 @@ impl Shared {
 
     /// Delivers a peer message to the node's inbox, waiting at most `wait`
     /// for room; the error status tells the sender it was not delivered.
-    pub(crate) async fn deliver_peer(&self, msg: Message, wait: Duration) -> Result<(), Status> {
+    pub(crate) async fn deliver_peer(&self, msg: Message, incarnation: u64, wait: Duration) -> Result<(), Status> {
         let (me, from) = (self.config.node_id, msg.from);
-        match self.handles.peers.deliver(msg, wait).await {
+        match self.handles.peers.deliver(msg, incarnation, wait).await {
             Ok(()) => Ok(()),
             Err(PeerRefusal::Full) => Err(Status::resource_exhausted(format!(
                 "node {me}: peer inbox full for {wait:?}; message from {from} not delivered, back off and retry"

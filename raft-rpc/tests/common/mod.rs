@@ -245,6 +245,8 @@ fn status(id: NodeId, addr: SocketAddr, index: u64) -> NodeStatus {
             matched: Some(LogIndex(index)),
             next: Some(LogIndex(index + 1)),
         }],
+        incarnation: 0,
+        peer_incarnations: Vec::new(),
     }
 }
 
