@@ -23,7 +23,7 @@
 use std::time::Duration;
 
 use raft_cluster::{
-    wait_until, ClusterError, ClusterOptions, KvSession, LocalCluster, ReadMode, StoreKind, TransportKind,
+    wait_until, ClientError, ClusterError, ClusterOptions, KvSession, LocalCluster, ReadMode, StoreKind, TransportKind,
 };
 use raft_core::{NodeId, Role};
 use raft_statemachine::{KvLimits, KvStore};
@@ -47,11 +47,24 @@ async fn lead(c: &LocalCluster<KvStore>, target: NodeId) {
     wait_until(&format!("{target} to lead"), DEADLINE, check, transfer, || c.describe()).await.unwrap();
 }
 
+/// Writes `k` and waits for the acknowledgement. Leadership may move while
+/// the cluster recovers (CheckQuorum steps a leader down that lost its
+/// quorum), so the same request (same session and sequence number, applied
+/// at most once) is sent again to whoever leads until the deadline.
 async fn write(c: &LocalCluster<KvStore>, s: &KvSession, k: &str, v: &str) {
     let req = s.put(k.as_bytes(), v.as_bytes());
-    let leader = c.wait_for_leader(DEADLINE).await.unwrap();
-    let resp = c.client(leader).unwrap().kv_write(&req, &KvLimits::default()).await;
-    assert!(resp.is_ok(), "write {k} acknowledged: {resp:?}");
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let leader = c.wait_for_leader(DEADLINE).await.unwrap();
+        let resp = c.client(leader).unwrap().kv_write(&req, &KvLimits::default()).await;
+        match resp {
+            Ok(_) => return,
+            Err(e) if tokio::time::Instant::now() < deadline && (matches!(e, ClientError::NotLeader { .. }) || e.outcome_unknown()) => {
+                tokio::time::sleep(POLL).await;
+            }
+            Err(e) => panic!("write {k} acknowledged: {e:?} ({})", c.describe()),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,7 +145,10 @@ async fn a_wiped_follower_cannot_elect_a_lagging_node_and_no_acknowledged_write_
     for (k, v) in &acked {
         assert_eq!(on_c.kv_get(k.as_bytes(), ReadMode::Stale).await.unwrap(), Some(v.as_bytes().to_vec()), "{k} on C");
     }
-    assert!(c.status(A).unwrap().fenced_messages > 0, "A fences B too");
+    // A drops B's messages too once B's new incarnation reaches it (B's
+    // answers to A's heartbeats, or B's campaigns): wait for the first one.
+    let a_fences = || c.status(A).and_then(|s| (s.fenced_messages > 0).then_some(()));
+    wait_until("A to fence B too", DEADLINE, a_fences, || tokio::time::sleep(POLL), || c.describe()).await.unwrap();
     c.shutdown().await.unwrap();
 }
 
