@@ -124,7 +124,11 @@ async fn a_client_flood_is_refused_or_served_within_a_memory_bound() {
                 assert!(
                     matches!(
                         code,
-                        Code::ResourceExhausted | Code::Unavailable | Code::DeadlineExceeded | Code::Aborted
+                        Code::ResourceExhausted
+                            | Code::Unavailable
+                            | Code::DeadlineExceeded
+                            | Code::Aborted
+                            | Code::FailedPrecondition
                     ),
                     "flood put {i} answered {code:?}"
                 );
