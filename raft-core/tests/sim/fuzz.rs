@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use raft_core::{LogIndex, NodeId, SeededRng, Storage};
 
+use crate::harness::electability::electable;
 use crate::harness::{derive_seed, Cluster, CrashPoint, NetConfig, SimConfig};
 use crate::invariants::{Inv, Violation};
 use crate::summary::{hash_words, RunSummary};
@@ -225,26 +226,26 @@ fn liveness(c: &mut Cluster, rng: &mut SeededRng) -> u64 {
             c.restart(*id);
         }
     }
-    // Crash a random few, as long as every configuration a server may act
-    // on keeps a majority of its voters up.
+    // Crash a random few, as long as some server can still win an election
+    // (harness/electability.rs: a majority of every configuration up is not
+    // enough, sim seed 13028606). Whoever wins then has a majority of each
+    // of its voter sets behind it, enough to commit.
     let configs = c.candidate_configs();
     let mut order = ids.clone();
     shuffle(rng, &mut order);
     let mut down: Vec<NodeId> = Vec::new();
     for id in order.into_iter().take(rng.gen_range(0, ids.len() as u64 / 2 + 1) as usize) {
-        // Both halves of a joint configuration need their majority (§4.3).
-        let keeps_quorum = |m: &raft_core::Membership| {
-            [&m.voters, &m.outgoing].into_iter().filter(|half| !half.is_empty()).all(|half| {
-                let gone = half.iter().filter(|v| down.contains(v) || **v == id).count();
-                half.len() - gone > half.len() / 2
-            })
-        };
-        if configs.iter().all(keeps_quorum) {
+        let mut without = down.clone();
+        without.push(id);
+        if !electable(&c.server_views(&without)).is_empty() {
             down.push(id);
             c.crash(id);
         }
     }
-    c.note(format!("liveness phase: {down:?} down, network healed, configurations {configs:?}"));
+    let can_win = electable(&c.server_views(&[]));
+    c.note(format!(
+        "liveness phase: {down:?} down, network healed, configurations {configs:?}, electable {can_win:?}"
+    ));
     let start = c.now;
     let mut proposed: Option<raft_core::LogId> = None;
     while c.now - start < LIVENESS_TICKS {
