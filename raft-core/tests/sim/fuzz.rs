@@ -226,6 +226,15 @@ fn liveness(c: &mut Cluster, rng: &mut SeededRng) -> u64 {
             c.restart(*id);
         }
     }
+    // Connections are re-established: what was in flight is lost. Besides,
+    // electability is decided from the servers' states, and a message still
+    // in flight from a server that is down (or from its previous
+    // incarnation) could change them after the decision: in sim seed
+    // 25001858 (5 nodes) the joint configuration {2,4,5} -> {2,4} reached n5
+    // from n2 after n2 was crashed here, and C_new needs n2.
+    for id in &ids {
+        c.net.drop_in_flight_of(*id, 1.0);
+    }
     // Crash a random few, as long as some server can still win an election
     // (harness/electability.rs: a majority of every configuration up is not
     // enough, sim seed 13028606). Whoever wins then has a majority of each
