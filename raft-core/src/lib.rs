@@ -129,6 +129,8 @@ mod follower;
 pub mod inflights;
 #[cfg(test)]
 mod join_tests;
+#[cfg(test)]
+mod log_lost_tests;
 mod membership_change;
 pub mod membership_log;
 pub mod message;

@@ -237,13 +237,16 @@ impl<S: Storage> RaftNode<S> {
         let mut progress: BTreeMap<NodeId, PeerProgress> = self
             .progress
             .iter()
-            .map(|(&id, p)| (id, PeerProgress { matched: p.matched, next: p.next, state: p.state }))
+            .map(|(&id, p)| {
+                (id, PeerProgress { matched: p.matched, next: p.next, state: p.state, log_lost: p.log_lost })
+            })
             .collect();
         if self.role == Role::Leader {
             let me = PeerProgress {
                 matched: self.log.persisted(),
                 next: self.log.last_index().next(),
                 state: ProgressState::Replicate,
+                log_lost: false,
             };
             progress.insert(self.id(), me);
         }
@@ -257,6 +260,10 @@ impl<S: Storage> RaftNode<S> {
             applied: self.log.applied(),
             first_index: self.log.first_index().unwrap_or(LogIndex(0)),
             last_index: self.log.last_index(),
+            // The term at the last index is in memory or in the store's
+            // index; a store that cannot say reports the lowest term.
+            last_term: self.log.last_log_id().map_or(Term(0), |id| id.term),
+            promotable: self.promotable(),
             membership: self.members.effective().clone(),
             membership_committed: self.members.latest_index().is_none_or(|i| i <= self.log.committed()),
             progress,

@@ -53,6 +53,12 @@ pub struct Progress {
     /// append was lost or dropped (it came before the one it continues), and
     /// the pipeline rewinds. Cleared whenever `matched` grows.
     pub short_reject_at: Option<LogIndex>,
+    /// The follower rejected an append at or below `matched`: it lost
+    /// entries it acknowledged, or the rejection is older than the
+    /// acknowledgement (reordered). Such rejections are ignored either way
+    /// (`matched` never decreases); this only lets the runtime warn, see
+    /// [`crate::PeerProgress::log_lost`]. Cleared whenever `matched` grows.
+    pub log_lost: bool,
     /// The in-flight window (used in Replicate).
     pub inflights: Inflights,
 }
@@ -70,6 +76,7 @@ impl Progress {
             read_round: 0,
             stalled_heartbeats: 0,
             short_reject_at: None,
+            log_lost: false,
             inflights: Inflights::new(max_inflight_msgs, max_inflight_bytes),
         }
     }
@@ -112,6 +119,7 @@ impl Progress {
             self.probe_sent = false;
             self.stalled_heartbeats = 0;
             self.short_reject_at = None;
+            self.log_lost = false;
         }
         if self.next <= index {
             self.next = index.next();
@@ -136,11 +144,18 @@ impl Progress {
     /// Moves `next` back after a rejection of the append at
     /// `rejected_index`, to `hint_next` (at most `rejected_index`, at least
     /// `matched + 1`). Returns false for a stale rejection.
+    ///
+    /// A rejection at or below `matched` is ignored in every state: `next`
+    /// may not go below `matched + 1`, so in Probe "backing up" would resend
+    /// the very probe that was just refused, at once and forever (sim seed
+    /// 13028606: a follower that lost acknowledged entries answered each
+    /// probe at its match index with a rejection). It sets `log_lost`.
     pub fn maybe_decrease_to(&mut self, rejected_index: LogIndex, hint_next: LogIndex) -> bool {
+        if rejected_index <= self.matched {
+            self.log_lost = true;
+            return false;
+        }
         if self.state == ProgressState::Replicate {
-            if rejected_index <= self.matched {
-                return false;
-            }
             self.become_probe();
         } else if rejected_index != self.next.prev() {
             // Probe: only the answer to the outstanding probe counts.
@@ -228,6 +243,48 @@ mod tests {
         assert!(!p.maybe_decrease_to(LogIndex(3), LogIndex(2)));
         assert!(p.maybe_decrease_to(LogIndex(5), LogIndex(2)));
         assert_eq!(p.next, LogIndex(2));
+    }
+
+    /// Sim seed 13028606 (3 nodes): a follower whose log lost entries it
+    /// had acknowledged rejected each probe at its match index, and the
+    /// leader "backed up" to that same index and probed again at once.
+    #[test]
+    fn rejection_at_or_below_the_match_is_ignored_in_every_state() {
+        let mut probe = pr();
+        probe.maybe_update(LogIndex(5));
+        probe.become_probe();
+        probe.sent_entries(LogIndex(5), 0);
+        assert_eq!(probe.next, LogIndex(6));
+        assert!(!probe.maybe_decrease_to(LogIndex(5), LogIndex(1)), "the probe at the match was refused");
+        assert!(probe.is_paused(), "no immediate re-probe of the same index");
+        assert!(probe.log_lost);
+
+        let mut replicate = pr();
+        replicate.maybe_update(LogIndex(5));
+        replicate.become_replicate();
+        replicate.sent_entries(LogIndex(8), 10);
+        assert!(!replicate.maybe_decrease_to(LogIndex(4), LogIndex(1)));
+        assert_eq!((replicate.state, replicate.next, replicate.log_lost), (ProgressState::Replicate, LogIndex(9), true));
+
+        let mut snapshot = pr();
+        snapshot.maybe_update(LogIndex(5));
+        snapshot.become_snapshot(LogIndex(20));
+        assert!(!snapshot.maybe_decrease_to(LogIndex(5), LogIndex(1)));
+        assert_eq!((snapshot.state, snapshot.pending_snapshot), (ProgressState::Snapshot, LogIndex(20)));
+        assert!(snapshot.log_lost);
+    }
+
+    #[test]
+    fn log_lost_clears_when_the_match_grows() {
+        let mut p = pr();
+        p.maybe_update(LogIndex(5));
+        p.become_probe();
+        p.maybe_decrease_to(LogIndex(5), LogIndex(1));
+        assert!(p.log_lost);
+        p.maybe_update(LogIndex(5));
+        assert!(p.log_lost, "an acknowledgement of the old match is no news");
+        p.maybe_update(LogIndex(6));
+        assert!(!p.log_lost);
     }
 
     #[test]

@@ -243,6 +243,7 @@ impl<S: Storage> RaftNode<S> {
             pr.rewind_pipeline(hint.first_index.prev());
             return Ok(());
         }
+        let lost_before = pr.log_lost;
         if pr.maybe_decrease_to(hint.rejected_index, next) {
             tracing::debug!(
                 node = me.0,
@@ -251,6 +252,15 @@ impl<S: Storage> RaftNode<S> {
                 rejected = hint.rejected_index.0,
                 next = pr.next.0,
                 "follower rejected append; backing up"
+            );
+        } else if pr.log_lost && !lost_before {
+            tracing::warn!(
+                node = me.0,
+                term = term.0,
+                to = from.0,
+                rejected = hint.rejected_index.0,
+                matched = pr.matched.0,
+                "follower rejected at or below its match index: it lost acknowledged entries (or the rejection is stale); ignored"
             );
         }
         Ok(())

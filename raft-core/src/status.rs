@@ -15,6 +15,15 @@ pub struct PeerProgress {
     pub next: LogIndex,
     /// Flow-control state.
     pub state: ProgressState,
+    /// The member rejected an append at or below `matched`: it no longer
+    /// holds entries it acknowledged (a lost or replaced disk, a write that
+    /// was acknowledged before it was durable), or, on a network that
+    /// reorders, the rejection is older than the acknowledgement. The leader
+    /// never moves `matched` back (that is what keeps commitment safe), so
+    /// it ignores such rejections and cannot repair that member: the
+    /// runtime should warn (its incarnation fence keeps a wiped server out
+    /// in the first place). Cleared when `matched` grows.
+    pub log_lost: bool,
 }
 
 /// The node's state at one moment.
@@ -39,6 +48,15 @@ pub struct Status {
     pub first_index: LogIndex,
     /// Last index in the log (durable or not).
     pub last_index: LogIndex,
+    /// Term of the entry at `last_index` (of the snapshot if the log is
+    /// empty after it): with it, `(last_term, last_index)` is what a vote
+    /// request compares (§5.4.1). `Term(0)` if the store cannot be read.
+    pub last_term: Term,
+    /// The node campaigns when its election timer fires: it is a voter of
+    /// its configuration, or of the one before while the latest is not yet
+    /// committed (thesis §4.2.2). Learners, removed nodes and nodes that
+    /// know no configuration never do.
+    pub promotable: bool,
     /// The effective membership (latest in the log, thesis §4.1). While a
     /// change of voters runs it is joint ([`Membership::is_joint`]): its
     /// `outgoing` voters are those being replaced (thesis §4.3).

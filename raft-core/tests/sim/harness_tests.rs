@@ -111,3 +111,31 @@ fn coverage_floors_reject_a_seed_set_that_misses_something() {
     let r = catch_unwind(AssertUnwindSafe(|| t.assert_floors("no installs")));
     assert!(r.is_err(), "a seed set without a snapshot install passed the floors");
 }
+
+/// A server may be wiped only if no configuration anywhere lists it as a
+/// voter (sim seed 25028528, 5 nodes: the wiped server was the only voter
+/// of a configuration a stale leader had never heard of). A promotion that
+/// reached only the isolated leader's log is enough to forbid it.
+#[test]
+fn a_voter_in_any_single_log_may_not_be_wiped() {
+    let mut c = cluster(3, 1, 44);
+    let leader = c.check_one_leader();
+    let spare = NodeId(4);
+    assert!(!c.listed_as_voter_anywhere(spare), "a spare outside every configuration");
+    let mut m = Membership::new([NodeId(1), NodeId(2), NodeId(3)]);
+    m.learners.insert(spare);
+    let id = c.propose_membership(leader, m.clone()).expect("leader accepts the learner");
+    c.wait_until(50, "the learner entry commits on 3 servers", |c| c.n_committed(id.index).0 >= 3);
+    c.one(b"caught up", 3, true);
+    assert!(!c.listed_as_voter_anywhere(spare), "a learner is no voter");
+    let rest: Vec<NodeId> = c.ids().into_iter().filter(|id| *id != leader).collect();
+    c.partition(&[vec![leader], rest.clone()]);
+    m.learners.clear();
+    m.voters.insert(spare);
+    c.propose_membership(leader, m).expect("leader accepts the promotion");
+    c.run_ticks(3);
+    for id in &rest {
+        assert!(!stored_membership(&c.hosts[id].storage).is_voter(spare), "{id} never received the promotion");
+    }
+    assert!(c.listed_as_voter_anywhere(spare), "the isolated leader's log lists it as a voter");
+}

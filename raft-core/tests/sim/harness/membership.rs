@@ -7,7 +7,9 @@
 
 use std::collections::BTreeSet;
 
-use raft_core::{EntryPayload, LogId, MemStorage, Membership, NodeId, ProposeError, SeededRng, Storage};
+use raft_core::{
+    Entry, EntryPayload, LogId, MemStorage, Membership, Message, MessageBody, NodeId, ProposeError, SeededRng, Storage,
+};
 
 use super::cluster::Cluster;
 use super::state_machine::SimStateMachine;
@@ -50,6 +52,33 @@ pub fn stored_membership(storage: &MemStorage) -> Membership {
         .unwrap_or_else(|| storage.snapshot().expect("MemStorage reads cannot fail").meta.membership)
 }
 
+/// Every configuration held in `storage`: each membership entry of its log
+/// and its snapshot's.
+fn stored_memberships(storage: &MemStorage) -> Vec<Membership> {
+    let first = storage.first_index().expect("MemStorage reads cannot fail");
+    let end = storage.last_index().expect("MemStorage reads cannot fail").next();
+    let entries = storage.entries(first, end, None).expect("MemStorage reads cannot fail");
+    let snapshot = storage.snapshot().expect("MemStorage reads cannot fail").meta.membership;
+    entries.into_iter().filter_map(membership_of).chain([snapshot]).collect()
+}
+
+fn membership_of(e: Entry) -> Option<Membership> {
+    match e.payload {
+        EntryPayload::Membership(m) => Some(m),
+        _ => None,
+    }
+}
+
+/// Every configuration a message carries: membership entries of an append,
+/// a snapshot's membership.
+fn message_memberships(msg: &Message) -> Vec<Membership> {
+    match &msg.body {
+        MessageBody::AppendEntries(a) => a.entries.iter().cloned().filter_map(membership_of).collect(),
+        MessageBody::InstallSnapshot(s) => vec![s.snapshot.meta.membership.clone()],
+        _ => Vec::new(),
+    }
+}
+
 fn pick(rng: &mut SeededRng, set: &BTreeSet<NodeId>) -> Option<NodeId> {
     let v: Vec<NodeId> = set.iter().copied().collect();
     (!v.is_empty()).then(|| v[rng.gen_range(0, v.len() as u64) as usize])
@@ -72,6 +101,30 @@ impl Cluster {
             }
         }
         out
+    }
+
+    /// True if some configuration anywhere lists `id` as a voter (either
+    /// half of a joint one): any membership entry of any durable log, any
+    /// snapshot, any live node's effective configuration (possibly not
+    /// written yet), any membership entry or snapshot in flight. Only a
+    /// server for which this is false may be wiped: a wiped server lost the
+    /// entries it acknowledged and the votes it cast, so a configuration
+    /// that still counts it as a voter could commit without a real majority
+    /// or elect two leaders in one term (sim seed 25028528, 5 nodes: the
+    /// leader's committed configuration no longer listed the wiped server,
+    /// but another log still held one that did). A real cluster is protected
+    /// by the runtime's incarnation fence, which refuses a wiped server's
+    /// messages under its old identity; the core alone cannot tell a wiped
+    /// server from a slow one, so the simulator, which has no such fence,
+    /// must not create the situation.
+    pub fn listed_as_voter_anywhere(&self, id: NodeId) -> bool {
+        let mut configs: Vec<Membership> = Vec::new();
+        for h in self.hosts.values() {
+            configs.extend(stored_memberships(&h.storage));
+            configs.extend(h.node.as_ref().map(|n| n.status().membership));
+        }
+        configs.extend(self.net.in_flight_messages().flat_map(message_memberships));
+        configs.iter().any(|m| m.is_voter(id))
     }
 
     /// Asks leader `id` to switch to `m`.
@@ -127,7 +180,8 @@ impl Cluster {
                 let untracked = |c: &Self, id: NodeId| {
                     c.hosts.values().filter_map(|h| h.node.as_ref()).all(|n| !n.status().progress.contains_key(&id))
                 };
-                let id = pick(rng, &outside).filter(|&id| settled && untracked(self, id));
+                let id = pick(rng, &outside)
+                    .filter(|&id| settled && untracked(self, id) && !self.listed_as_voter_anywhere(id));
                 if let Some(id) = id {
                     self.wipe(id);
                 }

@@ -6,6 +6,7 @@
 pub mod client;
 pub mod cluster;
 pub mod coverage;
+pub mod electability;
 pub mod membership;
 pub mod network;
 pub mod node_host;

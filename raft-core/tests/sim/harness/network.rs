@@ -193,6 +193,11 @@ impl Network {
         }
     }
 
+    /// The messages in flight, in delivery order.
+    pub fn in_flight_messages(&self) -> impl Iterator<Item = &Message> {
+        self.queue.values()
+    }
+
     /// Number of messages in flight.
     pub fn in_flight(&self) -> usize {
         self.queue.len()
