@@ -2,14 +2,16 @@
 //! machine. The KV store from `raft-statemachine` implements it through a
 //! thin adapter; tests can plug in anything smaller.
 
+use std::io::Read;
 use std::sync::Arc;
 
 use raft_core::{Entry, LogIndex, SnapshotMeta};
 
-/// Checks a snapshot's data against its meta the way
-/// [`NodeStateMachine::restore`] would read it, without any state machine
-/// (so it can run off the node task). `Err` says why it was refused.
-pub type SnapshotCheck = Arc<dyn Fn(&SnapshotMeta, &[u8]) -> Result<(), String> + Send + Sync>;
+/// Checks a snapshot's data, read from the reader (a staged file or the
+/// received bytes), against its meta the way [`NodeStateMachine::restore`]
+/// would read it, without any state machine (so it can run off the node
+/// task). `Err` says why it was refused.
+pub type SnapshotCheck = Arc<dyn Fn(&SnapshotMeta, &mut dyn Read) -> Result<(), String> + Send + Sync>;
 
 /// Serializes a frozen copy of the state (see
 /// [`NodeStateMachine::snapshot_job`]); runs on a blocking thread.
@@ -43,8 +45,10 @@ pub trait NodeStateMachine: Send + 'static {
     /// copy-on-write handle); the job runs on a blocking thread while the
     /// node keeps applying entries.
     fn snapshot_job(&self) -> Result<SnapshotJob, String>;
-    /// Replaces the whole state with a snapshot's.
-    fn restore(&mut self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), String>;
+    /// Replaces the whole state with a snapshot's, read from `data` (the
+    /// store's snapshot file, through a buffer: a follower never holds a
+    /// received snapshot in memory as a whole).
+    fn restore(&mut self, meta: &SnapshotMeta, data: &mut dyn Read) -> Result<(), String>;
     /// The check a snapshot from the leader must pass before the runtime
     /// hands it to the core, which would make it durable and drop the log:
     /// a snapshot `restore` cannot read must be refused here, or the node

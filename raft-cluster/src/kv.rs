@@ -7,6 +7,7 @@
 //! what makes retrying after an unknown outcome (`Timeout`,
 //! `LeadershipLost`) safe.
 
+use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -44,16 +45,14 @@ impl<T: StateMachine + Clone> NodeStateMachine for T {
         Ok(Box::new(move || frozen.snapshot_to_vec().map(|(_, data)| data).map_err(|e| e.to_string())))
     }
 
-    fn restore(&mut self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), String> {
-        let mut reader = data;
-        StateMachine::restore(self, meta, &mut reader).map_err(|e| e.to_string())
+    fn restore(&mut self, meta: &SnapshotMeta, data: &mut dyn Read) -> Result<(), String> {
+        StateMachine::restore(self, meta, data).map_err(|e| e.to_string())
     }
 
     fn snapshot_check(&self) -> SnapshotCheck {
         let validator = StateMachine::snapshot_validator(self);
-        Arc::new(move |meta: &SnapshotMeta, data: &[u8]| {
-            let mut reader = data;
-            validator.validate(meta, &mut reader).map_err(|e| e.to_string())
+        Arc::new(move |meta: &SnapshotMeta, data: &mut dyn Read| {
+            validator.validate(meta, data).map_err(|e| e.to_string())
         })
     }
 }

@@ -52,6 +52,7 @@ mod mem_store;
 mod node;
 mod probe;
 mod rocks;
+mod snapshot_read;
 mod runtime;
 pub mod start_mode;
 mod status;

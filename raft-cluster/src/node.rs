@@ -31,7 +31,7 @@ use crate::runtime::task::{Inputs, NodeTask};
 use crate::start_mode::{decide, Probe, StartInputs, StartMode};
 use crate::status::NodeStatus;
 use crate::store::{NodeStore, SharedStore, StoreIdentity};
-use crate::transport::{MessageSink, Reporter, Transport};
+use crate::transport::{MessageSink, Reporter, Transport, STAGED_CAPACITY};
 use crate::wait::{wait_until, WaitError};
 
 /// Capacity of the event broadcast; slow subscribers miss events (and are
@@ -102,9 +102,11 @@ impl<M: NodeStateMachine> Node<M> {
         let mode = check_identity(&config, &*store, probe)?;
         let incarnation = store.incarnation();
         let remembered = store.peer_incarnations().map_err(|e| ClusterError::Storage(e.to_string()))?;
-        let snapshot = store.snapshot().map_err(|e| ClusterError::Storage(e.to_string()))?;
+        // Streamed from the store, never read into memory as a whole.
+        let stored = store.open_snapshot().map_err(|e| ClusterError::Storage(e.to_string()))?;
+        let snapshot = raft_core::Snapshot { meta: stored.meta.clone(), data: Vec::new() };
         if snapshot.meta.last_log_id.index > state_machine.applied_index() {
-            state_machine.restore(&snapshot.meta, &snapshot.data).map_err(ClusterError::StateMachine)?;
+            crate::snapshot_read::restore_from(&mut state_machine, stored)?;
         }
         let state_machine_check = state_machine.snapshot_check();
         let id = config.id();
@@ -113,6 +115,7 @@ impl<M: NodeStateMachine> Node<M> {
         let span = info_span!("node", id = id.0, term = raft.term().0);
         let config = Arc::new(config);
         let (peer_tx, peer_rx) = mpsc::channel(config.limits.max_queued_messages);
+        let (staged_tx, staged_rx) = mpsc::channel(STAGED_CAPACITY);
         let (req_tx, req_rx) = mpsc::channel(config.limits.max_queued_requests);
         let (report_tx, report_rx) = mpsc::channel(REPORT_CAPACITY);
         let (checked_tx, checked_rx) = mpsc::channel(CHECKED_CAPACITY);
@@ -155,6 +158,7 @@ impl<M: NodeStateMachine> Node<M> {
         task.transport.attach(task.reporter.clone());
         let inputs = Inputs {
             peers: peer_rx,
+            staged: staged_rx,
             requests: req_rx,
             reports: report_rx,
             checked: checked_rx,
@@ -165,7 +169,7 @@ impl<M: NodeStateMachine> Node<M> {
         let client = NodeClient { id, requests: req_tx, status: status_rx, events, timeout: config.request_timeout() };
         Ok(Node {
             client,
-            sink: MessageSink::new(id, incarnation, peer_tx),
+            sink: MessageSink::new(id, incarnation, peer_tx, staged_tx),
             shutdown: ShutdownHandle(Arc::new(shutdown_tx)),
             task: handle,
             store: Arc::downgrade(&store),
@@ -186,6 +190,13 @@ impl<M: NodeStateMachine> Node<M> {
     /// Where inbound peer messages go (the gRPC server or a local network).
     pub fn sink(&self) -> MessageSink {
         self.sink.clone()
+    }
+
+    /// Where a gRPC server should stage incoming snapshots for this node's
+    /// store ([`NodeStore::staging_dir`]); `None` for a memory store or a
+    /// stopped node.
+    pub fn staging_dir(&self) -> Option<std::path::PathBuf> {
+        self.store.upgrade().and_then(|s| s.staging_dir())
     }
 
     /// A handle that triggers [`Node::shutdown`]'s first half from anywhere.

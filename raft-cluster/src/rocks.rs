@@ -2,10 +2,11 @@
 //! nodes, [`MemStore`] for in-memory ones.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use raft_core::{LogIndex, Membership, NodeId, Snapshot, SnapshotMeta, Storage};
-use raft_storage::{Identity, MemStore, RaftStore, RocksStore, WriteBatch};
+use raft_storage::{Identity, MemStore, RaftStore, RocksStore, StagedFile, WriteBatch};
 
 use crate::config::NodeConfig;
 use crate::error::ClusterError;
@@ -39,6 +40,20 @@ macro_rules! node_store_for {
                 data: Vec<u8>,
             ) -> Result<(), StoreFailure> {
                 RaftStore::create_snapshot(self, index, membership, data).map_err(fail)
+            }
+
+            fn staging_dir(&self) -> Option<PathBuf> {
+                SnapshotAccess::staging_dir(self)
+            }
+
+            fn install_staged(
+                &self,
+                meta: &SnapshotMeta,
+                staged: &Path,
+                len: u64,
+                crc32: u32,
+            ) -> Result<(), StoreFailure> {
+                SnapshotAccess::install_staged(self, meta, staged, len, crc32)
             }
 
             fn snapshot_meta(&self) -> Result<SnapshotMeta, StoreFailure> {
@@ -88,10 +103,13 @@ macro_rules! node_store_for {
     };
 }
 
-/// How each store reads its snapshot for the runtime.
+/// How each store reads its snapshot for the runtime, and takes one from a
+/// staged file.
 trait SnapshotAccess {
     fn meta(&self) -> Result<SnapshotMeta, StoreFailure>;
     fn open(&self) -> Result<SnapshotData, StoreFailure>;
+    fn staging_dir(&self) -> Option<PathBuf>;
+    fn install_staged(&self, meta: &SnapshotMeta, staged: &Path, len: u64, crc32: u32) -> Result<(), StoreFailure>;
 }
 
 /// RocksDB keeps snapshot data in a file: the meta is cached, and the data
@@ -105,6 +123,13 @@ impl SnapshotAccess for RocksStore {
         let (meta, len, crc32) = (reader.meta().clone(), reader.len(), reader.crc32());
         Ok(SnapshotData { meta, len, crc32, reader: Box::new(reader) })
     }
+    /// `<data-dir>/snapshots/incoming`: installing is a rename.
+    fn staging_dir(&self) -> Option<PathBuf> {
+        Some(RocksStore::staging_dir(self))
+    }
+    fn install_staged(&self, meta: &SnapshotMeta, staged: &Path, len: u64, crc32: u32) -> Result<(), StoreFailure> {
+        self.install_staged_snapshot(meta, StagedFile { path: staged, len, crc32 }).map_err(fail)
+    }
 }
 
 /// The memory store holds the data in memory anyway.
@@ -114,6 +139,13 @@ impl SnapshotAccess for MemStore {
     }
     fn open(&self) -> Result<SnapshotData, StoreFailure> {
         Storage::snapshot(self).map(SnapshotData::in_memory).map_err(fail)
+    }
+    fn staging_dir(&self) -> Option<PathBuf> {
+        None
+    }
+    fn install_staged(&self, meta: &SnapshotMeta, staged: &Path, len: u64, crc32: u32) -> Result<(), StoreFailure> {
+        let data = crate::store::read_staged(staged, len, crc32)?;
+        RaftStore::install_snapshot(self, &Snapshot { meta: meta.clone(), data }).map_err(fail)
     }
 }
 

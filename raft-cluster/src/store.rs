@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use raft_core::{
@@ -86,6 +87,23 @@ pub trait NodeStore: Storage + Send + Sync + 'static {
     /// Installs a snapshot from the leader (Figure 13, rules 6–7); the commit
     /// index becomes at least the snapshot's index.
     fn install_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreFailure>;
+    /// Where the gRPC server stages InstallSnapshot streams for
+    /// [`NodeStore::install_staged`]: a directory on the store's own
+    /// filesystem, so that installing is a rename. `None` (the default):
+    /// the store keeps snapshots in memory and streams are assembled there.
+    fn staging_dir(&self) -> Option<PathBuf> {
+        None
+    }
+    /// Installs a snapshot from the leader like
+    /// [`NodeStore::install_snapshot`], its data being the staged file
+    /// `staged` (`len` bytes, CRC-32 `crc32`, both checked by the receiver).
+    /// A disk store moves the file into place; on success the file is gone
+    /// from `staged`. The default reads it into memory, for stores without
+    /// files of their own.
+    fn install_staged(&self, meta: &SnapshotMeta, staged: &Path, len: u64, crc32: u32) -> Result<(), StoreFailure> {
+        let data = read_staged(staged, len, crc32)?;
+        self.install_snapshot(&Snapshot { meta: meta.clone(), data })
+    }
     /// Stores a snapshot of the local state machine at `index` (which is in
     /// the log and applied) and compacts the log up to it.
     fn create_snapshot(&self, index: LogIndex, membership: Membership, data: Vec<u8>) -> Result<(), StoreFailure>;
@@ -122,6 +140,16 @@ pub trait NodeStore: Storage + Send + Sync + 'static {
     fn close(&self) -> Result<(), StoreFailure> {
         Ok(())
     }
+}
+
+/// A staged snapshot's data, read into memory and checked against what the
+/// receiver announced (for stores that keep snapshots in memory).
+pub(crate) fn read_staged(staged: &Path, len: u64, crc32: u32) -> Result<Vec<u8>, StoreFailure> {
+    let data = std::fs::read(staged).map_err(|e| StoreFailure(format!("read {}: {e}", staged.display())))?;
+    if data.len() as u64 != len || crc32fast::hash(&data) != crc32 {
+        return Err(StoreFailure(format!("{} is not the {len} bytes the receiver checked", staged.display())));
+    }
+    Ok(data)
 }
 
 /// The core's handle on the store: an `Arc` clone implementing

@@ -41,9 +41,11 @@ impl NodeStateMachine for TestKv {
         Ok(Box::new(move || raft_core::codec::encode(&frozen).map_err(|e| e.to_string())))
     }
 
-    fn restore(&mut self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), String> {
+    fn restore(&mut self, meta: &SnapshotMeta, data: &mut dyn std::io::Read) -> Result<(), String> {
+        let mut bytes = Vec::new();
+        data.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
         let (applied, map): (u64, BTreeMap<String, String>) =
-            raft_core::codec::decode(data).map_err(|e| e.to_string())?;
+            raft_core::codec::decode(&bytes).map_err(|e| e.to_string())?;
         if applied != meta.last_log_id.index.0 {
             return Err(format!("snapshot data at {applied} but meta says {}", meta.last_log_id.index));
         }
@@ -53,7 +55,7 @@ impl NodeStateMachine for TestKv {
     }
 
     fn snapshot_check(&self) -> SnapshotCheck {
-        std::sync::Arc::new(|meta: &SnapshotMeta, data: &[u8]| TestKv::default().restore(meta, data))
+        std::sync::Arc::new(|meta: &SnapshotMeta, data: &mut dyn std::io::Read| TestKv::default().restore(meta, data))
     }
 }
 

@@ -60,6 +60,6 @@ pub use members::{
 pub use peer::{snapshot_chunks, PeerConfig, PeerPool, PeerReport, PeerStats, SnapshotSource, READ_AHEAD_CHUNKS};
 pub use server::{
     channels, serve, serve_with_listener, Inbound, PeerInbox, PeerRefusal, ServerConfig, ServerHandles,
-    SnapshotAssembler,
+    SnapshotAssembler, StagedSnapshot,
 };
 pub use status::{MemberStatus, NodeStatus};

@@ -12,8 +12,13 @@ pub struct Limits {
     pub max_message_bytes: usize,
     /// Largest data payload in one snapshot chunk. Default 1 MiB.
     pub max_snapshot_chunk_bytes: usize,
-    /// Largest whole snapshot a node assembles. Default 1 GiB.
+    /// Largest whole snapshot a node receives. Default 1 GiB.
     pub max_snapshot_bytes: u64,
+    /// InstallSnapshot streams received (or staged and not yet installed)
+    /// at once; a further stream is refused with RESOURCE_EXHAUSTED. Each
+    /// holds a staging file of up to `max_snapshot_bytes` on disk (or, for a
+    /// node without a staging directory, in memory). Default 2.
+    pub max_incoming_snapshot_streams: usize,
     /// Largest key. Default 4 KiB.
     pub max_key_bytes: usize,
     /// Largest value. Default 1 MiB.
@@ -63,6 +68,7 @@ impl Default for Limits {
             max_message_bytes: 16 << 20,
             max_snapshot_chunk_bytes: 1 << 20,
             max_snapshot_bytes: 1 << 30,
+            max_incoming_snapshot_streams: 2,
             max_key_bytes: 4 << 10,
             max_value_bytes: 1 << 20,
             max_scan_limit: 10_000,

@@ -346,6 +346,7 @@ async fn shutdown_completes_while_a_watcher_is_connected() {
         node_id: NodeId(1),
         limits: Limits::default(),
         fault_injection: false,
+        snapshot_staging: None,
     };
     let server = tokio::spawn(serve_with_listener(listener, config, handles.clone(), async move {
         let _ = stop_rx.await;

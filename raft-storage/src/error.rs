@@ -175,6 +175,15 @@ pub enum StoreError {
     /// RocksDB failed (for example a full disk): nothing may be acknowledged.
     #[error("rocksdb: {0}")]
     Backend(String),
+    /// A staged snapshot file (see `RocksStore::install_staged_snapshot`)
+    /// is not what its caller described; nothing was installed.
+    #[error("staged snapshot {path}: {detail}")]
+    StagedSnapshot {
+        /// The staged file.
+        path: PathBuf,
+        /// What did not match.
+        detail: String,
+    },
 }
 
 impl StoreError {

@@ -6,6 +6,8 @@
 //!     cf "meta"      FORMAT_KEY, HARD_STATE_KEY, SNAPSHOT_KEY, IDENTITY_KEY
 //!     cf "log"       log_key(index) -> sealed Entry
 //! <dir>/snapshots/   snap-<term>-<index>-<n>.bin, the data of the current snapshot
+//!     incoming/      snapshots being received from a leader, one file per
+//!                    stream; installed by renaming into snapshots/
 //! ```
 //!
 //! Every value except the format record is *sealed*: a CRC32 (little
@@ -22,6 +24,10 @@ use crate::error::StoreError;
 pub const DB_DIR: &str = "db";
 /// The snapshot data directory inside a data directory.
 pub const SNAPSHOT_DIR: &str = "snapshots";
+/// Where snapshots received from a leader are staged, inside
+/// [`SNAPSHOT_DIR`] so that installing one is a rename on the same
+/// filesystem.
+pub const INCOMING_DIR: &str = "incoming";
 /// Column family of the small records (format, hard state, snapshot, identity).
 pub const CF_META: &str = "meta";
 /// Column family of the log entries.

@@ -48,6 +48,7 @@ mod rocks_store;
 mod rocks_write;
 mod snapshot_files;
 mod snapshot_reader;
+mod staged_install;
 mod store;
 
 #[cfg(any(test, feature = "conformance"))]
@@ -62,4 +63,5 @@ pub use incarnation::{fresh_incarnation, PeerIncarnations};
 pub use mem_store::MemStore;
 pub use rocks_store::RocksStore;
 pub use snapshot_reader::SnapshotReader;
+pub use staged_install::StagedFile;
 pub use store::RaftStore;

@@ -76,6 +76,44 @@ impl RocksStore {
         }
         Ok(())
     }
+
+    /// Installs a leader's snapshot (Figure 13, rules 6–7) whose data file
+    /// `make_record` writes or adopts, once the snapshot is known to be
+    /// newer than the stored one: the log is kept after a matching entry,
+    /// else dropped, and the commit index rises to the snapshot's.
+    pub(crate) fn install_with(
+        &self,
+        meta: &SnapshotMeta,
+        make_record: impl FnOnce() -> Result<SnapshotRecord, StoreError>,
+    ) -> Result<(), StoreError> {
+        let requested = meta.last_log_id;
+        let check_newer = |st: &Cached| {
+            let current = st.snapshot.meta.last_log_id;
+            if requested.index <= current.index {
+                return Err(StoreError::StaleSnapshot { requested, current });
+            }
+            Ok(())
+        };
+        check_newer(&self.read_state())?;
+        let record = make_record()?;
+        let (log, meta_cf) = (self.cf_log(), self.cf_meta());
+        self.commit_snapshot(record, |st, wb| {
+            check_newer(st)?;
+            let index = requested.index;
+            // Figure 13 rule 6: keep the suffix after a matching entry; rule 7: else drop the log.
+            let keep = index <= st.last_index && self.term_in(st, index)? == requested.term;
+            let mut next = st.clone();
+            let end = if keep { index.next().get() } else { END_OF_LOG };
+            wb.delete_range_cf(log, log_key(0), log_key(end));
+            if !keep {
+                next.last_index = index;
+                next.last_term = requested.term;
+            }
+            next.hard_state = HardState { commit: st.hard_state.commit.max(index), ..st.hard_state };
+            wb.put_cf(meta_cf, HARD_STATE_KEY, seal(HARD_STATE_KEY, &next.hard_state)?);
+            Ok(next)
+        })
+    }
 }
 
 impl RaftStore for RocksStore {
@@ -107,33 +145,7 @@ impl RaftStore for RocksStore {
     }
 
     fn install_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
-        let requested = snapshot.meta.last_log_id;
-        let check_newer = |st: &Cached| {
-            let current = st.snapshot.meta.last_log_id;
-            if requested.index <= current.index {
-                return Err(StoreError::StaleSnapshot { requested, current });
-            }
-            Ok(())
-        };
-        check_newer(&self.read_state())?;
-        let record = self.snapshots.write(&snapshot.meta, &snapshot.data)?;
-        let (log, meta) = (self.cf_log(), self.cf_meta());
-        self.commit_snapshot(record, |st, wb| {
-            check_newer(st)?;
-            let index = requested.index;
-            // Figure 13 rule 6: keep the suffix after a matching entry; rule 7: else drop the log.
-            let keep = index <= st.last_index && self.term_in(st, index)? == requested.term;
-            let mut next = st.clone();
-            let end = if keep { index.next().get() } else { END_OF_LOG };
-            wb.delete_range_cf(log, log_key(0), log_key(end));
-            if !keep {
-                next.last_index = index;
-                next.last_term = requested.term;
-            }
-            next.hard_state = HardState { commit: st.hard_state.commit.max(index), ..st.hard_state };
-            wb.put_cf(meta, HARD_STATE_KEY, seal(HARD_STATE_KEY, &next.hard_state)?);
-            Ok(next)
-        })
+        self.install_with(&snapshot.meta, || self.snapshots.write(&snapshot.meta, &snapshot.data))
     }
 
     fn create_snapshot(&self, index: LogIndex, membership: Membership, data: Vec<u8>) -> Result<(), StoreError> {

@@ -92,6 +92,11 @@ impl SnapshotFiles {
         Ok(data)
     }
 
+    /// The snapshot directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Where the file `name` lives.
     pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
@@ -123,7 +128,7 @@ impl SnapshotFiles {
 
     /// Creates an empty file under a name no other snapshot uses, so the
     /// rename in `write` can never replace a live snapshot's data.
-    fn reserve(&self, meta: &SnapshotMeta) -> Result<(String, PathBuf), StoreError> {
+    pub(crate) fn reserve(&self, meta: &SnapshotMeta) -> Result<(String, PathBuf), StoreError> {
         let id = meta.last_log_id;
         for _ in 0..MAX_NAME_ATTEMPTS {
             let n = self.counter.fetch_add(1, Ordering::Relaxed);

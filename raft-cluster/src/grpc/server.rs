@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use raft_core::{Message, NodeId};
-use raft_rpc::{Inbound, PeerInbox, PeerRefusal, ServerConfig, ServerHandles};
+use raft_rpc::{Inbound, PeerInbox, PeerRefusal, ServerConfig, ServerHandles, StagedSnapshot};
 use raft_statemachine::{KvLimits, KvStore};
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -68,6 +68,7 @@ impl RpcServer {
             node_id: config.id(),
             limits: rpc_limits(config, &kv_limits),
             fault_injection: config.enable_fault_injection,
+            snapshot_staging: node.staging_dir(),
         };
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let serve = tokio::spawn(serve(listener, server_config, handles, stop_rx));
@@ -162,6 +163,27 @@ impl PeerInbox for NodeInbox {
                 match e {
                     DeliverError::Full => PeerRefusal::Full,
                     // raft-rpc checked the recipient; a mismatch cannot reach here.
+                    DeliverError::Stopped | DeliverError::WrongNode { .. } => PeerRefusal::Stopped,
+                }
+            })
+        })
+    }
+
+    fn deliver_staged(
+        &self,
+        msg: Message,
+        staged: StagedSnapshot,
+        wait: Duration,
+    ) -> BoxFuture<'_, Result<(), PeerRefusal>> {
+        Box::pin(async move {
+            if self.filter.is_blocked(self.me, msg.from) {
+                trace!(from = %msg.from, "partition: inbound snapshot refused");
+                return Err(PeerRefusal::Blocked);
+            }
+            self.sink.deliver_staged_within(msg, staged, wait).await.map_err(|e| {
+                debug!(error = %e, "staged snapshot not delivered; the sender is told");
+                match e {
+                    DeliverError::Full => PeerRefusal::Full,
                     DeliverError::Stopped | DeliverError::WrongNode { .. } => PeerRefusal::Stopped,
                 }
             })

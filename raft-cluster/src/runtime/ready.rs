@@ -3,12 +3,14 @@
 use std::sync::Arc;
 
 use raft_core::{Event, Ready, Role, Snapshot};
+use raft_rpc::StagedSnapshot;
 use tracing::{info, trace};
 
 use super::task::NodeTask;
 use crate::error::{ClientError, ClusterError};
 use crate::event::EventKind;
 use crate::fsm::NodeStateMachine;
+use crate::snapshot_read::restore_from;
 use crate::store::{NodeStore, PersistBatch};
 
 impl<M: NodeStateMachine> NodeTask<M> {
@@ -22,9 +24,10 @@ impl<M: NodeStateMachine> NodeTask<M> {
         for msg in std::mem::take(&mut rd.messages) {
             self.send_message(msg);
         }
-        rd = self.persist(rd).await?;
+        let (persisted, from_file) = self.persist(rd).await?;
+        rd = persisted;
         if let Some(snapshot) = &rd.snapshot {
-            self.restore_snapshot(snapshot)?;
+            self.restore_snapshot(snapshot, from_file)?;
         }
         // Votes and append acknowledgements promise durable state (§5.1,
         // thesis §3.8): only now may they go out.
@@ -47,8 +50,10 @@ impl<M: NodeStateMachine> NodeTask<M> {
     /// Step 1 and 2: install the leader's snapshot and write entries plus
     /// hard state as one batch, on a blocking thread so the runtime's worker
     /// threads never wait on the disk. The task awaits the write, which
-    /// keeps writes in Ready order.
-    async fn persist(&mut self, mut rd: Ready) -> Result<Ready, ClusterError> {
+    /// keeps writes in Ready order. A snapshot received into a staging file
+    /// is installed from it (a rename for a disk store); the flag returned
+    /// says so, and that its data is not in the Ready.
+    async fn persist(&mut self, mut rd: Ready) -> Result<(Ready, bool), ClusterError> {
         let batch = PersistBatch {
             hard_state: rd.hard_state,
             truncate_from: rd.truncate_from,
@@ -56,30 +61,49 @@ impl<M: NodeStateMachine> NodeTask<M> {
             sync: rd.must_sync,
         };
         let snapshot = rd.snapshot.take();
+        let staged = snapshot.as_ref().and_then(|s| self.inbound_snapshots.take_staged(s.meta.last_log_id));
+        let from_file = staged.is_some();
         if batch.is_empty() && snapshot.is_none() {
             rd.entries = batch.entries;
-            return Ok(rd);
+            return Ok((rd, false));
         }
         trace!(parent: &self.span, entries = batch.entries.len(), sync = batch.sync, "persisting");
         let store = Arc::clone(&self.store);
-        let (batch, snapshot) = tokio::task::spawn_blocking(move || write_ready(&*store, batch, snapshot))
+        let (batch, snapshot) = tokio::task::spawn_blocking(move || write_ready(&*store, batch, snapshot, staged))
             .await
             .map_err(|e| ClusterError::TaskFailed(format!("storage thread: {e}")))??;
         rd.entries = batch.entries;
         rd.snapshot = snapshot;
-        Ok(rd)
+        Ok((rd, from_file))
     }
 
-    /// Loads a snapshot received from the leader into the state machine.
-    fn restore_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), ClusterError> {
+    /// Loads a snapshot received from the leader into the state machine:
+    /// streamed from the store's file if it was staged (its data is not in
+    /// `snapshot`), else from the data the message carried.
+    fn restore_snapshot(&mut self, snapshot: &Snapshot, from_file: bool) -> Result<(), ClusterError> {
         let last_log_id = snapshot.meta.last_log_id;
         let index = last_log_id.index;
-        self.sm.restore(&snapshot.meta, &snapshot.data).map_err(ClusterError::StateMachine)?;
+        let bytes = if from_file {
+            let stored = self.store.open_snapshot().map_err(|e| ClusterError::Storage(format!("open snapshot: {e}")))?;
+            if stored.meta != snapshot.meta {
+                return Err(ClusterError::Storage(format!(
+                    "the store holds snapshot {} after installing {last_log_id}",
+                    stored.meta.last_log_id
+                )));
+            }
+            let len = stored.len;
+            restore_from(&mut self.sm, stored)?;
+            len
+        } else {
+            let mut data: &[u8] = &snapshot.data;
+            self.sm.restore(&snapshot.meta, &mut data).map_err(ClusterError::StateMachine)?;
+            snapshot.data.len() as u64
+        };
         self.applied_membership = snapshot.meta.membership.clone();
         self.configs.on_snapshot(&snapshot.meta);
         self.writes.fail_through(index, |index| ClientError::LeadershipLost { index });
         self.changes.fail_all(|i| ClientError::LeadershipLost { index: i.unwrap_or(index) });
-        info!(parent: &self.span, %index, bytes = snapshot.data.len(), "installed snapshot from leader");
+        info!(parent: &self.span, %index, bytes, from_file, "installed snapshot from leader");
         self.emit(EventKind::SnapshotInstalled { last_log_id });
         Ok(())
     }
@@ -131,10 +155,16 @@ fn write_ready(
     store: &dyn NodeStore,
     batch: PersistBatch,
     snapshot: Option<Snapshot>,
+    staged: Option<StagedSnapshot>,
 ) -> Result<(PersistBatch, Option<Snapshot>), ClusterError> {
-    if let Some(snap) = &snapshot {
-        store.install_snapshot(snap).map_err(|e| ClusterError::Storage(format!("install snapshot: {e}")))?;
-    }
+    let installed = match (&snapshot, &staged) {
+        (Some(snap), Some(file)) => store.install_staged(&snap.meta, file.path(), file.len(), file.crc32()),
+        (Some(snap), None) => store.install_snapshot(snap),
+        (None, _) => Ok(()),
+    };
+    installed.map_err(|e| ClusterError::Storage(format!("install snapshot: {e}")))?;
+    // A staged file not renamed into the store is deleted here.
+    drop(staged);
     if !batch.is_empty() {
         store.write(&batch).map_err(|e| ClusterError::Storage(format!("write: {e}")))?;
     }

@@ -21,6 +21,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use raft_core::{Membership, Message, MessageBody, NodeId, ProposeError, RaftNode, Role, Term};
+use raft_rpc::StagedSnapshot;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::{interval, MissedTickBehavior};
 use tracing::{debug, info, Span};
@@ -48,6 +49,8 @@ const STALL_WARNING: std::time::Duration = std::time::Duration::from_millis(50);
 pub(crate) struct Inputs<M: NodeStateMachine> {
     /// Peer messages with the sender's incarnation (0: unstamped).
     pub(crate) peers: mpsc::Receiver<(Message, u64)>,
+    /// InstallSnapshot messages whose data the gRPC server staged to a file.
+    pub(crate) staged: mpsc::Receiver<(Message, StagedSnapshot)>,
     pub(crate) requests: mpsc::Receiver<Request<M>>,
     pub(crate) reports: mpsc::Receiver<Report>,
     /// Snapshots from the leader whose check finished.
@@ -148,6 +151,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
                 }
                 _ = ticker.tick() => self.raft.tick(),
                 Some((msg, inc)) = inputs.peers.recv() => self.step_stamped(msg, inc)?,
+                Some((msg, staged)) = inputs.staged.recv() => self.step_staged(msg, staged)?,
                 Some(req) = inputs.requests.recv() => self.handle_request(req),
                 Some(report) = inputs.reports.recv() => self.handle_report(report),
                 Some(checked) = inputs.checked.recv() => self.on_snapshot_checked(checked)?,
@@ -158,6 +162,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
             while self.raft.has_ready() {
                 self.handle_ready().await?;
             }
+            self.inbound_snapshots.discard_unused();
             self.sync_peers();
             self.forget_departed()?;
             self.note_turn(woke.elapsed());
@@ -203,9 +208,23 @@ impl<M: NodeStateMachine> NodeTask<M> {
             self.emit(EventKind::PeerUp { peer: msg.from });
         }
         if matches!(msg.body, MessageBody::InstallSnapshot(_)) {
-            return self.check_snapshot(msg);
+            return self.check_snapshot(msg, None);
         }
         self.raft.step(msg).map_err(|e| ClusterError::Core(e.to_string()))
+    }
+
+    /// An InstallSnapshot whose data is the staged file `staged` (snapshot
+    /// streams are unstamped, so the incarnation fence does not apply).
+    fn step_staged(&mut self, msg: Message, staged: StagedSnapshot) -> Result<(), ClusterError> {
+        if self.down.remove(&msg.from) {
+            self.emit(EventKind::PeerUp { peer: msg.from });
+        }
+        if !matches!(msg.body, MessageBody::InstallSnapshot(_)) {
+            // raft-rpc stages snapshot streams only; never fatal.
+            tracing::warn!(parent: &self.span, from = %msg.from, "staged data with a message that is not a snapshot; dropped");
+            return Ok(());
+        }
+        self.check_snapshot(msg, Some(staged))
     }
 
     fn handle_report(&mut self, report: Report) {

@@ -20,6 +20,7 @@ use std::io::Read;
 
 use futures::future::BoxFuture;
 use raft_core::{Message, MessageBody, NodeId};
+use raft_rpc::StagedSnapshot;
 use tokio::sync::mpsc;
 
 use crate::store::SnapshotData;
@@ -165,16 +166,47 @@ pub enum DeliverError {
 /// Every message travels with its sender's incarnation (0: not stamped),
 /// which the node checks against the one it remembers for the sender
 /// (`runtime/fence.rs`).
+///
+/// Snapshots the gRPC server staged to a file travel on a queue of their
+/// own ([`STAGED_CAPACITY`]), with the file that holds their data.
 #[derive(Clone, Debug)]
 pub struct MessageSink {
     node: NodeId,
     incarnation: u64,
     tx: mpsc::Sender<(Message, u64)>,
+    staged: mpsc::Sender<(Message, StagedSnapshot)>,
 }
 
+/// Capacity of a node's queue of staged snapshots: the gRPC server stages
+/// at most `max_incoming_snapshot_streams` (2) at once anyway.
+pub(crate) const STAGED_CAPACITY: usize = 2;
+
 impl MessageSink {
-    pub(crate) fn new(node: NodeId, incarnation: u64, tx: mpsc::Sender<(Message, u64)>) -> Self {
-        MessageSink { node, incarnation, tx }
+    pub(crate) fn new(
+        node: NodeId,
+        incarnation: u64,
+        tx: mpsc::Sender<(Message, u64)>,
+        staged: mpsc::Sender<(Message, StagedSnapshot)>,
+    ) -> Self {
+        MessageSink { node, incarnation, tx, staged }
+    }
+
+    /// Hands an InstallSnapshot `msg` whose data is the staged file
+    /// `staged` to the node, waiting at most `wait` for room; `Ok` only
+    /// once it is queued. On an error `staged` is dropped (its file deleted).
+    pub async fn deliver_staged_within(
+        &self,
+        msg: Message,
+        staged: StagedSnapshot,
+        wait: std::time::Duration,
+    ) -> Result<(), DeliverError> {
+        if msg.to != self.node {
+            return Err(DeliverError::WrongNode { to: msg.to, node: self.node });
+        }
+        self.staged.send_timeout((msg, staged), wait).await.map_err(|e| match e {
+            mpsc::error::SendTimeoutError::Timeout(_) => DeliverError::Full,
+            mpsc::error::SendTimeoutError::Closed(_) => DeliverError::Stopped,
+        })
     }
 
     /// The node this sink feeds.

@@ -9,9 +9,12 @@ mod members;
 mod peer;
 mod shared;
 mod snapshot;
+mod staging;
+mod stream_check;
 
 pub use shared::{channels, Inbound, PeerInbox, PeerRefusal, ServerConfig, ServerHandles};
 pub use snapshot::SnapshotAssembler;
+pub use staging::StagedSnapshot;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -61,7 +64,7 @@ pub async fn serve_with_listener(
     let kv_max = config.limits.max_kv_request_bytes().min(max);
     let streams = config.limits.max_concurrent_streams;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let shared = Arc::new(shared::Shared::new(config, handles, stop_rx));
+    let shared = Arc::new(shared::Shared::new(config, handles, stop_rx)?);
     let shutdown = async move {
         shutdown.await;
         // Ends Watch streams; in-flight unary calls still finish.

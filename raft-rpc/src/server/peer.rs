@@ -9,6 +9,7 @@ use super::shared::Shared;
 use super::snapshot::SnapshotAssembler;
 use crate::pb;
 use crate::pb::peer_service_server::PeerService;
+use crate::pb::snapshot_chunk::Kind;
 
 /// Serves PeerService.
 #[derive(Debug)]
@@ -71,22 +72,52 @@ impl PeerService for PeerHandler {
         request: Request<Streaming<pb::SnapshotChunk>>,
     ) -> Result<Response<pb::Ack>, Status> {
         let mut stream = request.into_inner();
-        let mut assembler = SnapshotAssembler::new(self.shared.limits());
-        let idle = self.shared.limits().snapshot_idle_timeout;
-        loop {
-            let next = tokio::time::timeout(idle, stream.message())
-                .await
-                .map_err(|_| Status::deadline_exceeded(format!("snapshot stream idle for {idle:?}")))??;
-            let Some(chunk) = next else { break };
-            self.shared.check_cluster(&chunk.cluster_id)?;
-            assembler.push(chunk.kind)?;
+        match &self.shared.staging {
+            Some(staging) => {
+                let mut staged = staging.begin(self.shared.limits())?;
+                while let Some(kind) = self.next_chunk(&mut stream).await? {
+                    staged.push(kind).await?;
+                }
+                let (msg, staged) = staged.finish()?;
+                self.check_recipient(&msg)?;
+                tracing::debug!(from = %msg.from, bytes = staged.len(), path = %staged.path().display(), "snapshot staged");
+                self.shared.deliver_staged(msg, staged, self.shared.limits().request_timeout).await?;
+            }
+            None => {
+                let _slot = self.shared.memory_streams.clone().try_acquire_owned().map_err(|_| {
+                    let limit = self.shared.limits().max_incoming_snapshot_streams;
+                    Status::resource_exhausted(format!(
+                        "{limit} snapshot streams are already being received \
+                         (limits.max_incoming_snapshot_streams = {limit}); retry later"
+                    ))
+                })?;
+                let mut assembler = SnapshotAssembler::new(self.shared.limits());
+                while let Some(kind) = self.next_chunk(&mut stream).await? {
+                    assembler.push(kind)?;
+                }
+                let msg = assembler.finish()?;
+                self.check_recipient(&msg)?;
+                tracing::debug!(from = %msg.from, bytes = msg.size_bytes(), "snapshot received");
+                // Unstamped: only a leader sends snapshots, and a fenced node's
+                // votes never count, so it cannot become one.
+                self.shared.deliver_peer(msg, 0, self.shared.limits().request_timeout).await?;
+            }
         }
-        let msg = assembler.finish()?;
-        self.check_recipient(&msg)?;
-        tracing::debug!(from = %msg.from, bytes = msg.size_bytes(), "snapshot received");
-        // Unstamped: only a leader sends snapshots, and a fenced node's
-        // votes never count, so it cannot become one.
-        self.shared.deliver_peer(msg, 0, self.shared.limits().request_timeout).await?;
         Ok(Response::new(pb::Ack {}))
+    }
+}
+
+impl PeerHandler {
+    /// The payload of the stream's next chunk (`None` at its end), after
+    /// checking its cluster id; a silence longer than
+    /// `limits.snapshot_idle_timeout` ends the stream with an error.
+    async fn next_chunk(&self, stream: &mut Streaming<pb::SnapshotChunk>) -> Result<Option<Option<Kind>>, Status> {
+        let idle = self.shared.limits().snapshot_idle_timeout;
+        let next = tokio::time::timeout(idle, stream.message())
+            .await
+            .map_err(|_| Status::deadline_exceeded(format!("snapshot stream idle for {idle:?}")))??;
+        let Some(chunk) = next else { return Ok(None) };
+        self.shared.check_cluster(&chunk.cluster_id)?;
+        Ok(Some(chunk.kind))
     }
 }

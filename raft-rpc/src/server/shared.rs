@@ -2,6 +2,7 @@
 //! them to the runtime.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use raft_core::{Message, NodeId};
 use tokio::sync::{broadcast, mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 use tonic::Status;
 
+use super::staging::{SnapshotStaging, StagedSnapshot};
 use crate::api::{ReadRequest, ReadResult, ServiceError, WriteRequest, WriteResult};
 use crate::event::NodeEvent;
 use crate::limits::Limits;
@@ -43,10 +45,23 @@ pub trait PeerInbox: Send + Sync + fmt::Debug + 'static {
     /// is the sender's, as stamped on its batch (0: not stamped, and for
     /// snapshot streams, which carry none).
     fn deliver(&self, msg: Message, incarnation: u64, wait: Duration) -> BoxFuture<'_, Result<(), PeerRefusal>>;
+
+    /// Puts an InstallSnapshot `msg` whose data is in the staged file
+    /// `staged` (the message's own data is empty) into the inbox, waiting
+    /// at most `wait` for room; see [`PeerInbox::deliver`]. Only servers
+    /// with a staging directory call it. The inbox owns `staged` from now
+    /// on: dropping it deletes the file.
+    fn deliver_staged(
+        &self,
+        msg: Message,
+        staged: StagedSnapshot,
+        wait: Duration,
+    ) -> BoxFuture<'_, Result<(), PeerRefusal>>;
 }
 
 /// A plain channel is an inbox (tests, simple runtimes); it ignores
-/// incarnations.
+/// incarnations, and reads a staged snapshot back into the message (it has
+/// no store to rename the file into).
 impl PeerInbox for mpsc::Sender<Message> {
     fn deliver(&self, msg: Message, _incarnation: u64, wait: Duration) -> BoxFuture<'_, Result<(), PeerRefusal>> {
         Box::pin(async move {
@@ -54,6 +69,26 @@ impl PeerInbox for mpsc::Sender<Message> {
                 mpsc::error::SendTimeoutError::Timeout(_) => PeerRefusal::Full,
                 mpsc::error::SendTimeoutError::Closed(_) => PeerRefusal::Stopped,
             })
+        })
+    }
+
+    fn deliver_staged(
+        &self,
+        mut msg: Message,
+        staged: StagedSnapshot,
+        wait: Duration,
+    ) -> BoxFuture<'_, Result<(), PeerRefusal>> {
+        Box::pin(async move {
+            let path = staged.path().to_path_buf();
+            let data = tokio::fs::read(&path).await.map_err(|e| {
+                tracing::warn!(path = %path.display(), error = %e, "staged snapshot unreadable; not delivered");
+                PeerRefusal::Stopped
+            })?;
+            if let raft_core::MessageBody::InstallSnapshot(is) = &mut msg.body {
+                is.snapshot.data = data;
+            }
+            drop(staged);
+            self.deliver(msg, 0, wait).await
         })
     }
 }
@@ -155,6 +190,12 @@ pub struct ServerConfig {
     /// Whether Admin `SetPartition` (fault injection) is served; when false
     /// it is answered with PERMISSION_DENIED and never reaches the runtime.
     pub fault_injection: bool,
+    /// Where InstallSnapshot streams are written as they arrive (see
+    /// `server/staging.rs`); emptied when the server starts. A RocksDB node
+    /// passes `<data-dir>/snapshots/incoming`, on the store's filesystem, so
+    /// installing a snapshot is a rename. `None`: snapshots are assembled in
+    /// memory (nodes without a data directory).
+    pub snapshot_staging: Option<PathBuf>,
 }
 
 /// What every handler holds.
@@ -168,13 +209,28 @@ pub(crate) struct Shared {
     /// One permit per byte of client write payload admitted
     /// (`limits.max_inflight_write_bytes`).
     write_bytes: Arc<Semaphore>,
+    /// Opened from `config.snapshot_staging`.
+    pub(crate) staging: Option<SnapshotStaging>,
+    /// Slots of in-memory snapshot streams (no staging directory);
+    /// `limits.max_incoming_snapshot_streams` permits.
+    pub(crate) memory_streams: Arc<Semaphore>,
 }
 
 impl Shared {
-    pub(crate) fn new(config: ServerConfig, handles: ServerHandles, stopping: watch::Receiver<bool>) -> Self {
+    /// Opens the staging directory, if any (deleting leftovers).
+    pub(crate) fn new(
+        config: ServerConfig,
+        handles: ServerHandles,
+        stopping: watch::Receiver<bool>,
+    ) -> std::io::Result<Self> {
         let permits =
             usize::try_from(config.limits.max_inflight_write_bytes).unwrap_or(usize::MAX).min(Semaphore::MAX_PERMITS);
-        Shared { config, handles, stopping, write_bytes: Arc::new(Semaphore::new(permits)) }
+        let staging = match &config.snapshot_staging {
+            Some(dir) => Some(SnapshotStaging::open(dir.clone(), &config.limits)?),
+            None => None,
+        };
+        let memory_streams = Arc::new(Semaphore::new(config.limits.max_incoming_snapshot_streams.max(1)));
+        Ok(Shared { config, handles, stopping, write_bytes: Arc::new(Semaphore::new(permits)), staging, memory_streams })
     }
 
     /// Admits `bytes` of write payload until the returned permit drops, or
@@ -234,18 +290,15 @@ impl Shared {
     /// for room; the error status tells the sender it was not delivered.
     pub(crate) async fn deliver_peer(&self, msg: Message, incarnation: u64, wait: Duration) -> Result<(), Status> {
         let (me, from) = (self.config.node_id, msg.from);
-        match self.handles.peers.deliver(msg, incarnation, wait).await {
-            Ok(()) => Ok(()),
-            Err(PeerRefusal::Full) => Err(Status::resource_exhausted(format!(
-                "node {me}: peer inbox full for {wait:?}; message from {from} not delivered, back off and retry"
-            ))),
-            Err(PeerRefusal::Stopped) => {
-                Err(Status::unavailable(format!("node {me} has stopped; message from {from} not delivered")))
-            }
-            Err(PeerRefusal::Blocked) => Err(Status::unavailable(format!(
-                "node {me} drops traffic from {from} (fault injection partition); not delivered"
-            ))),
-        }
+        self.handles.peers.deliver(msg, incarnation, wait).await.map_err(|e| refusal_status(e, me, from, wait))
+    }
+
+    /// Delivers a staged InstallSnapshot to the node's inbox, waiting at
+    /// most `wait` for room (see [`Self::deliver_peer`]). Unstamped, like
+    /// every snapshot stream.
+    pub(crate) async fn deliver_staged(&self, msg: Message, staged: StagedSnapshot, wait: Duration) -> Result<(), Status> {
+        let (me, from) = (self.config.node_id, msg.from);
+        self.handles.peers.deliver_staged(msg, staged, wait).await.map_err(|e| refusal_status(e, me, from, wait))
     }
 
     /// Queues work and waits for its reply within the request timeout.
@@ -259,6 +312,19 @@ impl Shared {
             Ok(Err(_)) => Err(Waited::Dropped),
             Err(_) => Err(Waited::TimedOut(timeout)),
         })
+    }
+}
+
+/// The status telling a sender its message was not delivered, and why.
+fn refusal_status(refusal: PeerRefusal, me: NodeId, from: NodeId, wait: Duration) -> Status {
+    match refusal {
+        PeerRefusal::Full => Status::resource_exhausted(format!(
+            "node {me}: peer inbox full for {wait:?}; message from {from} not delivered, back off and retry"
+        )),
+        PeerRefusal::Stopped => Status::unavailable(format!("node {me} has stopped; message from {from} not delivered")),
+        PeerRefusal::Blocked => Status::unavailable(format!(
+            "node {me} drops traffic from {from} (fault injection partition); not delivered"
+        )),
     }
 }
 

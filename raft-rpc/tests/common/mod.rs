@@ -106,7 +106,7 @@ pub async fn start_with(id: u64, opts: Opts) -> FakeNode {
     let partitions = Arc::new(Mutex::new(Vec::new()));
     let id = NodeId(id);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let config = ServerConfig { cluster_id: CLUSTER.into(), node_id: id, limits, fault_injection };
+    let config = ServerConfig { cluster_id: CLUSTER.into(), node_id: id, limits, fault_injection, snapshot_staging: None };
     tokio::spawn(serve_with_listener(listener, config, handles.clone(), async move {
         let _ = stop_rx.await;
     }));

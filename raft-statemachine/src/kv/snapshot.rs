@@ -135,6 +135,16 @@ pub(crate) struct Restored {
     pub(crate) sessions: SessionTable,
 }
 
+/// Whether [`read_snapshot`] keeps the key/value pairs it reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pairs {
+    /// Build the map (a restore).
+    Keep,
+    /// Check them and drop each one as soon as it is read (a validation:
+    /// memory stays bounded by one record, not the snapshot's size).
+    Drop,
+}
+
 /// Reads a snapshot written by [`write_snapshot`] and checks it against
 /// `meta`. An empty stream is accepted only for the bootstrap snapshot
 /// (index 0) and yields an empty state.
@@ -142,6 +152,7 @@ pub(crate) fn read_snapshot(
     input: &mut dyn Read,
     meta: &SnapshotMeta,
     config: &SessionConfig,
+    pairs: Pairs,
 ) -> Result<Restored, StateMachineError> {
     let mut r = Crc { inner: input, hasher: crc32fast::Hasher::new() };
     let mut magic = [0u8; 8];
@@ -168,7 +179,7 @@ pub(crate) fn read_snapshot(
     if header_id != meta.last_log_id {
         return Err(SnapshotError::MetaMismatch { header: header_id, meta: meta.last_log_id }.into());
     }
-    let restored = read_body(&mut r, config)?;
+    let restored = read_body(&mut r, config, pairs)?;
     let actual = r.hasher.finalize();
     let mut trailer = [0u8; 4];
     read_exact(&mut r.inner, &mut trailer, "checksum trailer")?;
@@ -184,7 +195,8 @@ pub(crate) fn read_snapshot(
 
 /// The KV store's [`SnapshotValidator`]: decodes the whole snapshot as
 /// `restore` does (magic, version, header against the meta, record order and
-/// counts, checksum trailer) and drops the result.
+/// counts, checksum trailer) without keeping the pairs, so checking a
+/// snapshot costs one record of memory, not the state's size.
 #[derive(Clone, Debug)]
 pub(crate) struct KvSnapshotValidator {
     pub(crate) sessions: SessionConfig,
@@ -192,24 +204,31 @@ pub(crate) struct KvSnapshotValidator {
 
 impl SnapshotValidator for KvSnapshotValidator {
     fn validate(&self, meta: &SnapshotMeta, data: &mut dyn Read) -> Result<(), StateMachineError> {
-        read_snapshot(data, meta, &self.sessions).map(drop)
+        read_snapshot(data, meta, &self.sessions, Pairs::Drop).map(drop)
     }
 }
 
 /// Reads records up to and including `End`, checking order and counts.
-fn read_body<R: Read>(r: &mut Crc<R>, config: &SessionConfig) -> Result<Restored, StateMachineError> {
+fn read_body<R: Read>(r: &mut Crc<R>, config: &SessionConfig, keep: Pairs) -> Result<Restored, StateMachineError> {
     let malformed = |msg: String| StateMachineError::from(SnapshotError::Malformed(msg));
     let mut data = BTreeMap::new();
+    // Invariant: `pairs` pairs read so far, in strictly increasing key
+    // order ending at `last_key`; `data` holds them all if `keep == Keep`.
+    let (mut pairs, mut last_key): (u64, Option<Vec<u8>>) = (0, None);
     let mut sessions = SessionTable::new(config.clone());
     let mut open: Option<(u64, Session)> = None;
     let mut responses = 0u64;
     loop {
         match r.next_record()? {
             Record::Pair { key, value } => {
-                if open.is_some() || data.last_key_value().is_some_and(|(last, _)| *last >= key) {
+                if open.is_some() || last_key.as_ref().is_some_and(|last| *last >= key) {
                     return Err(malformed("pairs out of order".into()));
                 }
-                data.insert(key, value);
+                pairs += 1;
+                if keep == Pairs::Keep {
+                    data.insert(key.clone(), value);
+                }
+                last_key = Some(key);
             }
             Record::Session { client_id, last_used, floor } => {
                 if let Some((id, session)) =
@@ -227,11 +246,11 @@ fn read_body<R: Read>(r: &mut Crc<R>, config: &SessionConfig) -> Result<Restored
                 }
                 _ => return Err(malformed(format!("response for client {client_id} seq {seq} out of place"))),
             },
-            Record::End { pairs, sessions: n_sessions, responses: n_responses } => {
+            Record::End { pairs: n_pairs, sessions: n_sessions, responses: n_responses } => {
                 if let Some((id, session)) = open.take() {
                     sessions.restore_session(id, session).map_err(malformed)?;
                 }
-                if (pairs, n_sessions, n_responses) != (data.len() as u64, sessions.len() as u64, responses) {
+                if (n_pairs, n_sessions, n_responses) != (pairs, sessions.len() as u64, responses) {
                     return Err(malformed("record counts do not match the End record".into()));
                 }
                 return Ok(Restored { data, sessions });

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::query::run_query;
 use super::session::{SessionCheck, SessionTable};
-use super::snapshot::{read_snapshot, write_snapshot, KvSnapshotValidator};
+use super::snapshot::{read_snapshot, write_snapshot, KvSnapshotValidator, Pairs};
 use super::{KvError, KvLimits, KvOp, KvQuery, KvQueryResult, KvRequest, KvResponse, SessionConfig};
 use crate::{AppliedState, SnapshotValidator, StateMachine, StateMachineError};
 
@@ -170,7 +170,7 @@ impl StateMachine for KvStore {
     }
 
     fn restore(&mut self, meta: &SnapshotMeta, data: &mut dyn Read) -> Result<(), StateMachineError> {
-        let restored = read_snapshot(data, meta, &self.config.sessions)?;
+        let restored = read_snapshot(data, meta, &self.config.sessions, Pairs::Keep)?;
         self.data = restored.data;
         self.sessions = restored.sessions;
         self.applied = AppliedState::from_meta(meta);
