@@ -38,8 +38,12 @@ impl<T> Attempt<T> {
         }
     }
 
-    /// From an error status.
+    /// From an error status. A TLS refusal is definite: the request never
+    /// reached the node, and retrying cannot fix a certificate.
     pub(crate) fn from_status(s: &Status) -> Self {
+        if let Some(why) = std::error::Error::source(s).and_then(crate::tls::failure) {
+            return Attempt::Fail(ClientError::Tls(why));
+        }
         let reason = format!("{:?}: {}", s.code(), s.message());
         match s.code() {
             Code::InvalidArgument | Code::OutOfRange => Attempt::Fail(ClientError::InvalidArgument(reason)),
@@ -50,6 +54,15 @@ impl<T> Attempt<T> {
             }
             Code::Unavailable | Code::Unknown => Attempt::Retry { ambiguous: true, reason, reconnect: true },
             code => Attempt::Fail(ClientError::Rejected { code, message: s.message().to_owned() }),
+        }
+    }
+
+    /// A connection to `endpoint` could not be made: a TLS refusal is
+    /// definite, anything else worth another try (nothing was sent).
+    pub(crate) fn connect_failed(endpoint: &str, e: &tonic::transport::Error) -> Self {
+        match crate::tls::failure(e) {
+            Some(why) => Attempt::Fail(ClientError::Tls(format!("{endpoint}: {why}"))),
+            None => Attempt::Retry { ambiguous: false, reason: format!("{endpoint}: connect failed: {e}"), reconnect: true },
         }
     }
 
