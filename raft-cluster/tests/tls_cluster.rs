@@ -112,9 +112,14 @@ async fn a_peer_with_an_expired_certificate_cannot_join_the_quorum() {
         .iter()
         .find(|n| n.client().status().leader == Some(n.id()))
         .expect("node 1 or 2 leads");
-    let status = leader.client().status();
     let other_valid = if leader.id() == NodeId(1) { NodeId(2) } else { NodeId(1) };
-    assert!(status.matched.get(&other_valid).copied().unwrap_or_default() >= last, "{:?}", status.matched);
+    let status = leader
+        .client()
+        .wait_for("the valid follower to match", DEADLINE, |s| {
+            s.matched.get(&other_valid).copied().unwrap_or_default() >= last
+        })
+        .await
+        .unwrap();
     // Five commits, each a round trip to the valid follower: node 3 has
     // been refused at every handshake meanwhile, both ways.
     assert_eq!(status.matched.get(&NodeId(3)).copied().unwrap_or_default(), LogIndex(0), "{:?}", status.matched);

@@ -178,14 +178,46 @@ pub fn failure(err: &(dyn StdError + 'static)) -> Option<String> {
             return Some(describe(r));
         }
         // io::Error's own `source` skips the error it wraps: look inside.
-        if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
-            if let Some(found) = failure(inner) {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if let Some(found) = io.get_ref().and_then(|inner| failure(inner)) {
                 return Some(found);
+            }
+            // tokio-rustls reports errors after the handshake as text.
+            if io.kind() == std::io::ErrorKind::InvalidData {
+                if let Some(found) = io.get_ref().and_then(|inner| describe_text(&inner.to_string())) {
+                    return Some(found);
+                }
             }
         }
         current = e.source();
     }
     None
+}
+
+/// [`describe`] for a rustls error that reached us only as its message
+/// (`received fatal alert: CertificateRequired`); `None` if the text is not
+/// one of rustls's.
+fn describe_text(message: &str) -> Option<String> {
+    use rustls::AlertDescription as A;
+    if let Some(alert) = message.strip_prefix("received fatal alert: ") {
+        let known = [
+            A::CertificateRequired,
+            A::BadCertificate,
+            A::UnknownCA,
+            A::CertificateExpired,
+            A::CertificateRevoked,
+            A::CertificateUnknown,
+            A::UnsupportedCertificate,
+            A::AccessDenied,
+        ];
+        let found = known.into_iter().find(|a| format!("{a:?}") == alert.trim());
+        return Some(match found {
+            Some(a) => describe(&rustls::Error::AlertReceived(a)),
+            None => format!("the other side ended the TLS session ({})", alert.trim()),
+        });
+    }
+    let tls_words = ["certificate", "corrupt message", "handshake"];
+    tls_words.iter().any(|w| message.contains(w)).then(|| format!("TLS failed: {message}"))
 }
 
 fn describe(e: &rustls::Error) -> String {

@@ -6,7 +6,7 @@
 use futures::{Stream, StreamExt};
 use raft_core::NodeId;
 use tonic::transport::Channel;
-use tonic::{Code, Request, Status};
+use tonic::{Request, Status};
 
 use super::attempt::Attempt;
 use super::ClientConfig;
@@ -42,6 +42,13 @@ impl AdminClient {
             Attempt::Fail(e) => e,
             _ => ClientError::Unavailable(format!("{endpoint}: connect failed: {e}")),
         })?;
+        if config.tls.is_some() {
+            Attempt::<()>::confirm_tls(endpoint, &channel, config.request_timeout).await.map_err(|a| match a {
+                Attempt::Fail(e) => e,
+                Attempt::Retry { reason, .. } => ClientError::Unavailable(reason),
+                _ => ClientError::Unavailable(format!("{endpoint}: TLS connection check failed")),
+            })?;
+        }
         let max = config.max_message_bytes;
         let client = AdminServiceClient::new(channel).max_decoding_message_size(max).max_encoding_message_size(max);
         Ok(AdminClient { config, endpoint: endpoint.to_owned(), client })
@@ -63,7 +70,7 @@ impl AdminClient {
         fut: impl std::future::Future<Output = Result<T, Status>>,
     ) -> Result<T, ClientError> {
         match tokio::time::timeout(self.config.request_timeout, fut).await {
-            Ok(Err(s)) if self.config.tls.is_none() && matches!(s.code(), Code::Unavailable | Code::Unknown) => {
+            Ok(Err(s)) if self.config.tls.is_none() && std::error::Error::source(&s).is_some() => {
                 match crate::tls::plaintext_refused(&self.endpoint, self.config.connect_timeout).await {
                     Some(why) => Err(ClientError::Tls(why)),
                     None => Err(status_error(s)),

@@ -3,6 +3,9 @@
 //! applied ("ambiguous"): only then can the operation end as
 //! [`ClientError::Unknown`].
 
+use std::time::Duration;
+
+use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crate::api::LeaderHint;
@@ -64,6 +67,28 @@ impl<T> Attempt<T> {
             Some(why) => Attempt::Fail(ClientError::Tls(format!("{endpoint}: {why}"))),
             None => Attempt::Retry { ambiguous: false, reason: format!("{endpoint}: connect failed: {e}"), reconnect: true },
         }
+    }
+
+    /// Confirms that a new TLS `channel` to `endpoint` is really accepted,
+    /// with a gRPC health check (served without the node's runtime), before
+    /// any request goes out on it. Under TLS 1.3 the server checks the
+    /// client's certificate after the client considers the handshake done,
+    /// so a refused client would otherwise learn of it only from a broken
+    /// first request, whose fate would look unknown. After this check a
+    /// refusal is definite ([`ClientError::Tls`]) and any other failure is
+    /// a retry with nothing sent.
+    pub(crate) async fn confirm_tls(endpoint: &str, channel: &Channel, wait: Duration) -> Result<(), Self> {
+        let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+        let check = health.check(tonic_health::pb::HealthCheckRequest { service: String::new() });
+        let reason = match tokio::time::timeout(wait, check).await {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(status)) => match std::error::Error::source(&status).and_then(crate::tls::failure) {
+                Some(why) => return Err(Attempt::Fail(ClientError::Tls(format!("{endpoint}: {why}")))),
+                None => format!("{endpoint}: TLS connection check failed: {:?}: {}", status.code(), status.message()),
+            },
+            Err(_) => format!("{endpoint}: no answer to the TLS connection check within {wait:?}"),
+        };
+        Err(Attempt::Retry { ambiguous: false, reason, reconnect: true })
     }
 
     /// The attempt's own deadline passed without an answer.

@@ -244,7 +244,9 @@ impl KvClient {
                     match tokio::time::timeout(budget, attempt(channel, budget, maybe_applied)).await {
                         Err(_) => Attempt::timed_out(budget),
                         Ok(Err(status)) => {
-                            broke = matches!(status.code(), tonic::Code::Unavailable | tonic::Code::Unknown);
+                            // A status made from a transport error (it has a
+                            // source), not one the node sent.
+                            broke = std::error::Error::source(&status).is_some();
                             Attempt::from_status(&status)
                         }
                         Ok(Ok(Err(e))) => Attempt::Fail(ClientError::Protocol(format!("{endpoint}: {e}"))),
@@ -320,6 +322,9 @@ impl KvClient {
         let ep = crate::peer::endpoint(endpoint, self.config.connect_timeout, self.config.tls.as_ref())
             .map_err(|e| Attempt::Fail(ClientError::InvalidEndpoint(e.to_string())))?;
         let channel = ep.connect().await.map_err(|e| Attempt::connect_failed(endpoint, &e))?;
+        if self.config.tls.is_some() {
+            Attempt::confirm_tls(endpoint, &channel, self.config.request_timeout).await?;
+        }
         self.channels.insert(endpoint.to_owned(), channel.clone());
         Ok(channel)
     }
