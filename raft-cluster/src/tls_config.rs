@@ -78,6 +78,9 @@ mod tests {
         assert!(matches!(err, ConfigError::Tls(_)), "{err:?}");
         assert!(err.to_string().contains("/nonexistent/n1.crt"), "{err}");
         let typo = format!("{BASE}\n[tls]\ncert = \"a\"\nkey = \"b\"\ncaa = \"c\"\n");
-        assert!(matches!(NodeConfig::from_toml_str(&typo), Err(ConfigError::Parse(_))), "unknown keys in [tls] are refused");
+        assert!(
+            matches!(NodeConfig::from_toml_str(&typo), Err(ConfigError::Parse(_))),
+            "unknown keys in [tls] are refused"
+        );
     }
 }

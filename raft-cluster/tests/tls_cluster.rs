@@ -108,10 +108,7 @@ async fn a_peer_with_an_expired_certificate_cannot_join_the_quorum() {
     for i in 0..5 {
         last = kv.put(format!("k{i}"), "v").await.expect("the valid majority commits").index;
     }
-    let leader = c.nodes[..2]
-        .iter()
-        .find(|n| n.client().status().leader == Some(n.id()))
-        .expect("node 1 or 2 leads");
+    let leader = c.nodes[..2].iter().find(|n| n.client().status().leader == Some(n.id())).expect("node 1 or 2 leads");
     let other_valid = if leader.id() == NodeId(1) { NodeId(2) } else { NodeId(1) };
     let status = leader
         .client()

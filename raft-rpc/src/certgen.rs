@@ -71,7 +71,8 @@ impl TestCa {
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         params.distinguished_name = named(name);
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         let now = SystemTime::now();
         params.not_before = at(now - SKEW)?;
         params.not_after = at(now + VALIDITY)?;
@@ -127,7 +128,11 @@ impl IssuedCert {
     /// Writes `<stem>.crt`, `<stem>.key` and `ca.crt` into `dir` (the key
     /// readable by the owner only) and returns their paths.
     pub fn write(&self, dir: &Path, stem: &str) -> Result<TlsFiles, CertGenError> {
-        let files = TlsFiles { cert: dir.join(format!("{stem}.crt")), key: dir.join(format!("{stem}.key")), ca: dir.join("ca.crt") };
+        let files = TlsFiles {
+            cert: dir.join(format!("{stem}.crt")),
+            key: dir.join(format!("{stem}.key")),
+            ca: dir.join("ca.crt"),
+        };
         write(&files.cert, &self.cert_pem, 0o644)?;
         write(&files.key, &self.key_pem, 0o600)?;
         write(&files.ca, &self.ca_pem, 0o644)?;

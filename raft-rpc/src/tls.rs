@@ -92,7 +92,11 @@ impl TlsConfig {
     }
 
     /// The same from PEM text already in memory (tests, the demo).
-    pub fn from_pem(cert: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>, ca: impl Into<Vec<u8>>) -> Result<Self, TlsError> {
+    pub fn from_pem(
+        cert: impl Into<Vec<u8>>,
+        key: impl Into<Vec<u8>>,
+        ca: impl Into<Vec<u8>>,
+    ) -> Result<Self, TlsError> {
         let memory = || "<memory>".to_owned();
         Self::checked(cert.into(), key.into(), ca.into(), [memory(), memory(), memory()])
     }
@@ -234,7 +238,9 @@ fn describe(e: &rustls::Error) -> String {
             | A::CertificateUnknown
             | A::UnsupportedCertificate
             | A::AccessDenied),
-        ) => format!("the other side rejected our certificate ({a:?}): is it signed by the cluster's CA and valid now?"),
+        ) => {
+            format!("the other side rejected our certificate ({a:?}): is it signed by the cluster's CA and valid now?")
+        }
         rustls::Error::InvalidCertificate(c) => {
             format!("the other side's certificate is not trusted: {c:?} (is it signed by our CA, valid now, and issued for this address?)")
         }

@@ -65,7 +65,9 @@ impl<T> Attempt<T> {
     pub(crate) fn connect_failed(endpoint: &str, e: &tonic::transport::Error) -> Self {
         match crate::tls::failure(e) {
             Some(why) => Attempt::Fail(ClientError::Tls(format!("{endpoint}: {why}"))),
-            None => Attempt::Retry { ambiguous: false, reason: format!("{endpoint}: connect failed: {e}"), reconnect: true },
+            None => {
+                Attempt::Retry { ambiguous: false, reason: format!("{endpoint}: connect failed: {e}"), reconnect: true }
+            }
         }
     }
 

@@ -23,10 +23,10 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 
 use crate::error::RpcError;
-use crate::tls::TlsConfig;
 use crate::pb::admin_service_server::AdminServiceServer;
 use crate::pb::kv_service_server::KvServiceServer;
 use crate::pb::peer_service_server::PeerServiceServer;
+use crate::tls::TlsConfig;
 
 /// The connections `listener` accepts, each with TCP_NODELAY set. A raw
 /// listener bypasses tonic's own `Server::tcp_nodelay` (it applies only

@@ -55,7 +55,14 @@ pub struct Opts {
 
 impl Opts {
     pub fn new(mode: Mode) -> Self {
-        Opts { mode, limits: Limits::default(), fault_injection: true, inbound_capacity: 64, peer_capacity: 1024, tls: None }
+        Opts {
+            mode,
+            limits: Limits::default(),
+            fault_injection: true,
+            inbound_capacity: 64,
+            peer_capacity: 1024,
+            tls: None,
+        }
     }
 }
 
