@@ -65,6 +65,7 @@ impl Cli {
                 demo::run(args)
             }
             Command::Bench(mut args) => {
+                args.tls = conn.tls()?;
                 args.cluster_id = conn.cluster_id().to_owned();
                 args.endpoints = conn.endpoints;
                 args.timeout = conn.timeout;

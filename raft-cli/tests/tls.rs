@@ -83,6 +83,10 @@ fn a_tls_node_serves_clients_with_certificates_and_refuses_the_rest_with_exit_2(
     let out = cli(&endpoint, &["get", "greeting"], &envs);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
 
+    // `bench` against the TLS node with the same flags.
+    let out = cli(&endpoint, &refs(&with(&["bench", "--total", "20", "--clients", "2"], &good)), &[]);
+    assert_eq!(out.status.code(), Some(0), "bench over mTLS: {}", text(&out.stderr));
+
     // No certificates: a plaintext client, refused with exit 2 and a clear message.
     let out = cli(&endpoint, &["put", "greeting", "plain"], &[]);
     let err = text(&out.stderr);
