@@ -12,12 +12,15 @@ const AFTER_HELP: &str = "\
 Exit codes:
   0  success
   1  a negative answer (key not found, CAS mismatch) or a failed check (the demo lost a write, bench operations failed)
-  2  usage error or invalid input (bad flags, a malformed endpoint, bad hex/base64): nothing was sent
+  2  usage error or invalid input (bad flags, a malformed endpoint, bad hex/base64), or a TLS refusal
+     (a certificate missing, expired or from another CA; TLS files that do not load): nothing was applied
   3  cluster unavailable or timed out, or a malformed reply to a write: the outcome of a write is unknown
   4  `node` refused to bootstrap an empty data directory of an existing cluster (rejoin with --join)
 
 Connection flags (--endpoints, --cluster-id, --timeout, -w/--output, --value-encoding/--hex) go before or
 after the command and read RAFT_ENDPOINTS, RAFT_CLUSTER_ID, RAFT_TIMEOUT, RAFT_OUTPUT, RAFT_VALUE_ENCODING.
+Mutual TLS: --tls-cert, --tls-key, --tls-ca (RAFT_TLS_CERT, RAFT_TLS_KEY, RAFT_TLS_CA) on `node` and every
+client command; `raft-cli demo --tls` makes its own throwaway CA and certificates.
 
 Start here: `raft-cli demo` runs a narrated 3-node cluster; kill -9 any of its nodes and watch it recover.";
 
@@ -53,12 +56,16 @@ impl Cli {
     pub fn run(self) -> CliResult {
         let conn = self.conn;
         match self.command {
-            Command::Node(args) => node::run(args),
+            Command::Node(mut args) => {
+                args.tls = conn.tls_files()?.map(|f| raft_cluster::TlsPaths { cert: f.cert, key: f.key, ca: f.ca });
+                node::run(args)
+            }
             Command::Demo(mut args) => {
                 args.output = conn.output;
                 demo::run(args)
             }
             Command::Bench(mut args) => {
+                args.tls = conn.tls()?;
                 args.cluster_id = conn.cluster_id().to_owned();
                 args.endpoints = conn.endpoints;
                 args.timeout = conn.timeout;
@@ -109,6 +116,9 @@ mod tests {
             "raft-cli transfer-leader --to 2",
             "raft-cli bench --clients 8 --duration 2s --key-size 8 --value-size 32 --read-ratio 0.5 --local 3",
             "raft-cli demo --output json",
+            "raft-cli demo --tls --duration 5s",
+            "raft-cli --tls-cert c.crt --tls-key c.key --tls-ca ca.crt get k",
+            "raft-cli node --id 1 --listen 127.0.0.1:7001 --peers 1=127.0.0.1:7001 --in-memory --tls-cert n.crt --tls-key n.key --tls-ca ca.crt",
         ];
         for line in lines {
             let args = line.split_whitespace();

@@ -6,7 +6,7 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | a negative answer (key not found, CAS mismatch) or a failed check (the demo lost a write) |
-//! | 2 | usage error or invalid input (clap's own code for bad flags) |
+//! | 2 | usage error or invalid input (clap's own code for bad flags), or a TLS refusal (certificate missing, expired or of another CA; TLS files that do not load): nothing was applied |
 //! | 3 | cluster unavailable or timed out, or a malformed reply to a write: the outcome is unknown |
 //! | 4 | `node` refused to start on an empty data directory of an existing cluster (a wiped node must rejoin: the message says what to run) |
 
@@ -20,7 +20,7 @@ pub enum Exit {
     Success = 0,
     /// A definite negative answer, or a check that failed.
     Negative = 1,
-    /// Bad flags or invalid input.
+    /// Bad flags or invalid input, or a TLS refusal (fix the certificates).
     Usage = 2,
     /// No answer from the cluster in time; the outcome is unknown.
     Unavailable = 3,

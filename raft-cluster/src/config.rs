@@ -14,6 +14,8 @@ use std::time::Duration;
 use raft_core::NodeId;
 use serde::{Deserialize, Serialize};
 
+pub use crate::tls_config::TlsPaths;
+
 /// One member of the static cluster: its id and the address its peer and
 /// client services listen on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,6 +144,10 @@ pub struct NodeConfig {
     /// etcd's flag; `raft-cli node --initial-cluster-state`.
     #[serde(default)]
     pub initial_cluster_state: InitialClusterState,
+    /// Mutual TLS for every connection the node serves or makes (the
+    /// `[tls]` table; see [`TlsPaths`]). `None`: plaintext.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsPaths>,
 }
 
 /// Whether the cluster is being created (etcd's `--initial-cluster-state`).
@@ -199,6 +205,7 @@ impl NodeConfig {
             enable_fault_injection: false,
             join: false,
             initial_cluster_state: InitialClusterState::New,
+            tls: None,
         }
     }
 
@@ -244,12 +251,19 @@ impl NodeConfig {
         self.peers.iter().find(|p| p.id == id.0).map(|p| p.addr.as_str())
     }
 
-    /// Checks every rule that does not need the disk: ids, addresses, timing
-    /// and limits.
+    /// The loaded TLS material of the `[tls]` table, if any (read from
+    /// disk on every call; errors name the file).
+    pub fn tls(&self) -> Result<Option<raft_rpc::TlsConfig>, ConfigError> {
+        self.tls.as_ref().map(TlsPaths::load).transpose()
+    }
+
+    /// Checks every rule but the data directory: ids, addresses, timing,
+    /// limits, and that the TLS files (if any) load.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.validate_members()?;
         self.validate_timing()?;
         self.validate_limits()?;
+        self.tls()?;
         self.core_config().validate().map_err(|e| ConfigError::Invalid(e.to_string()))
     }
 
@@ -402,6 +416,10 @@ pub enum ConfigError {
         /// What failed.
         reason: String,
     },
+    /// A file of the `[tls]` table cannot be read or used (the message
+    /// names the file and what is wrong with it).
+    #[error("invalid [tls] config: {0}")]
+    Tls(raft_rpc::TlsError),
     /// Any other out-of-range value.
     #[error("invalid config: {0}")]
     Invalid(String),

@@ -57,6 +57,7 @@ mod runtime;
 pub mod start_mode;
 mod status;
 mod store;
+mod tls_config;
 pub mod transport;
 mod wait;
 
@@ -64,7 +65,7 @@ mod wait;
 mod test_support;
 
 pub use client::NodeClient;
-pub use config::{ConfigError, InitialClusterState, Limits, NodeConfig, PeerConfig};
+pub use config::{ConfigError, InitialClusterState, Limits, NodeConfig, PeerConfig, TlsPaths};
 pub use error::{ClientError, ClusterError};
 pub use event::{EventKind, NodeEvent};
 pub use fsm::{NodeStateMachine, SnapshotCheck, SnapshotJob};

@@ -39,6 +39,8 @@ async fn ask(config: &NodeConfig, peer: NodeId, addr: &str, wait: Duration) -> O
     let mut client_config = ClientConfig::new(config.cluster_id.clone());
     client_config.connect_timeout = ATTEMPT_DEADLINE;
     client_config.request_timeout = ATTEMPT_DEADLINE;
+    // The config was validated before the probe, so the files load.
+    client_config.tls = config.tls().ok().flatten();
     let end = tokio::time::Instant::now() + wait;
     loop {
         match attempt(addr, client_config.clone(), config.id()).await {

@@ -45,6 +45,9 @@ pub enum RpcError {
     /// Binding or serving failed.
     #[error("transport error: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The TLS material could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// Socket error.
     #[error("io error: {0}")]
     Io(#[from] std::io::Error),
@@ -97,6 +100,12 @@ pub enum ClientError {
     /// An endpoint could not be parsed, or no endpoint was given.
     #[error("invalid endpoint: {0}")]
     InvalidEndpoint(String),
+    /// The TLS handshake failed or was refused: a certificate missing,
+    /// expired or from another CA, or one side speaking TLS and the other
+    /// not. Nothing reached the node, so nothing was applied; retrying
+    /// cannot help until the certificates are fixed.
+    #[error("TLS refused: {0}")]
+    Tls(String),
 }
 
 /// Why [`crate::PeerPool::send`] refused a message.

@@ -30,7 +30,7 @@ impl EtcdKv {
     /// Connects to `endpoint` (`host:port` or a full `http://` URI); each
     /// request fails after `timeout`.
     pub async fn connect(endpoint: &str, timeout: Duration) -> Result<Self, ClientError> {
-        let ep = crate::peer::endpoint(endpoint, timeout)
+        let ep = crate::peer::endpoint(endpoint, timeout, None)
             .map_err(|e: RpcError| ClientError::InvalidArgument(e.to_string()))?;
         let channel = ep
             .connect()

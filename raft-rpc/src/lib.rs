@@ -16,6 +16,10 @@
 //! the runtime answers through oneshot replies and publishes [`NodeEvent`]s
 //! on a broadcast channel for `Watch`.
 //!
+//! With a [`TlsConfig`] ([`serve_with_tls`]) the server requires mutual
+//! TLS: callers must present a certificate signed by the cluster's CA
+//! ([`tls`]; [`certgen`] makes throwaway ones for tests and the demo).
+//!
 //! ## Client side
 //! - [`PeerPool`]: one lazily connected channel and one sender task per
 //!   peer, a bounded queue that drops the oldest message rather than grow
@@ -33,6 +37,7 @@
 
 pub mod api;
 mod backoff;
+pub mod certgen;
 mod client;
 pub mod convert;
 pub mod error;
@@ -44,6 +49,7 @@ pub mod pb;
 mod peer;
 mod server;
 pub mod status;
+pub mod tls;
 
 pub use api::{
     Consistency, LeaderHint, ReadRequest, ReadResult, ScanRange, ScanResult, ServiceError, WriteOp, WriteRequest,
@@ -59,7 +65,8 @@ pub use members::{
 };
 pub use peer::{snapshot_chunks, PeerConfig, PeerPool, PeerReport, PeerStats, SnapshotSource, READ_AHEAD_CHUNKS};
 pub use server::{
-    channels, serve, serve_with_listener, Inbound, PeerInbox, PeerRefusal, ServerConfig, ServerHandles,
-    SnapshotAssembler, StagedSnapshot,
+    channels, serve, serve_with_listener, serve_with_tls, Inbound, PeerInbox, PeerRefusal, ServerConfig,
+    ServerHandles, SnapshotAssembler, StagedSnapshot,
 };
 pub use status::{MemberStatus, NodeStatus};
+pub use tls::{TlsConfig, TlsError, TlsFiles};

@@ -61,6 +61,10 @@ pub struct BenchArgs {
     /// Output format of the final report, the global -w/--output.
     #[arg(skip)]
     pub output: OutputFormat,
+    /// Mutual TLS towards a running cluster (the global --tls-cert,
+    /// --tls-key, --tls-ca); not used with --local or --target etcd.
+    #[arg(skip)]
+    pub tls: Option<raft_rpc::TlsConfig>,
 }
 
 fn parse_ratio(s: &str) -> Result<f64, String> {

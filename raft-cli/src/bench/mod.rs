@@ -62,7 +62,8 @@ pub fn run(args: BenchArgs) -> CliResult {
         }
         eprintln!("started {n} local nodes at {}; waiting for a leader", endpoints.join(","));
         // The local nodes run with the default cluster id, whatever RAFT_CLUSTER_ID says.
-        let args = BenchArgs { cluster_id: crate::client::DEFAULT_CLUSTER_ID.to_owned(), ..args.clone() };
+        // The local cluster is plaintext: no TLS towards it.
+        let args = BenchArgs { cluster_id: crate::client::DEFAULT_CLUSTER_ID.to_owned(), tls: None, ..args.clone() };
         let result = match wait_for_leader(&endpoints).await {
             Ok(()) => bench(&args, endpoints).await,
             Err(e) => Err(e),

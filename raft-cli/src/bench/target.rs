@@ -51,7 +51,8 @@ impl Clients {
         let fail = |e| classify(e, endpoints, args.timeout);
         match args.target {
             Target::Raft => {
-                let config = client_config(&args.cluster_id, args.timeout);
+                let mut config = client_config(&args.cluster_id, args.timeout);
+                config.tls = args.tls.clone();
                 // Each base session finds the leader with one read; the other
                 // clients are new sessions sharing its connection.
                 let mut bases = Vec::with_capacity(conns);

@@ -12,16 +12,29 @@ use crate::duration::format_duration;
 use crate::exit::{CliError, CliResult};
 use crate::output::{print, OutputFormat};
 
+async fn ask_typed(endpoint: &str, config: ClientConfig) -> Result<NodeStatus, ClientError> {
+    AdminClient::connect(endpoint, config).await?.status().await
+}
+
 async fn ask(endpoint: &str, config: ClientConfig) -> Result<NodeStatus, String> {
-    match AdminClient::connect(endpoint, config).await {
-        Ok(admin) => admin.status().await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    }
+    ask_typed(endpoint, config).await.map_err(|e| e.to_string())
 }
 
 async fn ask_all(endpoints: &[String], config: &ClientConfig) -> Vec<(String, Result<NodeStatus, String>)> {
     let asks = endpoints.iter().map(|ep| async move { (ep.clone(), ask(ep, config.clone()).await) });
     futures::future::join_all(asks).await
+}
+
+/// When no endpoint answered: a TLS refusal from the first endpoint is a
+/// usage error (exit 2: fix the certificates), anything else is
+/// unavailability (exit 3).
+async fn none_answered(conn: &Connection, config: &ClientConfig, endpoints: &[String], why: String) -> CliError {
+    if let Some(first) = endpoints.first() {
+        if let Err(e @ ClientError::Tls(_)) = ask_typed(first, config.clone()).await {
+            return classify(e, endpoints, conn.timeout);
+        }
+    }
+    classify(ClientError::Unavailable(why), endpoints, conn.timeout)
 }
 
 /// The member addresses of the first endpoint that answers (`--cluster`).
@@ -40,7 +53,7 @@ async fn members(conn: &Connection, config: &ClientConfig) -> Result<Vec<String>
             Err(e) => why.push(e),
         }
     }
-    Err(classify(ClientError::Unavailable(why.join("; ")), &conn.endpoints, conn.timeout))
+    Err(none_answered(conn, config, &conn.endpoints, why.join("; ")).await)
 }
 
 /// Every endpoint's view; exit 3 if any endpoint (or, with `--cluster`,
@@ -51,7 +64,7 @@ pub async fn status(conn: &Connection, config: ClientConfig, cluster: bool) -> C
     let failed: Vec<String> =
         nodes.iter().filter_map(|(ep, a)| a.as_ref().err().map(|e| format!("{ep}: {e}"))).collect();
     if failed.len() == nodes.len() {
-        return Err(classify(ClientError::Unavailable(failed.join("; ")), &endpoints, conn.timeout));
+        return Err(none_answered(conn, &config, &endpoints, failed.join("; ")).await);
     }
     print(conn.output, &StatusReport { nodes });
     if failed.is_empty() {

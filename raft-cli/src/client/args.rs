@@ -1,11 +1,14 @@
 //! Flags of the client commands (`put`, `get`, `delete`, `cas`, `scan`,
 //! `status`, `transfer-leader`, `members`) and the global connection flags.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
+use raft_rpc::{TlsConfig, TlsFiles};
 
 use crate::duration::parse_duration;
+use crate::exit::{CliError, CliResult};
 use crate::output::OutputFormat;
 use crate::values::ValueEncoding;
 
@@ -49,12 +52,41 @@ pub struct Connection {
     /// Shorthand for --value-encoding hex (wins over it).
     #[arg(long, global = true)]
     pub hex: bool,
+    /// Mutual TLS: this party's certificate (PEM), presented to the nodes
+    /// (for `node`: to clients and peers). Needs --tls-key and --tls-ca.
+    #[arg(long, global = true, env = "RAFT_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// Mutual TLS: the private key of --tls-cert (PEM).
+    #[arg(long, global = true, env = "RAFT_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Mutual TLS: the cluster's CA certificate (PEM); the other side must chain to it.
+    #[arg(long, global = true, env = "RAFT_TLS_CA", value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl Connection {
     /// The cluster id to send.
     pub fn cluster_id(&self) -> &str {
         self.cluster_id.as_deref().unwrap_or(DEFAULT_CLUSTER_ID)
+    }
+
+    /// The TLS files given, if any: all three flags or none (a usage error
+    /// otherwise, exit 2).
+    pub fn tls_files(&self) -> CliResult<Option<TlsFiles>> {
+        match (&self.tls_cert, &self.tls_key, &self.tls_ca) {
+            (None, None, None) => Ok(None),
+            (Some(cert), Some(key), Some(ca)) => Ok(Some(TlsFiles { cert: cert.clone(), key: key.clone(), ca: ca.clone() })),
+            _ => Err(CliError::usage(anyhow::anyhow!(
+                "mutual TLS needs all of --tls-cert, --tls-key and --tls-ca (or RAFT_TLS_CERT, RAFT_TLS_KEY, RAFT_TLS_CA)"
+            ))),
+        }
+    }
+
+    /// The loaded TLS material, if TLS flags were given; a file that cannot
+    /// be read or used is a usage error (exit 2) naming the file.
+    pub fn tls(&self) -> CliResult<Option<TlsConfig>> {
+        let Some(files) = self.tls_files()? else { return Ok(None) };
+        TlsConfig::load(&files).map(Some).map_err(|e| CliError::usage(anyhow::anyhow!(e)))
     }
 
     /// The value encoding in effect (`--hex` included).

@@ -25,6 +25,10 @@ pub fn classify(err: ClientError, endpoints: &[String], timeout: Duration) -> Cl
         ClientError::InvalidArgument(why) | ClientError::InvalidEndpoint(why) => {
             CliError::usage(anyhow::anyhow!("invalid input: {why}"))
         }
+        ClientError::Tls(why) => CliError::usage(anyhow::anyhow!(
+            "TLS refused ({list}): {why}; nothing was applied. Give a certificate signed by the cluster's CA with \
+             --tls-cert, --tls-key and --tls-ca (or RAFT_TLS_CERT, RAFT_TLS_KEY, RAFT_TLS_CA)"
+        )),
         ClientError::ClusterMismatch(why) => {
             CliError::usage(anyhow::anyhow!("{why}: pass the cluster's id with --cluster-id (or RAFT_CLUSTER_ID)"))
         }
@@ -114,6 +118,14 @@ mod tests {
         assert!(e.to_string().contains("AlreadyMember"), "{e}");
         let e = classify(refusal(RefusalReason::Pending), &eps(), Duration::from_secs(1));
         assert_eq!(e.code, Exit::Unavailable, "still pending at the deadline: try again later");
+    }
+
+    #[test]
+    fn a_tls_refusal_is_a_usage_error_that_names_the_flags() {
+        let e = classify(ClientError::Tls("bad certificate".into()), &eps(), Duration::from_secs(1));
+        assert_eq!(e.code, Exit::Usage);
+        let text = e.to_string();
+        assert!(text.contains("bad certificate") && text.contains("--tls-cert"), "{text}");
     }
 
     #[test]

@@ -50,7 +50,8 @@ pub fn run(cmd: ClientCommand, conn: Connection) -> CliResult {
 }
 
 async fn execute(cmd: ClientCommand, conn: &Connection) -> CliResult {
-    let config = client_config(conn.cluster_id(), conn.timeout);
+    let mut config = client_config(conn.cluster_id(), conn.timeout);
+    config.tls = conn.tls()?;
     let fail = |e: ClientError| classify(e, &conn.endpoints, conn.timeout);
     let fail_write = |e: ClientError| classify_write(e, &conn.endpoints, conn.timeout);
     let enc = conn.encoding();
@@ -167,7 +168,8 @@ pub fn with_header(doc: Value, ok: bool, header: Value) -> Value {
 /// The serving node's id and term, asked right after its answer (the KV
 /// replies do not carry them); `null` fields when it does not answer.
 async fn header(conn: &Connection, endpoint: &str, index: Option<Value>) -> Value {
-    let config = client_config(conn.cluster_id(), conn.timeout.min(Duration::from_secs(1)));
+    let mut config = client_config(conn.cluster_id(), conn.timeout.min(Duration::from_secs(1)));
+    config.tls = conn.tls().ok().flatten();
     let status = match AdminClient::connect(endpoint, config).await {
         Ok(admin) => admin.status().await.ok(),
         Err(_) => None,

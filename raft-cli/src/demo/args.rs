@@ -43,6 +43,10 @@ pub struct DemoArgs {
     /// How long a dead node stays down before the demo restarts it.
     #[arg(long, value_parser = parse_duration, default_value = "2s")]
     pub restart_delay: Duration,
+    /// Run everything over mutual TLS with a throwaway CA and certificates
+    /// made in the demo's temp directory (the client command to use them is printed).
+    #[arg(long)]
+    pub tls: bool,
     /// Summary format (the narration is always text): the global -w/--output.
     #[arg(skip)]
     pub output: OutputFormat,

@@ -3,12 +3,12 @@
 //! stale reads. The rest of
 //! the demo only sees [`DemoEvent`]s and plain values.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures::StreamExt;
 use raft_core::NodeId;
-use raft_rpc::{AdminClient, ClientConfig, ClientError, Consistency, EventKind, KvClient, NodeEvent};
+use raft_rpc::{AdminClient, ClientConfig, ClientError, Consistency, EventKind, KvClient, NodeEvent, TlsConfig};
 use tokio::sync::{mpsc, watch, Mutex};
 
 use super::event::{Activity, DemoEvent, NodeNum, RaftStatus};
@@ -26,6 +26,23 @@ const PARTITION_TIMEOUT: Duration = Duration::from_secs(2);
 /// Reconnect delay of a watcher whose node is down.
 const WATCH_RETRY: Duration = Duration::from_millis(300);
 
+/// The demo's client identity under `--tls`, set once before the session
+/// starts. Process-wide because every call the demo makes, from whichever
+/// task, presents the same certificate for the whole run.
+static CLIENT_TLS: OnceLock<TlsConfig> = OnceLock::new();
+
+/// Makes every later call of this module use mutual TLS with `tls`.
+pub fn use_tls(tls: TlsConfig) {
+    let _ = CLIENT_TLS.set(tls);
+}
+
+/// The demo's client settings with an overall `timeout` (and TLS, if on).
+fn config(timeout: Duration) -> ClientConfig {
+    let mut c = client_config(CLUSTER_ID, timeout);
+    c.tls = CLIENT_TLS.get().cloned();
+    c
+}
+
 /// The workload's session: one client, writes in order.
 #[derive(Clone)]
 pub struct DemoClient {
@@ -35,7 +52,7 @@ pub struct DemoClient {
 impl DemoClient {
     /// A session against every demo node.
     pub fn new(endpoints: Vec<String>) -> Self {
-        let client = KvClient::new(&endpoints, client_config(CLUSTER_ID, WRITE_TIMEOUT)).map_err(|e| e.to_string());
+        let client = KvClient::new(&endpoints, config(WRITE_TIMEOUT)).map_err(|e| e.to_string());
         DemoClient { inner: Arc::new(Mutex::new(client)) }
     }
 
@@ -81,8 +98,8 @@ fn to_demo_event(node: NodeNum, event: NodeEvent) -> Option<DemoEvent> {
 /// Follows `node`'s Watch stream until `stop`, reconnecting whenever the node comes back.
 pub async fn watch_node(node: NodeNum, addr: String, tx: mpsc::Sender<DemoEvent>, mut stop: watch::Receiver<bool>) {
     while !*stop.borrow() {
-        let config = client_config(CLUSTER_ID, STATUS_TIMEOUT);
-        if let Ok(admin) = AdminClient::connect(&addr, config).await {
+        let settings = config(STATUS_TIMEOUT);
+        if let Ok(admin) = AdminClient::connect(&addr, settings).await {
             if let Ok(stream) = admin.watch().await {
                 let mut stream = Box::pin(stream);
                 loop {
@@ -109,7 +126,7 @@ pub async fn watch_node(node: NodeNum, addr: String, tx: mpsc::Sender<DemoEvent>
 
 async fn status_of(addr: &str) -> Option<RaftStatus> {
     let ask = async {
-        let admin = AdminClient::connect(addr, client_config(CLUSTER_ID, STATUS_TIMEOUT)).await.ok()?;
+        let admin = AdminClient::connect(addr, config(STATUS_TIMEOUT)).await.ok()?;
         admin.status().await.ok()
     };
     let s = tokio::time::timeout(STATUS_TIMEOUT, ask).await.ok()??;
@@ -132,7 +149,7 @@ pub async fn poll_status(addrs: &[(NodeNum, String)]) -> Vec<(NodeNum, Option<Ra
 async fn set_partition_of(addr: &str, blocked: &[NodeNum]) -> Result<(), String> {
     let blocked: Vec<NodeId> = blocked.iter().map(|b| NodeId(*b)).collect();
     let ask = async {
-        let admin = AdminClient::connect(addr, client_config(CLUSTER_ID, PARTITION_TIMEOUT)).await?;
+        let admin = AdminClient::connect(addr, config(PARTITION_TIMEOUT)).await?;
         admin.set_partition(&blocked).await
     };
     match tokio::time::timeout(PARTITION_TIMEOUT, ask).await {
@@ -151,7 +168,7 @@ pub async fn set_partitions(cuts: Vec<(NodeNum, String, Vec<NodeNum>)>) -> Vec<(
 
 /// Reads `key` from the node at `addr` alone, from its local state.
 pub async fn read_stale(addr: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
-    let config: ClientConfig = client_config(CLUSTER_ID, WRITE_TIMEOUT);
-    let mut client = KvClient::new(&[addr.to_string()], config).map_err(|e| e.to_string())?;
+    let settings = config(WRITE_TIMEOUT);
+    let mut client = KvClient::new(&[addr.to_string()], settings).map_err(|e| e.to_string())?;
     client.get(key, Consistency::Stale).await.map_err(|e| e.to_string())
 }

@@ -21,6 +21,7 @@ mod session;
 mod summary;
 mod supervisor;
 mod timeline;
+mod tls;
 mod verify;
 mod workload;
 
@@ -60,11 +61,18 @@ pub fn loopback_addrs(nodes: u64, base_port: u16) -> anyhow::Result<BTreeMap<u64
 pub fn run(args: DemoArgs) -> CliResult {
     let addrs = loopback_addrs(args.nodes, args.base_port).map_err(CliError::usage)?;
     let dir = tempfile::Builder::new().prefix("raft-demo-").tempdir().context("cannot create a temp directory")?;
+    let mut extra_args = demo_node_args();
+    if args.tls {
+        let tls = tls::make(dir.path())?;
+        extra_args.extend(tls.node_args.iter().cloned());
+        eprintln!("{}", tls.hint());
+        cluster_io::use_tls(tls.client);
+    }
     let plan = LaunchPlan {
         exe: std::env::current_exe().context("cannot find the raft-cli executable")?,
         addrs,
         root: dir.path().to_path_buf(),
-        extra_args: demo_node_args(),
+        extra_args,
     };
     plan.check_ports_free().map_err(CliError::usage)?;
     let runtime = crate::cli::runtime()?;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Context};
 use clap::Args;
-use raft_cluster::{InitialClusterState, NodeConfig, PeerConfig};
+use raft_cluster::{InitialClusterState, NodeConfig, PeerConfig, TlsPaths};
 
 use crate::exit::{CliError, CliResult};
 use crate::logging::LogFormat;
@@ -65,6 +65,10 @@ pub struct NodeArgs {
     /// bootstrap an empty data directory (use --join).
     #[arg(long, value_name = "new|existing")]
     pub initial_cluster_state: Option<InitialClusterState>,
+    /// Mutual TLS files: the global --tls-cert/--tls-key/--tls-ca, put here
+    /// by the dispatcher; they override the file's `[tls]` table.
+    #[arg(skip)]
+    pub tls: Option<TlsPaths>,
     /// Log line format (filter with RUST_LOG, e.g. RUST_LOG=debug or RUST_LOG=raft_core=trace).
     #[arg(long, value_enum, default_value_t)]
     pub log_format: LogFormat,
@@ -139,6 +143,9 @@ impl NodeArgs {
         }
         if let Some(state) = self.initial_cluster_state {
             c.initial_cluster_state = state;
+        }
+        if let Some(tls) = &self.tls {
+            c.tls = Some(tls.clone());
         }
         Ok(())
     }

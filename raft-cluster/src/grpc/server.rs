@@ -70,8 +70,9 @@ impl RpcServer {
             fault_injection: config.enable_fault_injection,
             snapshot_staging: node.staging_dir(),
         };
+        let tls = config.tls()?;
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let serve = tokio::spawn(serve(listener, server_config, handles, stop_rx));
+        let serve = tokio::spawn(serve(listener, server_config, tls, handles, stop_rx));
         let bridge =
             Bridge { client: node.client(), config: Arc::new(config.clone()), kv_limits, filter, me: config.id() };
         let tasks = vec![tokio::spawn(bridge.run(inbound)), tokio::spawn(forward_events(node.subscribe(), rpc_events))];
@@ -105,10 +106,11 @@ impl RpcServer {
 async fn serve(
     listener: TcpListener,
     config: ServerConfig,
+    tls: Option<raft_rpc::TlsConfig>,
     handles: ServerHandles,
     stop: oneshot::Receiver<()>,
 ) -> Result<(), raft_rpc::RpcError> {
-    raft_rpc::serve_with_listener(listener, config, handles, async move {
+    raft_rpc::serve_with_tls(listener, config, tls, handles, async move {
         let _ = stop.await;
     })
     .await

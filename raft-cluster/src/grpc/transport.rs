@@ -32,6 +32,7 @@ impl GrpcTransport {
     pub fn new(config: &NodeConfig, incarnation: u64) -> Result<Self, ClusterError> {
         let mut peer_config = raft_rpc::PeerConfig::new(config.cluster_id.clone());
         peer_config.incarnation = incarnation;
+        peer_config.tls = config.tls()?;
         let (pool, reports) = PeerPool::new(peer_config, POOL_REPORT_CAPACITY);
         for p in config.peers.iter().filter(|p| p.id != config.node_id) {
             pool.set_peer(NodeId(p.id), &p.addr).map_err(|e| ClusterError::Transport(e.to_string()))?;

@@ -36,10 +36,19 @@ pub(super) fn status_error(s: Status) -> ClientError {
 impl AdminClient {
     /// Connects to `endpoint` (`host:port` or `http://host:port`).
     pub async fn connect(endpoint: &str, config: ClientConfig) -> Result<Self, ClientError> {
-        let ep = crate::peer::endpoint(endpoint, config.connect_timeout)
+        let ep = crate::peer::endpoint(endpoint, config.connect_timeout, config.tls.as_ref())
             .map_err(|e| ClientError::InvalidEndpoint(e.to_string()))?;
-        let channel =
-            ep.connect().await.map_err(|e| ClientError::Unavailable(format!("{endpoint}: connect failed: {e}")))?;
+        let channel = ep.connect().await.map_err(|e| match Attempt::<()>::connect_failed(endpoint, &e) {
+            Attempt::Fail(e) => e,
+            _ => ClientError::Unavailable(format!("{endpoint}: connect failed: {e}")),
+        })?;
+        if config.tls.is_some() {
+            Attempt::<()>::confirm_tls(endpoint, &channel, config.request_timeout).await.map_err(|a| match a {
+                Attempt::Fail(e) => e,
+                Attempt::Retry { reason, .. } => ClientError::Unavailable(reason),
+                _ => ClientError::Unavailable(format!("{endpoint}: TLS connection check failed")),
+            })?;
+        }
         let max = config.max_message_bytes;
         let client = AdminServiceClient::new(channel).max_decoding_message_size(max).max_encoding_message_size(max);
         Ok(AdminClient { config, endpoint: endpoint.to_owned(), client })
@@ -61,6 +70,12 @@ impl AdminClient {
         fut: impl std::future::Future<Output = Result<T, Status>>,
     ) -> Result<T, ClientError> {
         match tokio::time::timeout(self.config.request_timeout, fut).await {
+            Ok(Err(s)) if self.config.tls.is_none() && std::error::Error::source(&s).is_some() => {
+                match crate::tls::plaintext_refused(&self.endpoint, self.config.connect_timeout).await {
+                    Some(why) => Err(ClientError::Tls(why)),
+                    None => Err(status_error(s)),
+                }
+            }
             Ok(r) => r.map_err(status_error),
             Err(_) => Err(ClientError::Unavailable(format!(
                 "{}: no answer within {:?}",

@@ -3,6 +3,9 @@
 //! applied ("ambiguous"): only then can the operation end as
 //! [`ClientError::Unknown`].
 
+use std::time::Duration;
+
+use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crate::api::LeaderHint;
@@ -38,8 +41,12 @@ impl<T> Attempt<T> {
         }
     }
 
-    /// From an error status.
+    /// From an error status. A TLS refusal is definite: the request never
+    /// reached the node, and retrying cannot fix a certificate.
     pub(crate) fn from_status(s: &Status) -> Self {
+        if let Some(why) = std::error::Error::source(s).and_then(crate::tls::failure) {
+            return Attempt::Fail(ClientError::Tls(why));
+        }
         let reason = format!("{:?}: {}", s.code(), s.message());
         match s.code() {
             Code::InvalidArgument | Code::OutOfRange => Attempt::Fail(ClientError::InvalidArgument(reason)),
@@ -51,6 +58,39 @@ impl<T> Attempt<T> {
             Code::Unavailable | Code::Unknown => Attempt::Retry { ambiguous: true, reason, reconnect: true },
             code => Attempt::Fail(ClientError::Rejected { code, message: s.message().to_owned() }),
         }
+    }
+
+    /// A connection to `endpoint` could not be made: a TLS refusal is
+    /// definite, anything else worth another try (nothing was sent).
+    pub(crate) fn connect_failed(endpoint: &str, e: &tonic::transport::Error) -> Self {
+        match crate::tls::failure(e) {
+            Some(why) => Attempt::Fail(ClientError::Tls(format!("{endpoint}: {why}"))),
+            None => {
+                Attempt::Retry { ambiguous: false, reason: format!("{endpoint}: connect failed: {e}"), reconnect: true }
+            }
+        }
+    }
+
+    /// Confirms that a new TLS `channel` to `endpoint` is really accepted,
+    /// with a gRPC health check (served without the node's runtime), before
+    /// any request goes out on it. Under TLS 1.3 the server checks the
+    /// client's certificate after the client considers the handshake done,
+    /// so a refused client would otherwise learn of it only from a broken
+    /// first request, whose fate would look unknown. After this check a
+    /// refusal is definite ([`ClientError::Tls`]) and any other failure is
+    /// a retry with nothing sent.
+    pub(crate) async fn confirm_tls(endpoint: &str, channel: &Channel, wait: Duration) -> Result<(), Self> {
+        let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+        let check = health.check(tonic_health::pb::HealthCheckRequest { service: String::new() });
+        let reason = match tokio::time::timeout(wait, check).await {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(status)) => match std::error::Error::source(&status).and_then(crate::tls::failure) {
+                Some(why) => return Err(Attempt::Fail(ClientError::Tls(format!("{endpoint}: {why}")))),
+                None => format!("{endpoint}: TLS connection check failed: {:?}: {}", status.code(), status.message()),
+            },
+            Err(_) => format!("{endpoint}: no answer to the TLS connection check within {wait:?}"),
+        };
+        Err(Attempt::Retry { ambiguous: false, reason, reconnect: true })
     }
 
     /// The attempt's own deadline passed without an answer.

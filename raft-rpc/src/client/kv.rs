@@ -231,17 +231,35 @@ impl KvClient {
                 });
             }
             let endpoint = self.endpoints[self.current].clone();
+            // Whether the connection broke at once (not a silent node): a
+            // plaintext client may then be facing a TLS server.
+            let mut broke = false;
             let outcome = match self.channel(&endpoint).await {
-                Err(reason) => Attempt::Retry { ambiguous: false, reason, reconnect: true },
+                Err(failed) => {
+                    broke = true;
+                    failed
+                }
                 Ok(channel) => {
                     let budget = self.config.request_timeout.min(deadline - now);
                     match tokio::time::timeout(budget, attempt(channel, budget, maybe_applied)).await {
                         Err(_) => Attempt::timed_out(budget),
-                        Ok(Err(status)) => Attempt::from_status(&status),
+                        Ok(Err(status)) => {
+                            // A status made from a transport error (it has a
+                            // source), not one the node sent.
+                            broke = std::error::Error::source(&status).is_some();
+                            Attempt::from_status(&status)
+                        }
                         Ok(Ok(Err(e))) => Attempt::Fail(ClientError::Protocol(format!("{endpoint}: {e}"))),
                         Ok(Ok(Ok(reply))) => Attempt::from_reply(reply),
                     }
                 }
+            };
+            let outcome = match self.config.tls.is_none() && broke && matches!(outcome, Attempt::Retry { .. }) {
+                true => match crate::tls::plaintext_refused(&endpoint, self.config.connect_timeout).await {
+                    Some(why) => Attempt::Fail(ClientError::Tls(why)),
+                    None => outcome,
+                },
+                false => outcome,
             };
             let pause = match outcome {
                 Attempt::Done(v) => return Ok(v),
@@ -297,12 +315,16 @@ impl KvClient {
         same
     }
 
-    async fn channel(&mut self, endpoint: &str) -> Result<Channel, String> {
+    async fn channel<T>(&mut self, endpoint: &str) -> Result<Channel, Attempt<T>> {
         if let Some(c) = self.channels.get(endpoint) {
             return Ok(c.clone());
         }
-        let ep = crate::peer::endpoint(endpoint, self.config.connect_timeout).map_err(|e| e.to_string())?;
-        let channel = ep.connect().await.map_err(|e| format!("{endpoint}: connect failed: {e}"))?;
+        let ep = crate::peer::endpoint(endpoint, self.config.connect_timeout, self.config.tls.as_ref())
+            .map_err(|e| Attempt::Fail(ClientError::InvalidEndpoint(e.to_string())))?;
+        let channel = ep.connect().await.map_err(|e| Attempt::connect_failed(endpoint, &e))?;
+        if self.config.tls.is_some() {
+            Attempt::confirm_tls(endpoint, &channel, self.config.request_timeout).await?;
+        }
         self.channels.insert(endpoint.to_owned(), channel.clone());
         Ok(channel)
     }

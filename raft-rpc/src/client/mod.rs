@@ -28,6 +28,9 @@ pub struct ClientConfig {
     pub backoff_max: Duration,
     /// Largest encoded message sent or received. Default 16 MiB.
     pub max_message_bytes: usize,
+    /// Mutual TLS (verify the node against the CA, present our
+    /// certificate). Default none: plaintext.
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 impl ClientConfig {
@@ -41,6 +44,7 @@ impl ClientConfig {
             backoff_base: Duration::from_millis(20),
             backoff_max: Duration::from_millis(500),
             max_message_bytes: 16 << 20,
+            tls: None,
         }
     }
 }
@@ -48,6 +52,6 @@ impl ClientConfig {
 /// `host:port` for `http://host:port/` and `host:port` alike, so that
 /// leader hints match configured endpoints.
 pub(crate) fn normalize(address: &str) -> String {
-    let a = address.strip_prefix("http://").unwrap_or(address);
+    let a = address.strip_prefix("http://").or_else(|| address.strip_prefix("https://")).unwrap_or(address);
     a.trim_end_matches('/').to_owned()
 }

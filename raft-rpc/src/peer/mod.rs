@@ -48,6 +48,9 @@ pub struct PeerConfig {
     pub backoff_max: Duration,
     /// Largest encoded message sent. Default 16 MiB.
     pub max_message_bytes: usize,
+    /// Mutual TLS towards peers (`https`, verify them against the CA,
+    /// present our certificate). Default none: plaintext.
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 impl PeerConfig {
@@ -66,6 +69,7 @@ impl PeerConfig {
             backoff_base: Duration::from_millis(50),
             backoff_max: Duration::from_secs(2),
             max_message_bytes: 16 << 20,
+            tls: None,
         }
     }
 }
@@ -273,14 +277,24 @@ const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A channel that connects on first use and reconnects after failures.
 pub(crate) fn lazy_channel(address: &str, config: &PeerConfig) -> Result<Channel, RpcError> {
-    Ok(endpoint(address, config.connect_timeout)?.connect_lazy())
+    Ok(endpoint(address, config.connect_timeout, config.tls.as_ref())?.connect_lazy())
 }
 
-/// Parses `host:port` (or a full `http://` URI) into an endpoint.
-pub(crate) fn endpoint(address: &str, connect_timeout: Duration) -> Result<Endpoint, RpcError> {
-    let uri = if address.contains("://") { address.to_owned() } else { format!("http://{address}") };
+/// Parses `host:port` (or a full `http://` or `https://` URI) into an
+/// endpoint. The scheme follows `tls`, not the text: with TLS the
+/// connection is `https` with mutual authentication, without it plaintext.
+pub(crate) fn endpoint(
+    address: &str,
+    connect_timeout: Duration,
+    tls: Option<&crate::tls::TlsConfig>,
+) -> Result<Endpoint, RpcError> {
+    let bare = address.strip_prefix("http://").or_else(|| address.strip_prefix("https://")).unwrap_or(address);
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let invalid = |reason: String| RpcError::InvalidEndpoint { endpoint: address.to_owned(), reason };
-    let ep = Endpoint::from_shared(uri).map_err(|e| invalid(e.to_string()))?;
+    let mut ep = Endpoint::from_shared(format!("{scheme}://{bare}")).map_err(|e| invalid(e.to_string()))?;
+    if let Some(tls) = tls {
+        ep = ep.tls_config(tls.client()).map_err(|e| invalid(format!("TLS setup: {e}")))?;
+    }
     // HTTP/2 keep-alive notices a silently dead connection (peer host gone)
     // well before TCP would.
     Ok(ep

@@ -56,6 +56,13 @@ pub(crate) async fn run(link: Arc<PeerLink>, config: Arc<PeerConfig>, reports: m
             }
             Ok(Err(status)) => {
                 tracing::debug!(peer = %link.id, code = ?status.code(), msg = status.message(), "send failed");
+                // A certificate problem does not heal by retrying: say so
+                // once per outage, loudly.
+                if let Some(why) = std::error::Error::source(&status).and_then(crate::tls::failure) {
+                    if !failing {
+                        tracing::warn!(peer = %link.id, address = %link.address, "TLS refused on the link to the peer: {why}");
+                    }
+                }
                 fail(&link, &reports, n, &mut failing);
                 // The queue keeps accepting (and dropping the oldest) meanwhile.
                 tokio::time::sleep(backoff.next_delay()).await;

@@ -29,6 +29,7 @@ use crate::error::RpcError;
 use crate::pb::admin_service_server::AdminServiceServer;
 use crate::pb::kv_service_server::KvServiceServer;
 use crate::pb::peer_service_server::PeerServiceServer;
+use crate::tls::TlsConfig;
 
 /// The connections `listener` accepts, each with TCP_NODELAY set. A raw
 /// listener bypasses tonic's own `Server::tcp_nodelay` (it applies only
@@ -53,10 +54,25 @@ pub async fn serve(
 
 /// Serves all services on an already bound listener (tests bind
 /// `127.0.0.1:0` and read the port first) until `shutdown` resolves;
-/// in-flight unary calls finish first and Watch streams end.
+/// in-flight unary calls finish first and Watch streams end. Plaintext:
+/// see [`serve_with_tls`].
 pub async fn serve_with_listener(
     listener: TcpListener,
     config: ServerConfig,
+    handles: ServerHandles,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RpcError> {
+    serve_with_tls(listener, config, None, handles, shutdown).await
+}
+
+/// [`serve_with_listener`], with mutual TLS when `tls` is given: every
+/// connection (peers, clients, admin, health, reflection alike) must
+/// complete a TLS handshake and present a certificate that chains to the
+/// CA of `tls`; anything else is dropped before a single request is read.
+pub async fn serve_with_tls(
+    listener: TcpListener,
+    config: ServerConfig,
+    tls: Option<TlsConfig>,
     handles: ServerHandles,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RpcError> {
@@ -92,7 +108,11 @@ pub async fn serve_with_listener(
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
 
-    Server::builder()
+    let mut builder = Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls.server())?;
+    }
+    builder
         .max_concurrent_streams(Some(streams))
         .add_service(health_service)
         .add_service(reflection)

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use raft_core::{LogIndex, Message, NodeId, Role, Term};
 use raft_rpc::{
-    channels, serve_with_listener, Inbound, LeaderHint, Limits, MemberStatus, NodeStatus, ReadRequest, ReadResult,
-    ScanRange, ScanResult, ServerConfig, ServerHandles, ServiceError, WriteOp, WriteRequest, WriteResult,
+    channels, serve_with_tls, Inbound, LeaderHint, Limits, MemberStatus, NodeStatus, ReadRequest, ReadResult,
+    ScanRange, ScanResult, ServerConfig, ServerHandles, ServiceError, TlsConfig, WriteOp, WriteRequest, WriteResult,
 };
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
@@ -49,11 +49,20 @@ pub struct Opts {
     pub inbound_capacity: usize,
     /// Capacity of the peer inbox (nobody drains it but the test).
     pub peer_capacity: usize,
+    /// Serve mutual TLS with this identity and CA.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Opts {
     pub fn new(mode: Mode) -> Self {
-        Opts { mode, limits: Limits::default(), fault_injection: true, inbound_capacity: 64, peer_capacity: 1024 }
+        Opts {
+            mode,
+            limits: Limits::default(),
+            fault_injection: true,
+            inbound_capacity: 64,
+            peer_capacity: 1024,
+            tls: None,
+        }
     }
 }
 
@@ -96,7 +105,7 @@ pub async fn start_with_limits(id: u64, mode: Mode, limits: Limits) -> FakeNode 
 }
 
 pub async fn start_with(id: u64, opts: Opts) -> FakeNode {
-    let Opts { mode, limits, fault_injection, inbound_capacity, peer_capacity } = opts;
+    let Opts { mode, limits, fault_injection, inbound_capacity, peer_capacity, tls } = opts;
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
     let (peer_tx, peer_rx) = mpsc::channel::<Message>(peer_capacity);
@@ -107,7 +116,7 @@ pub async fn start_with(id: u64, opts: Opts) -> FakeNode {
     let id = NodeId(id);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let config = ServerConfig { cluster_id: CLUSTER.into(), node_id: id, limits, fault_injection, snapshot_staging: None };
-    tokio::spawn(serve_with_listener(listener, config, handles.clone(), async move {
+    tokio::spawn(serve_with_tls(listener, config, tls, handles.clone(), async move {
         let _ = stop_rx.await;
     }));
     let seen = Seen { writes: writes.clone(), retry_flags: retry_flags.clone(), partitions: partitions.clone() };
