@@ -12,8 +12,12 @@
 //! reflection. Handlers validate (cluster id, sizes, required fields) and
 //! deliver peer messages to the node's own [`PeerInbox`] (acknowledging a
 //! batch only once it is delivered) and forward client and admin work to the
-//! runtime as [`Inbound`] values over a separate bounded channel;
-//! the runtime answers through oneshot replies and publishes [`NodeEvent`]s
+//! runtime as [`Inbound`] values over a separate bounded channel.
+//! InstallSnapshot streams are written chunk by chunk to a staging file
+//! when the node has a data directory (the sender's CRC-32 checked on the
+//! way, at most two streams at once) and delivered as a [`StagedSnapshot`]
+//! that the node's store installs by rename, so a follower never holds a
+//! received snapshot in memory. The runtime answers through oneshot replies and publishes [`NodeEvent`]s
 //! on a broadcast channel for `Watch`.
 //!
 //! With a [`TlsConfig`] ([`serve_with_tls`]) the server requires mutual

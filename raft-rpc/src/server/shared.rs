@@ -40,10 +40,11 @@ pub enum PeerRefusal {
 /// after every message of it was delivered here.
 pub trait PeerInbox: Send + Sync + fmt::Debug + 'static {
     /// Puts `msg` (validated, addressed to this node; InstallSnapshot
-    /// messages arrive reassembled) into the inbox, waiting at most `wait`
-    /// for room. `Ok` only once the message is in the inbox. `incarnation`
-    /// is the sender's, as stamped on its batch (0: not stamped, and for
-    /// snapshot streams, which carry none).
+    /// messages arrive here reassembled in memory only when the server has
+    /// no staging directory, see [`PeerInbox::deliver_staged`]) into the
+    /// inbox, waiting at most `wait` for room. `Ok` only once the message
+    /// is in the inbox. `incarnation` is the sender's, as stamped on its
+    /// batch (0: not stamped, and for snapshot streams, which carry none).
     fn deliver(&self, msg: Message, incarnation: u64, wait: Duration) -> BoxFuture<'_, Result<(), PeerRefusal>>;
 
     /// Puts an InstallSnapshot `msg` whose data is in the staged file
