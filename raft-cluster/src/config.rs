@@ -142,6 +142,15 @@ pub struct NodeConfig {
     /// etcd's flag; `raft-cli node --initial-cluster-state`.
     #[serde(default)]
     pub initial_cluster_state: InitialClusterState,
+    /// Where to serve Prometheus metrics (`GET /metrics`), e.g.
+    /// `127.0.0.1:9101`; none when absent. The node runtime only collects
+    /// them ([`crate::NodeMetrics`]); `raft-cli node --metrics-listen` serves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<String>,
+    /// Where to serve the live web view of the cluster (one HTML page and
+    /// its JSON/SSE API); none when absent. `raft-cli node --web`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_listen: Option<String>,
 }
 
 /// Whether the cluster is being created (etcd's `--initial-cluster-state`).
@@ -199,6 +208,8 @@ impl NodeConfig {
             enable_fault_injection: false,
             join: false,
             initial_cluster_state: InitialClusterState::New,
+            metrics_listen: None,
+            web_listen: None,
         }
     }
 

@@ -237,13 +237,24 @@ impl<S: Storage> RaftNode<S> {
         let mut progress: BTreeMap<NodeId, PeerProgress> = self
             .progress
             .iter()
-            .map(|(&id, p)| (id, PeerProgress { matched: p.matched, next: p.next, state: p.state }))
+            .map(|(&id, p)| {
+                let peer = PeerProgress {
+                    matched: p.matched,
+                    next: p.next,
+                    state: p.state,
+                    inflight_messages: p.inflights.count(),
+                    inflight_bytes: p.inflights.bytes(),
+                };
+                (id, peer)
+            })
             .collect();
         if self.role == Role::Leader {
             let me = PeerProgress {
                 matched: self.log.persisted(),
                 next: self.log.last_index().next(),
                 state: ProgressState::Replicate,
+                inflight_messages: 0,
+                inflight_bytes: 0,
             };
             progress.insert(self.id(), me);
         }

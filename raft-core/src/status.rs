@@ -15,6 +15,11 @@ pub struct PeerProgress {
     pub next: LogIndex,
     /// Flow-control state.
     pub state: ProgressState,
+    /// Appends sent and not yet acknowledged (§10.2.1 pipelining; bounded
+    /// by `Config::max_inflight_msgs`).
+    pub inflight_messages: usize,
+    /// Entry bytes of those appends (bounded by `Config::max_inflight_bytes`).
+    pub inflight_bytes: u64,
 }
 
 /// The node's state at one moment.

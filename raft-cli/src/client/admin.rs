@@ -19,13 +19,13 @@ async fn ask(endpoint: &str, config: ClientConfig) -> Result<NodeStatus, String>
     }
 }
 
-async fn ask_all(endpoints: &[String], config: &ClientConfig) -> Vec<(String, Result<NodeStatus, String>)> {
+pub(super) async fn ask_all(endpoints: &[String], config: &ClientConfig) -> Vec<(String, Result<NodeStatus, String>)> {
     let asks = endpoints.iter().map(|ep| async move { (ep.clone(), ask(ep, config.clone()).await) });
     futures::future::join_all(asks).await
 }
 
 /// The member addresses of the first endpoint that answers (`--cluster`).
-async fn members(conn: &Connection, config: &ClientConfig) -> Result<Vec<String>, CliError> {
+pub(super) async fn members(conn: &Connection, config: &ClientConfig) -> Result<Vec<String>, CliError> {
     let mut why = Vec::new();
     for ep in &conn.endpoints {
         match ask(ep, config.clone()).await {

@@ -62,9 +62,12 @@ impl<M: NodeStateMachine> NodeTask<M> {
         }
         trace!(parent: &self.span, entries = batch.entries.len(), sync = batch.sync, "persisting");
         let store = Arc::clone(&self.store);
-        let (batch, snapshot) = tokio::task::spawn_blocking(move || write_ready(&*store, batch, snapshot))
+        let (batch, snapshot, synced) = tokio::task::spawn_blocking(move || write_ready(&*store, batch, snapshot))
             .await
             .map_err(|e| ClusterError::TaskFailed(format!("storage thread: {e}")))??;
+        if let Some(took) = synced {
+            self.metrics.observe_fsync(took);
+        }
         rd.entries = batch.entries;
         rd.snapshot = snapshot;
         Ok(rd)
@@ -80,6 +83,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
         self.writes.fail_through(index, |index| ClientError::LeadershipLost { index });
         self.changes.fail_all(|i| ClientError::LeadershipLost { index: i.unwrap_or(index) });
         info!(parent: &self.span, %index, bytes = snapshot.data.len(), "installed snapshot from leader");
+        self.metrics.snapshot_received(snapshot.data.len() as u64);
         self.emit(EventKind::SnapshotInstalled { last_log_id });
         Ok(())
     }
@@ -91,9 +95,13 @@ impl<M: NodeStateMachine> NodeTask<M> {
         for ev in &rd.events {
             let kind = match ev {
                 Event::ElectionStarted { term, pre_vote } => {
+                    self.metrics.election_started(*pre_vote);
                     EventKind::ElectionStarted { term: *term, pre_vote: *pre_vote }
                 }
-                Event::BecameLeader { votes, .. } => EventKind::LeaderElected { votes: votes.clone() },
+                Event::BecameLeader { votes, .. } => {
+                    self.metrics.election_won();
+                    EventKind::LeaderElected { votes: votes.clone() }
+                }
                 Event::BecameFollower { leader, .. } => {
                     EventKind::RoleChanged { role: Role::Follower, leader: *leader }
                 }
@@ -125,18 +133,20 @@ impl<M: NodeStateMachine> NodeTask<M> {
     }
 }
 
-/// The blocking half of [`NodeTask::persist`]. Returns its inputs so the
-/// Ready can be handed back to the core intact.
-fn write_ready(
-    store: &dyn NodeStore,
-    batch: PersistBatch,
-    snapshot: Option<Snapshot>,
-) -> Result<(PersistBatch, Option<Snapshot>), ClusterError> {
+/// What [`write_ready`] hands back: its inputs, so the Ready can be
+/// returned to the core intact, and how long a synced write took.
+type Written = (PersistBatch, Option<Snapshot>, Option<std::time::Duration>);
+
+/// The blocking half of [`NodeTask::persist`].
+fn write_ready(store: &dyn NodeStore, batch: PersistBatch, snapshot: Option<Snapshot>) -> Result<Written, ClusterError> {
     if let Some(snap) = &snapshot {
         store.install_snapshot(snap).map_err(|e| ClusterError::Storage(format!("install snapshot: {e}")))?;
     }
+    let mut synced = None;
     if !batch.is_empty() {
+        let started = std::time::Instant::now();
         store.write(&batch).map_err(|e| ClusterError::Storage(format!("write: {e}")))?;
+        synced = batch.sync.then(|| started.elapsed());
     }
-    Ok((batch, snapshot))
+    Ok((batch, snapshot, synced))
 }
