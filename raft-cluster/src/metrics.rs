@@ -20,6 +20,7 @@
 //! `client_requests_total{type,outcome}`.
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -97,6 +98,9 @@ pub struct NodeMetrics {
     snapshots: Family<DirectionLabel, Counter>,
     snapshot_bytes: HistogramFamily<DirectionLabel>,
     client_requests: Family<RequestLabel, Counter>,
+    /// True while the per-peer families hold a leader's series (cleared
+    /// when the node stops leading, so a follower shows no stale peers).
+    peers_reported: AtomicBool,
 }
 
 impl std::fmt::Debug for NodeMetrics {
@@ -133,6 +137,7 @@ impl NodeMetrics {
             snapshots: Family::default(),
             snapshot_bytes: Family::new_with_constructor(snapshot_histogram),
             client_requests: Family::default(),
+            peers_reported: AtomicBool::new(false),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -199,7 +204,7 @@ impl NodeMetrics {
         self.last_log_index.set(as_i64(s.last_index.0));
         self.snapshot_index.set(as_i64(s.first_index.0.saturating_sub(1)));
         if s.role != Role::Leader {
-            if !self.peer_match_index.is_empty() {
+            if self.peers_reported.swap(false, Ordering::Relaxed) {
                 self.peer_match_index.clear();
                 self.peer_lag.clear();
                 self.peer_inflight_messages.clear();
@@ -207,6 +212,7 @@ impl NodeMetrics {
             }
             return;
         }
+        self.peers_reported.store(true, Ordering::Relaxed);
         for (peer, p) in s.progress.iter().filter(|(peer, _)| **peer != s.id) {
             let label = PeerLabel { peer: peer.0.to_string() };
             self.peer_match_index.get_or_create(&label).set(as_i64(p.matched.0));

@@ -125,8 +125,8 @@ async fn get_state(State(app): State<AppState>) -> Json<ClusterState> {
 }
 
 /// The SSE stream: the feed history, then every new state and feed item.
-async fn events(State(app): State<AppState>) -> Sse<ReceiverStream<Result<Event, Infallible>>> {
-    let (tx, rx) = mpsc::channel(64);
+async fn events(State(app): State<AppState>) -> impl IntoResponse {
+    let (tx, rx) = mpsc::channel::<Result<Event, Infallible>>(64);
     let mut state = app.state.clone();
     let mut items = app.feed.subscribe();
     let history = app.feed.history();
