@@ -65,6 +65,14 @@ impl Feed {
     fn publish(&self, item: FeedItem) {
         {
             let mut h = self.history.lock().unwrap_or_else(|p| p.into_inner());
+            // A term change and a role change in one Ready both say "moved
+            // to term N": one line is enough.
+            let repeat = h.back().is_some_and(|last| {
+                last.node == item.node && last.text == item.text && item.unix_ms.abs_diff(last.unix_ms) < 1000
+            });
+            if repeat {
+                return;
+            }
             if h.len() == HISTORY {
                 h.pop_front();
             }
@@ -157,6 +165,15 @@ mod tests {
         assert_eq!((item.kind.as_str(), item.text.as_str()), ("leader", "node 2 is LEADER for term 3 (votes from 1, 2)"));
         assert_eq!(describe(2, &event(EventKind::Committed { index: LogIndex(9), term: Term(3) })), None);
         assert_eq!(describe(2, &event(EventKind::Applied { index: LogIndex(9) })), None);
+    }
+
+    #[test]
+    fn a_line_repeated_at_once_is_shown_once() {
+        let feed = Feed::default();
+        feed.push(1, "term", "node 1 moved to term 2".into());
+        feed.push(1, "term", "node 1 moved to term 2".into());
+        feed.push(2, "term", "node 2 moved to term 2".into());
+        assert_eq!(feed.history().len(), 2);
     }
 
     #[test]

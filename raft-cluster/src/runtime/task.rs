@@ -297,6 +297,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
             config_index: self.configs.index(),
             membership: s.membership,
             matched: s.progress.iter().map(|(id, p)| (*id, p.matched)).collect(),
+            next: s.progress.iter().map(|(id, p)| (*id, p.next)).collect(),
             links: self.peers.linked(),
             unreachable: self.down.iter().copied().collect(),
             running,
