@@ -13,8 +13,8 @@ use std::time::Duration;
 use common::metrics_text::{parse, self_test, sum, Samples};
 use common::{http, run, text, wait_for, Nodes};
 
-const BASE: u16 = 17511;
-const METRICS_BASE: u16 = 17521;
+const BASE: u16 = 18511;
+const METRICS_BASE: u16 = 18521;
 
 fn metrics_addr(id: u16) -> String {
     format!("127.0.0.1:{}", METRICS_BASE + id - 1)

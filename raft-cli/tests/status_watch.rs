@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use common::{bin, run, text, wait_for, Nodes};
 
-const BASE: u16 = 17611;
+const BASE: u16 = 18611;
 /// Nothing listens here: a member that is down.
-const DEAD: &str = "127.0.0.1:17619";
+const DEAD: &str = "127.0.0.1:18619";
 
 fn endpoints(nodes: &Nodes) -> String {
     format!("{},{DEAD}", nodes.endpoints)

@@ -83,7 +83,7 @@ fn node_process(state: &Value, id: u64) -> String {
 
 #[test]
 fn demo_web_api_serves_the_page_state_events_and_fault_buttons() {
-    let demo = Demo::start(17711);
+    let demo = Demo::start(18711);
     let page = get(&demo.web, "/").unwrap();
     assert_eq!(page.status, 200);
     assert!(page.body.contains("<html") && page.body.contains("EventSource(\"/api/events\")"), "the page");
@@ -156,9 +156,9 @@ fn demo_web_api_serves_the_page_state_events_and_fault_buttons() {
 #[test]
 fn node_web_view_watches_without_controls() {
     let dir = tempfile::tempdir().unwrap();
-    let web = "127.0.0.1:17721";
+    let web = "127.0.0.1:18721";
     let mut node = Command::new(bin())
-        .args(["node", "--id", "1", "--listen", "127.0.0.1:17722", "--peers", "1=127.0.0.1:17722"])
+        .args(["node", "--id", "1", "--listen", "127.0.0.1:18722", "--peers", "1=127.0.0.1:18722"])
         .arg("--data-dir")
         .arg(dir.path().join("n1"))
         .args(["--tick-ms", "50", "--election-ticks", "10", "--heartbeat-ticks", "2", "--web", web])

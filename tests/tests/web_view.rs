@@ -23,7 +23,7 @@ use raft_tests::{binary, skip};
 /// loaded 2-core CI machine.
 const NEW_LEADER_BOUND: Duration = Duration::from_secs(20);
 /// Port of the demo's node 1.
-const BASE_PORT: u16 = 17811;
+const BASE_PORT: u16 = 18811;
 
 fn chromium() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("CHROMIUM").map(PathBuf::from).filter(|p| p.is_file()) {
