@@ -15,8 +15,11 @@ fn is_name(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
+/// Label pairs of one sample, in exposition order.
+type Labels = Vec<(String, String)>;
+
 /// Parses `{a="x",b="y"}` (after the metric name); returns the labels and the rest.
-fn labels(s: &str) -> Result<(Vec<(String, String)>, &str), String> {
+fn labels(s: &str) -> Result<(Labels, &str), String> {
     let Some(mut rest) = s.strip_prefix('{') else { return Ok((Vec::new(), s)) };
     let mut out = Vec::new();
     loop {

@@ -17,12 +17,15 @@ use crate::error::ClientError;
 /// Where a request's answer goes.
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, ClientError>>;
 
+/// A proposed write: its entry's term, when it was proposed (for the
+/// proposal latency metric) and where the answer goes.
+type Waiting<R> = (Term, Instant, Reply<(LogIndex, R)>);
+
 /// Writes waiting for their entry to be applied; answered with the entry's
 /// index and the state machine's response.
 pub(crate) struct PendingWrites<R> {
-    /// Invariant: every key is above the applied index. The instant is
-    /// when the write was proposed (for the proposal latency metric).
-    by_index: BTreeMap<LogIndex, (Term, Instant, Reply<(LogIndex, R)>)>,
+    /// Invariant: every key is above the applied index.
+    by_index: BTreeMap<LogIndex, Waiting<R>>,
 }
 
 impl<R> PendingWrites<R> {
