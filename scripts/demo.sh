@@ -4,6 +4,7 @@
 # share one build, and RocksDB's C++ is compiled once), then runs
 # `raft-cli demo`. Extra arguments go to the demo, for example:
 #   scripts/demo.sh --nodes 5 --chaos --duration 2m
+#   scripts/demo.sh --web 127.0.0.1:8080   # live view at http://127.0.0.1:8080/ (runs 1h; Ctrl+C stops)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh

@@ -2,7 +2,8 @@
 # Installs what building this workspace needs beyond a Rust toolchain, on
 # Debian/Ubuntu: a C++ compiler and libclang (RocksDB's build runs bindgen,
 # which loads libclang at run time and needs clang's own headers).
-# iptables and iproute2 are for the network-fault tests (root only).
+# iptables and iproute2 are for the network-fault tests, chromium for the
+# browser test of the web view (tests/tests/web_view.rs); root only.
 # It says what it installs and does nothing when everything is present.
 # Other systems: install clang/libclang and a C++ compiler with your package
 # manager, then run cargo directly.
@@ -80,6 +81,9 @@ command -v make >/dev/null 2>&1 || need+=(make)
 if [ "$(id -u)" = 0 ]; then
     command -v iptables >/dev/null 2>&1 || need+=(iptables)
     command -v ip >/dev/null 2>&1 || need+=(iproute2)
+    # Debian's chromium: ~100 MB with its libraries, 1-2 min to download and
+    # unpack on a fresh machine (once; later runs find it).
+    [ -x /usr/bin/chromium ] || [ -x /usr/bin/chromium-browser ] || need+=(chromium)
 fi
 
 if [ ${#need[@]} -eq 0 ]; then
@@ -97,7 +101,7 @@ if [ "$(id -u)" != 0 ]; then
         exit 1
     fi
 fi
-echo "ensure-deps: installing ${need[*]} (needed to build RocksDB / run fault tests)" >&2
+echo "ensure-deps: installing ${need[*]} (needed to build RocksDB / run fault and browser tests)" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq >&2
 $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2

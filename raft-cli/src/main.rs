@@ -17,6 +17,7 @@ mod logging;
 mod node;
 mod output;
 mod values;
+mod web;
 
 use std::process::ExitCode;
 

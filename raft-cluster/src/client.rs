@@ -2,6 +2,7 @@
 //! writes, reads, status, events. The gRPC KV service and the tests both use
 //! it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use raft_core::{LogIndex, NodeId};
@@ -10,6 +11,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use crate::error::ClientError;
 use crate::event::NodeEvent;
 use crate::fsm::NodeStateMachine;
+use crate::metrics::NodeMetrics;
 use crate::runtime::{ReadMode, Request};
 use crate::status::NodeStatus;
 use crate::wait::WaitError;
@@ -22,6 +24,7 @@ pub struct NodeClient<M: NodeStateMachine> {
     pub(crate) status: watch::Receiver<NodeStatus>,
     pub(crate) events: broadcast::Sender<NodeEvent>,
     pub(crate) timeout: Duration,
+    pub(crate) metrics: Arc<NodeMetrics>,
 }
 
 impl<M: NodeStateMachine> Clone for NodeClient<M> {
@@ -32,11 +35,17 @@ impl<M: NodeStateMachine> Clone for NodeClient<M> {
             status: self.status.clone(),
             events: self.events.clone(),
             timeout: self.timeout,
+            metrics: Arc::clone(&self.metrics),
         }
     }
 }
 
 impl<M: NodeStateMachine> NodeClient<M> {
+    /// The node's metrics (what `/metrics` serves).
+    pub fn metrics(&self) -> &Arc<NodeMetrics> {
+        &self.metrics
+    }
+
     /// The node this client talks to.
     pub fn id(&self) -> NodeId {
         self.id

@@ -148,6 +148,15 @@ pub struct NodeConfig {
     /// `[tls]` table; see [`TlsPaths`]). `None`: plaintext.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsPaths>,
+    /// Where to serve Prometheus metrics (`GET /metrics`), e.g.
+    /// `127.0.0.1:9101`; none when absent. The node runtime only collects
+    /// them ([`crate::NodeMetrics`]); `raft-cli node --metrics-listen` serves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<String>,
+    /// Where to serve the live web view of the cluster (one HTML page and
+    /// its JSON/SSE API); none when absent. `raft-cli node --web`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_listen: Option<String>,
 }
 
 /// Whether the cluster is being created (etcd's `--initial-cluster-state`).
@@ -206,6 +215,8 @@ impl NodeConfig {
             join: false,
             initial_cluster_state: InitialClusterState::New,
             tls: None,
+            metrics_listen: None,
+            web_listen: None,
         }
     }
 

@@ -19,6 +19,7 @@ use crate::config::NodeConfig;
 use crate::error::ClusterError;
 use crate::event::{EventKind, NodeEvent};
 use crate::fsm::NodeStateMachine;
+use crate::metrics::NodeMetrics;
 use crate::runtime::config_log::ConfigLog;
 use crate::runtime::fence::IncarnationFence;
 use crate::runtime::inbound_snapshot::{InboundSnapshots, CHECKED_CAPACITY};
@@ -124,6 +125,7 @@ impl<M: NodeStateMachine> Node<M> {
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let (status_tx, status_rx) = watch::channel(NodeStatus::initial(id));
         let last_term = raft.term();
+        let metrics = Arc::new(NodeMetrics::new(id));
         let task = NodeTask {
             id,
             config: Arc::clone(&config),
@@ -149,6 +151,7 @@ impl<M: NodeStateMachine> Node<M> {
             local_snapshots: LocalSnapshots::new(done_tx, snapshot.meta.last_log_id.index),
             snapshot_sends: snapshot_send_slots(),
             fence: IncarnationFence::new(remembered),
+            metrics: Arc::clone(&metrics),
             span: span.clone(),
         };
         let started = EventKind::Started { commit: task.raft.status().commit, applied: task.sm.applied_index() };
@@ -166,7 +169,7 @@ impl<M: NodeStateMachine> Node<M> {
             shutdown: shutdown_rx,
         };
         let handle = tokio::spawn(task.run(inputs).instrument(span));
-        let client = NodeClient { id, requests: req_tx, status: status_rx, events, timeout: config.request_timeout() };
+        let client = NodeClient { id, requests: req_tx, status: status_rx, events, timeout: config.request_timeout(), metrics };
         Ok(Node {
             client,
             sink: MessageSink::new(id, incarnation, peer_tx, staged_tx),

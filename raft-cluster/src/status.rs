@@ -41,6 +41,8 @@ pub struct NodeStatus {
     pub config_index: LogIndex,
     /// Leader only: highest index known replicated on each member.
     pub matched: BTreeMap<NodeId, LogIndex>,
+    /// Leader only: the next index it sends each member (§5.3 nextIndex).
+    pub next: BTreeMap<NodeId, LogIndex>,
     /// Peers the transport holds a link to (they follow the configuration:
     /// `runtime::peers`).
     pub links: Vec<NodeId>,
@@ -80,6 +82,7 @@ impl NodeStatus {
             membership: Membership::default(),
             config_index: LogIndex(0),
             matched: BTreeMap::new(),
+            next: BTreeMap::new(),
             links: Vec::new(),
             unreachable: Vec::new(),
             running: true,

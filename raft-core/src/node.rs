@@ -238,7 +238,15 @@ impl<S: Storage> RaftNode<S> {
             .progress
             .iter()
             .map(|(&id, p)| {
-                (id, PeerProgress { matched: p.matched, next: p.next, state: p.state, log_lost: p.log_lost })
+                let peer = PeerProgress {
+                    matched: p.matched,
+                    next: p.next,
+                    state: p.state,
+                    inflight_messages: p.inflights.count(),
+                    inflight_bytes: p.inflights.bytes(),
+                    log_lost: p.log_lost,
+                };
+                (id, peer)
             })
             .collect();
         if self.role == Role::Leader {
@@ -247,6 +255,8 @@ impl<S: Storage> RaftNode<S> {
                 next: self.log.last_index().next(),
                 state: ProgressState::Replicate,
                 log_lost: false,
+                inflight_messages: 0,
+                inflight_bytes: 0,
             };
             progress.insert(self.id(), me);
         }

@@ -24,6 +24,11 @@ pub struct PeerProgress {
     /// runtime should warn (its incarnation fence keeps a wiped server out
     /// in the first place). Cleared when `matched` grows.
     pub log_lost: bool,
+    /// Appends sent and not yet acknowledged (§10.2.1 pipelining; bounded
+    /// by `Config::max_inflight_msgs`).
+    pub inflight_messages: usize,
+    /// Entry bytes of those appends (bounded by `Config::max_inflight_bytes`).
+    pub inflight_bytes: u64,
 }
 
 /// The node's state at one moment.

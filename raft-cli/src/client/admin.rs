@@ -20,7 +20,7 @@ async fn ask(endpoint: &str, config: ClientConfig) -> Result<NodeStatus, String>
     ask_typed(endpoint, config).await.map_err(|e| e.to_string())
 }
 
-async fn ask_all(endpoints: &[String], config: &ClientConfig) -> Vec<(String, Result<NodeStatus, String>)> {
+pub(super) async fn ask_all(endpoints: &[String], config: &ClientConfig) -> Vec<(String, Result<NodeStatus, String>)> {
     let asks = endpoints.iter().map(|ep| async move { (ep.clone(), ask(ep, config.clone()).await) });
     futures::future::join_all(asks).await
 }
@@ -38,7 +38,7 @@ async fn none_answered(conn: &Connection, config: &ClientConfig, endpoints: &[St
 }
 
 /// The member addresses of the first endpoint that answers (`--cluster`).
-async fn members(conn: &Connection, config: &ClientConfig) -> Result<Vec<String>, CliError> {
+pub(super) async fn members(conn: &Connection, config: &ClientConfig) -> Result<Vec<String>, CliError> {
     let mut why = Vec::new();
     for ep in &conn.endpoints {
         match ask(ep, config.clone()).await {

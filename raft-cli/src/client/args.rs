@@ -189,6 +189,15 @@ pub enum ClientCommand {
         /// Ask the first endpoint that answers for the members and show all of them.
         #[arg(long)]
         cluster: bool,
+        /// Redraw the table every --interval until Ctrl+C (unreachable nodes do not stop it).
+        #[arg(long)]
+        watch: bool,
+        /// Time between refreshes of --watch.
+        #[arg(long, value_parser = crate::duration::parse_duration, default_value = "1s", requires = "watch")]
+        interval: std::time::Duration,
+        /// Stop --watch after this many refreshes.
+        #[arg(long, requires = "watch", value_parser = clap::value_parser!(u64).range(1..))]
+        count: Option<u64>,
     },
     /// Ask the leader to hand leadership to node --to (thesis §3.10) and wait until it leads.
     TransferLeader {

@@ -11,6 +11,7 @@ mod errors;
 mod member_reports;
 mod members;
 mod reports;
+mod status_watch;
 
 use std::time::Duration;
 
@@ -57,7 +58,11 @@ async fn execute(cmd: ClientCommand, conn: &Connection) -> CliResult {
     let enc = conn.encoding();
     let value = |arg: &str| value_arg(arg, enc).map_err(|e| CliError::usage(anyhow::anyhow!(e)));
     match cmd {
-        ClientCommand::Status { cluster } => return admin::status(conn, config, cluster).await,
+        ClientCommand::Status { cluster, watch: false, .. } => return admin::status(conn, config, cluster).await,
+        ClientCommand::Status { cluster, watch: true, interval, count } => {
+            let opts = status_watch::WatchOptions { cluster, interval, count };
+            return status_watch::watch(conn, config, opts).await;
+        }
         ClientCommand::TransferLeader { to, no_wait } => return admin::transfer(conn, config, to, !no_wait).await,
         ClientCommand::Members { action } => return members::run(conn, config, action).await,
         _ => {}

@@ -31,9 +31,9 @@ pub struct DemoArgs {
     /// Chaos seed (printed at start; reuse it to replay a schedule).
     #[arg(long, requires = "chaos")]
     pub seed: Option<u64>,
-    /// How long to run before stopping and verifying (Ctrl+C stops early).
-    #[arg(long, value_parser = parse_duration, default_value = "60s")]
-    pub duration: Duration,
+    /// How long to run before stopping and verifying (Ctrl+C stops early) [default: 60s, 1h with --web].
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
     /// Keep the data directories and node logs instead of deleting them.
     #[arg(long)]
     pub keep: bool,
@@ -47,7 +47,19 @@ pub struct DemoArgs {
     /// made in the demo's temp directory (the client command to use them is printed).
     #[arg(long)]
     pub tls: bool,
+    /// Serve the live web view at http://ADDR/ (e.g. 127.0.0.1:8080), with buttons to kill, pause,
+    /// partition and heal nodes and to write a key.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub web: Option<String>,
     /// Summary format (the narration is always text): the global -w/--output.
     #[arg(skip)]
     pub output: OutputFormat,
+}
+
+impl DemoArgs {
+    /// The run length: `--duration`, else a minute, or an hour with a web
+    /// view (someone is watching and clicking).
+    pub fn duration(&self) -> Duration {
+        self.duration.unwrap_or(if self.web.is_some() { Duration::from_secs(3600) } else { Duration::from_secs(60) })
+    }
 }

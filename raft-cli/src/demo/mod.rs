@@ -76,7 +76,14 @@ pub fn run(args: DemoArgs) -> CliResult {
     };
     plan.check_ports_free().map_err(CliError::usage)?;
     let runtime = crate::cli::runtime()?;
-    let result = runtime.block_on(session::Session::new(args.clone(), plan).run());
+    let result = runtime.block_on(async {
+        let nodes = plan.addrs.iter().map(|(id, a)| (*id, a.to_string())).collect();
+        let mut session = session::Session::new(args.clone(), plan);
+        if let Some(listen) = &args.web {
+            session = session.with_web(start_web(listen, nodes, args.output).await?);
+        }
+        session.run().await
+    });
     let passed = matches!(&result, Ok(summary) if summary.writes_acked > 0 && summary.verified());
     // A failed run keeps its node logs and RocksDB directories to look at.
     let kept = if keep_data(args.keep, passed) { Some(dir.keep()) } else { None };
@@ -97,6 +104,28 @@ pub fn run(args: DemoArgs) -> CliResult {
         )));
     }
     Ok(())
+}
+
+/// Starts the web view with the demo's controls and says where it is.
+async fn start_web(
+    listen: &str,
+    nodes: BTreeMap<u64, String>,
+    output: crate::output::OutputFormat,
+) -> anyhow::Result<session::WebHook> {
+    let (controls, end, processes) = crate::web::controls::channel();
+    let options = crate::web::WebOptions {
+        listen: listen.to_string(),
+        nodes,
+        cluster_id: cluster_io::CLUSTER_ID.to_string(),
+        controls: Some((controls, processes)),
+    };
+    let server = crate::web::start(options).await?;
+    let line = format!("web view: http://{}/ (buttons kill, pause, partition and heal nodes; write a key)", server.addr);
+    match output {
+        crate::output::OutputFormat::Human => println!("{line}"),
+        crate::output::OutputFormat::Json => eprintln!("{line}"),
+    }
+    Ok(session::WebHook { end, feed: server.feed })
 }
 
 /// Whether to keep the demo's folder: when asked to, and whenever the run failed.

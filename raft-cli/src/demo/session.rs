@@ -20,6 +20,9 @@ use super::supervisor::{LaunchPlan, Supervisor};
 use super::{cluster_io, verify, workload, DemoArgs};
 use crate::output::OutputFormat;
 
+mod web;
+pub use web::WebHook;
+
 /// Aggregated replication lines are told this often.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// The status table is printed this often.
@@ -59,13 +62,15 @@ pub struct Session {
     stop_tx: watch::Sender<bool>,
     acks: Arc<Mutex<AckLog>>,
     start: Instant,
+    /// The web view's controls and feed (`--web`).
+    web: Option<WebHook>,
 }
 
 impl Session {
     /// A session that will launch nodes as `plan` says.
     pub fn new(args: DemoArgs, plan: LaunchPlan) -> Self {
         let start = Instant::now();
-        let chaos = args.chaos.then(|| ChaosPlan::new(args.seed.unwrap_or_else(fresh_seed), args.duration));
+        let chaos = args.chaos.then(|| ChaosPlan::new(args.seed.unwrap_or_else(fresh_seed), args.duration()));
         let next_fault = chaos.as_ref().and_then(|p| p.faults().first().map(|(at, _)| (0, start + *at)));
         let (events_tx, events_rx) = mpsc::channel(4096);
         let (status_tx, status_rx) = mpsc::channel(4);
@@ -87,7 +92,14 @@ impl Session {
             stop_tx,
             acks: Arc::new(Mutex::new(AckLog::default())),
             start,
+            web: None,
         }
+    }
+
+    /// Lets the web view's buttons drive this session.
+    pub fn with_web(mut self, web: WebHook) -> Self {
+        self.web = Some(web);
+        self
     }
 
     fn say(&self, line: &str) {
@@ -98,9 +110,11 @@ impl Session {
     }
 
     fn tell(&mut self, event: &DemoEvent) {
-        for line in self.narrator.handle(event, std::time::Instant::now()) {
-            self.say(&line);
+        let lines = self.narrator.handle(event, std::time::Instant::now());
+        for line in &lines {
+            self.say(line);
         }
+        self.feed_lines(event, &lines);
     }
 
     /// Runs until the duration elapses or Ctrl+C, then settles, verifies and stops.
@@ -148,7 +162,7 @@ impl Session {
         self.say(&format!(
             "raft-cli demo: {} nodes for {} (Ctrl+C stops early); data and logs in {}",
             plan.addrs.len(),
-            crate::duration::format_duration(self.args.duration),
+            crate::duration::format_duration(self.args.duration()),
             plan.root.display()
         ));
         for node in self.sup.ids() {
@@ -175,12 +189,13 @@ impl Session {
     }
 
     async fn event_loop(&mut self) {
-        let end = self.start + self.args.duration;
+        let end = self.start + self.args.duration();
         let mut flush = tokio::time::interval(FLUSH_EVERY);
         let mut status = tokio::time::interval_at(self.start + STATUS_EVERY, STATUS_EVERY);
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
         loop {
+            self.publish_processes();
             let timer = self.next_timer().unwrap_or(end);
             tokio::select! {
                 _ = &mut ctrl_c => { self.say("Ctrl+C: stopping"); break; }
@@ -188,6 +203,7 @@ impl Session {
                 exit = self.sup.next_exit() => self.on_exit(exit),
                 Some(event) = self.events_rx.recv() => self.tell(&event),
                 Some(polled) = self.status_rx.recv() => self.on_status(polled),
+                Some(cmd) = web::next_command(&mut self.web) => self.on_web(cmd),
                 _ = flush.tick() => {
                     if let Some(line) = self.narrator.flush(std::time::Instant::now()) { self.say(&line); }
                 }

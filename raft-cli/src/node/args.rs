@@ -69,6 +69,12 @@ pub struct NodeArgs {
     /// by the dispatcher; they override the file's `[tls]` table.
     #[arg(skip)]
     pub tls: Option<TlsPaths>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (TOML `metrics_listen`).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_listen: Option<String>,
+    /// Serve the live web view of the cluster at http://ADDR/ (TOML `web_listen`).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub web: Option<String>,
     /// Log line format (filter with RUST_LOG, e.g. RUST_LOG=debug or RUST_LOG=raft_core=trace).
     #[arg(long, value_enum, default_value_t)]
     pub log_format: LogFormat,
@@ -147,6 +153,12 @@ impl NodeArgs {
         if let Some(tls) = &self.tls {
             c.tls = Some(tls.clone());
         }
+        if let Some(addr) = &self.metrics_listen {
+            c.metrics_listen = Some(addr.clone());
+        }
+        if let Some(addr) = &self.web {
+            c.web_listen = Some(addr.clone());
+        }
         Ok(())
     }
 }
@@ -224,6 +236,23 @@ mod tests {
         assert!(!parse(&base).resolve().unwrap().enable_fault_injection);
         let on = parse(&format!("{base} --enable-fault-injection")).resolve().unwrap();
         assert!(on.enable_fault_injection);
+    }
+
+    #[test]
+    fn metrics_and_web_addresses_come_from_flags_or_the_file() {
+        let base = format!("--id 1 --listen 127.0.0.1:7001 {PEERS} --data-dir d");
+        let c = parse(&base).resolve().unwrap();
+        assert_eq!((c.metrics_listen, c.web_listen), (None, None));
+        let c = parse(&format!("{base} --metrics-listen 127.0.0.1:9101 --web 127.0.0.1:8080")).resolve().unwrap();
+        assert_eq!(c.metrics_listen.as_deref(), Some("127.0.0.1:9101"));
+        assert_eq!(c.web_listen.as_deref(), Some("127.0.0.1:8080"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        let mut file = NodeConfig::new(1, "127.0.0.1:7001", vec![PeerConfig::parse("1=127.0.0.1:7001").unwrap()], "d".into());
+        file.metrics_listen = Some("127.0.0.1:9102".into());
+        std::fs::write(&path, file.to_toml_string().unwrap()).unwrap();
+        let c = parse(&format!("--config {}", path.display())).resolve().unwrap();
+        assert_eq!(c.metrics_listen.as_deref(), Some("127.0.0.1:9102"));
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! `raft-cli node`: one cluster member in the foreground.
 //!
 //! Parses flags (over an optional TOML file), installs the logger, starts
-//! the node with its gRPC services, and on SIGINT/SIGTERM shuts it down
+//! the node with its gRPC services (plus, when asked, Prometheus metrics
+//! and the live web view: [`observe`]), and on SIGINT/SIGTERM shuts it down
 //! gracefully: in-flight requests are answered, the store is flushed.
 
 mod args;
+mod observe;
 mod serve;
 
 pub use args::NodeArgs;
@@ -24,7 +26,15 @@ pub fn run(args: NodeArgs) -> CliResult {
         let id = config.node_id;
         let listen = config.listen_addr.clone();
         let mut signals = Signals::new()?;
+        let (metrics_listen, web_listen) = (config.metrics_listen.clone(), config.web_listen.clone());
+        let web_config = config.clone();
         let node = serve::start(config, args.in_memory).await?;
+        if let Some(addr) = &metrics_listen {
+            observe::serve_metrics(addr, node.metrics()).await.map_err(CliError::usage)?;
+        }
+        if let Some(addr) = &web_listen {
+            observe::serve_web(addr, &web_config).await.map_err(CliError::usage)?;
+        }
         info!(node = id, listen = %listen, in_memory = args.in_memory, "node serving; Ctrl+C or SIGTERM stops it");
         let stop = node.shutdown_handle();
         let running = node.wait();

@@ -33,6 +33,11 @@ impl Handle {
         self.node.shutdown_handle()
     }
 
+    /// The node's metrics.
+    pub fn metrics(&self) -> std::sync::Arc<raft_cluster::NodeMetrics> {
+        self.node.metrics()
+    }
+
     /// Runs until the node stops (a shutdown request or a fatal error).
     pub async fn wait(self) -> anyhow::Result<()> {
         self.node.wait().await.map_err(anyhow::Error::from)

@@ -3,6 +3,8 @@
 
 pub mod fake_admin;
 pub mod fake_kv;
+pub mod http;
+pub mod metrics_text;
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -45,6 +47,12 @@ impl Nodes {
 
     /// Like [`Nodes::start`], each node also given `extra` flags.
     pub fn start_with(n: u16, base_port: u16, dir: &Path, extra: &[&str]) -> Nodes {
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        Self::start_each(n, base_port, dir, |_| extra.clone())
+    }
+
+    /// Like [`Nodes::start`], node `id` (1-based) also given `extra(id)`.
+    pub fn start_each(n: u16, base_port: u16, dir: &Path, extra: impl Fn(u16) -> Vec<String>) -> Nodes {
         let addrs: Vec<String> = (0..n).map(|i| format!("127.0.0.1:{}", base_port + i)).collect();
         let peers: Vec<String> = addrs.iter().enumerate().map(|(i, a)| format!("{}={a}", i + 1)).collect();
         let peers = peers.join(",");
@@ -57,7 +65,7 @@ impl Nodes {
                     .arg("--data-dir")
                     .arg(dir.join(format!("node-{id}")))
                     .args(["--tick-ms", "50", "--election-ticks", "10", "--heartbeat-ticks", "2"])
-                    .args(extra)
+                    .args(extra(i + 1))
                     .stdout(Stdio::null())
                     .stderr(log)
                     .spawn()

@@ -119,7 +119,7 @@ pub(crate) fn status(s: &NodeStatus, config: &NodeConfig) -> raft_rpc::NodeStatu
             address: m.addrs.get(&id).map(String::as_str).or_else(|| config.addr_of(id)).unwrap_or("").to_string(),
             voter: m.is_voter(id),
             matched: s.matched.get(&id).copied(),
-            next: None,
+            next: s.next.get(&id).copied(),
         })
         .collect();
     raft_rpc::NodeStatus {

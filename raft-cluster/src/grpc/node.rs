@@ -96,6 +96,11 @@ impl GrpcNode {
         self.node.client()
     }
 
+    /// The node's metrics (served by `raft-cli node --metrics-listen`).
+    pub fn metrics(&self) -> Arc<crate::metrics::NodeMetrics> {
+        Arc::clone(self.node.client().metrics())
+    }
+
     /// The node's events from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
         self.node.subscribe()

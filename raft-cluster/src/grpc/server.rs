@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use raft_core::{Message, NodeId};
-use raft_rpc::{Inbound, PeerInbox, PeerRefusal, ServerConfig, ServerHandles, StagedSnapshot};
+use raft_rpc::{
+    Inbound, PeerInbox, PeerRefusal, ReadRequest, ServerConfig, ServerHandles, ServiceError, StagedSnapshot, WriteOp,
+};
 use raft_statemachine::{KvLimits, KvStore};
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -209,13 +211,22 @@ impl Bridge {
                 Inbound::Write { req, reply } => {
                     let (client, limits) = (self.client.clone(), self.kv_limits.clone());
                     tokio::spawn(async move {
-                        let _ = reply.send(convert::write(&client, req, &limits).await);
+                        let kind = write_kind(&req.op);
+                        let result = convert::write(&client, req, &limits).await;
+                        client.metrics().client_request(kind, outcome(result.as_ref().err()));
+                        let _ = reply.send(result);
                     });
                 }
                 Inbound::Read { req, reply } => {
                     let (client, limits) = (self.client.clone(), self.kv_limits.clone());
                     tokio::spawn(async move {
-                        let _ = reply.send(convert::read(&client, req, &limits).await);
+                        let kind = match &req {
+                            ReadRequest::Get { .. } => "get",
+                            ReadRequest::Scan { .. } => "scan",
+                        };
+                        let result = convert::read(&client, req, &limits).await;
+                        client.metrics().client_request(kind, outcome(result.as_ref().err()));
+                        let _ = reply.send(result);
                     });
                 }
                 Inbound::Status { reply } => {
@@ -259,6 +270,29 @@ impl Bridge {
             warn!("partition: dropping traffic to/from peers {} (fault injection)", id_list(blocked));
         }
         Ok(())
+    }
+}
+
+/// The `type` label of a write in `raft_client_requests_total`.
+fn write_kind(op: &WriteOp) -> &'static str {
+    match op {
+        WriteOp::Put { .. } => "put",
+        WriteOp::Delete { .. } => "delete",
+        WriteOp::CompareAndSwap { .. } => "cas",
+    }
+}
+
+/// The `outcome` label of a request in `raft_client_requests_total`: the
+/// outcome-contract class the client is told (see `raft_rpc::api`).
+fn outcome(err: Option<&ServiceError>) -> &'static str {
+    match err {
+        None => "ok",
+        Some(ServiceError::NotLeader { .. }) => "not_leader",
+        Some(ServiceError::Unknown(_)) => "unknown",
+        Some(ServiceError::Busy(_)) => "busy",
+        Some(ServiceError::Invalid(_)) => "invalid",
+        Some(ServiceError::Unavailable(_)) => "unavailable",
+        Some(ServiceError::Internal(_)) => "internal",
     }
 }
 

@@ -42,7 +42,9 @@ impl<M: NodeStateMachine> NodeTask<M> {
                     entry.index
                 )));
             }
-            self.writes.on_applied(entry.log_id(), result);
+            if let Some(took) = self.writes.on_applied(entry.log_id(), result) {
+                self.metrics.observe_proposal(took);
+            }
             last = Some(entry.index);
         }
         if let Some(index) = last {

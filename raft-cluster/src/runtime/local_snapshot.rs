@@ -90,6 +90,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
             Ok(bytes) => {
                 self.local_snapshots.last = self.local_snapshots.last.max(done.index);
                 info!(parent: &self.span, %last_log_id, bytes, "snapshot taken, log compacted");
+                self.metrics.snapshot_taken(bytes);
                 self.emit(EventKind::SnapshotTaken { last_log_id, bytes });
             }
             Err(e) => warn!(parent: &self.span, %last_log_id, error = %e, "snapshot failed; keeping the log"),

@@ -52,12 +52,14 @@ impl<M: NodeStateMachine> NodeTask<M> {
         };
         let (store, transport, reporter) =
             (Arc::clone(&self.store), Arc::clone(&self.transport), self.reporter.clone());
+        let metrics = Arc::clone(&self.metrics);
         let span = self.span.clone();
         tokio::spawn(async move {
             let _slot = slot;
             match tokio::task::spawn_blocking(move || store.open_snapshot()).await {
                 Ok(Ok(data)) => {
                     let msg = with_meta_of(msg, &data);
+                    metrics.snapshot_sent(data.len);
                     transport.send_snapshot(msg, data, &reporter).await;
                 }
                 Ok(Err(e)) => {

@@ -7,6 +7,7 @@
 //! then for the state machine to reach the read index.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
 use raft_core::{LogId, LogIndex, Term};
 use tokio::sync::oneshot;
@@ -16,11 +17,15 @@ use crate::error::ClientError;
 /// Where a request's answer goes.
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, ClientError>>;
 
+/// A proposed write: its entry's term, when it was proposed (for the
+/// proposal latency metric) and where the answer goes.
+type Waiting<R> = (Term, Instant, Reply<(LogIndex, R)>);
+
 /// Writes waiting for their entry to be applied; answered with the entry's
 /// index and the state machine's response.
 pub(crate) struct PendingWrites<R> {
     /// Invariant: every key is above the applied index.
-    by_index: BTreeMap<LogIndex, (Term, Reply<(LogIndex, R)>)>,
+    by_index: BTreeMap<LogIndex, Waiting<R>>,
 }
 
 impl<R> PendingWrites<R> {
@@ -34,7 +39,7 @@ impl<R> PendingWrites<R> {
 
     /// Tracks a write proposed at `id`.
     pub(crate) fn insert(&mut self, id: LogId, reply: Reply<(LogIndex, R)>) {
-        if let Some((_, old)) = self.by_index.insert(id.index, (id.term, reply)) {
+        if let Some((_, _, old)) = self.by_index.insert(id.index, (id.term, Instant::now(), reply)) {
             // The core never hands out one index twice in a term: the older
             // write's entry was truncated when its leader lost the term.
             let _ = old.send(Err(ClientError::LeadershipLost { index: id.index }));
@@ -42,9 +47,10 @@ impl<R> PendingWrites<R> {
     }
 
     /// The entry `applied` was applied with `result` (`None` for entries
-    /// that carry no client answer). Answers the write at that index.
-    pub(crate) fn on_applied(&mut self, applied: LogId, result: Option<Result<R, ClientError>>) {
-        let Some((term, reply)) = self.by_index.remove(&applied.index) else { return };
+    /// that carry no client answer). Answers the write at that index and
+    /// returns how long ago it was proposed when it succeeded.
+    pub(crate) fn on_applied(&mut self, applied: LogId, result: Option<Result<R, ClientError>>) -> Option<Duration> {
+        let (term, proposed, reply) = self.by_index.remove(&applied.index)?;
         let answer = if term != applied.term {
             Err(ClientError::NotCommitted { index: applied.index, term, committed_term: applied.term })
         } else {
@@ -55,20 +61,22 @@ impl<R> PendingWrites<R> {
                 }
             }
         };
+        let succeeded = answer.is_ok();
         let _ = reply.send(answer);
+        succeeded.then(|| proposed.elapsed())
     }
 
     /// Fails every write at or below `index` (a snapshot replaced them).
     pub(crate) fn fail_through(&mut self, index: LogIndex, err: impl Fn(LogIndex) -> ClientError) {
         let rest = self.by_index.split_off(&index.next());
-        for (i, (_, reply)) in std::mem::replace(&mut self.by_index, rest) {
+        for (i, (_, _, reply)) in std::mem::replace(&mut self.by_index, rest) {
             let _ = reply.send(Err(err(i)));
         }
     }
 
     /// Fails every write.
     pub(crate) fn fail_all(&mut self, err: impl Fn(LogIndex) -> ClientError) {
-        for (i, (_, reply)) in std::mem::take(&mut self.by_index) {
+        for (i, (_, _, reply)) in std::mem::take(&mut self.by_index) {
             let _ = reply.send(Err(err(i)));
         }
     }
@@ -158,7 +166,8 @@ mod tests {
     fn a_write_applied_with_its_own_term_succeeds() {
         let mut p = PendingWrites::new();
         let mut rx = write_at(&mut p, 2, 5);
-        p.on_applied(LogId::new(Term(2), LogIndex(5)), Some(Ok(7)));
+        let took = p.on_applied(LogId::new(Term(2), LogIndex(5)), Some(Ok(7)));
+        assert!(took.is_some(), "a successful write reports its latency");
         assert_eq!(rx.try_recv().unwrap(), Ok((LogIndex(5), 7)));
         assert_eq!(p.len(), 0);
     }
@@ -167,7 +176,8 @@ mod tests {
     fn a_write_overwritten_by_another_term_fails_as_not_committed() {
         let mut p = PendingWrites::new();
         let mut rx = write_at(&mut p, 2, 5);
-        p.on_applied(LogId::new(Term(3), LogIndex(5)), Some(Ok(9)));
+        let took = p.on_applied(LogId::new(Term(3), LogIndex(5)), Some(Ok(9)));
+        assert_eq!(took, None, "a failed write is not a proposal latency sample");
         let err = rx.try_recv().unwrap().unwrap_err();
         assert!(matches!(err, ClientError::NotCommitted { committed_term: Term(3), .. }), "{err:?}");
         assert!(err.to_string().contains("retry"));

@@ -69,9 +69,13 @@ impl<M: NodeStateMachine> NodeTask<M> {
         }
         trace!(parent: &self.span, entries = batch.entries.len(), sync = batch.sync, "persisting");
         let store = Arc::clone(&self.store);
-        let (batch, snapshot) = tokio::task::spawn_blocking(move || write_ready(&*store, batch, snapshot, staged))
+        let (batch, snapshot, synced) =
+            tokio::task::spawn_blocking(move || write_ready(&*store, batch, snapshot, staged))
             .await
             .map_err(|e| ClusterError::TaskFailed(format!("storage thread: {e}")))??;
+        if let Some(took) = synced {
+            self.metrics.observe_fsync(took);
+        }
         rd.entries = batch.entries;
         rd.snapshot = snapshot;
         Ok((rd, from_file))
@@ -104,6 +108,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
         self.writes.fail_through(index, |index| ClientError::LeadershipLost { index });
         self.changes.fail_all(|i| ClientError::LeadershipLost { index: i.unwrap_or(index) });
         info!(parent: &self.span, %index, bytes, from_file, "installed snapshot from leader");
+        self.metrics.snapshot_received(bytes);
         self.emit(EventKind::SnapshotInstalled { last_log_id });
         Ok(())
     }
@@ -115,9 +120,13 @@ impl<M: NodeStateMachine> NodeTask<M> {
         for ev in &rd.events {
             let kind = match ev {
                 Event::ElectionStarted { term, pre_vote } => {
+                    self.metrics.election_started(*pre_vote);
                     EventKind::ElectionStarted { term: *term, pre_vote: *pre_vote }
                 }
-                Event::BecameLeader { votes, .. } => EventKind::LeaderElected { votes: votes.clone() },
+                Event::BecameLeader { votes, .. } => {
+                    self.metrics.election_won();
+                    EventKind::LeaderElected { votes: votes.clone() }
+                }
                 Event::BecameFollower { leader, .. } => {
                     EventKind::RoleChanged { role: Role::Follower, leader: *leader }
                 }
@@ -149,14 +158,17 @@ impl<M: NodeStateMachine> NodeTask<M> {
     }
 }
 
-/// The blocking half of [`NodeTask::persist`]. Returns its inputs so the
-/// Ready can be handed back to the core intact.
+/// What [`write_ready`] hands back: its inputs, so the Ready can be
+/// returned to the core intact, and how long a synced write took.
+type Written = (PersistBatch, Option<Snapshot>, Option<std::time::Duration>);
+
+/// The blocking half of [`NodeTask::persist`].
 fn write_ready(
     store: &dyn NodeStore,
     batch: PersistBatch,
     snapshot: Option<Snapshot>,
     staged: Option<StagedSnapshot>,
-) -> Result<(PersistBatch, Option<Snapshot>), ClusterError> {
+) -> Result<Written, ClusterError> {
     let installed = match (&snapshot, &staged) {
         (Some(snap), Some(file)) => store.install_staged(&snap.meta, file.path(), file.len(), file.crc32()),
         (Some(snap), None) => store.install_snapshot(snap),
@@ -165,8 +177,11 @@ fn write_ready(
     installed.map_err(|e| ClusterError::Storage(format!("install snapshot: {e}")))?;
     // A staged file not renamed into the store is deleted here.
     drop(staged);
+    let mut synced = None;
     if !batch.is_empty() {
+        let started = std::time::Instant::now();
         store.write(&batch).map_err(|e| ClusterError::Storage(format!("write: {e}")))?;
+        synced = batch.sync.then(|| started.elapsed());
     }
-    Ok((batch, snapshot))
+    Ok((batch, snapshot, synced))
 }

@@ -38,6 +38,7 @@ use crate::config::NodeConfig;
 use crate::error::{ClientError, ClusterError};
 use crate::event::{EventKind, NodeEvent};
 use crate::fsm::NodeStateMachine;
+use crate::metrics::NodeMetrics;
 use crate::status::NodeStatus;
 use crate::store::{NodeStore, SharedStore};
 use crate::transport::{Report, Reporter, Transport};
@@ -99,6 +100,8 @@ pub(crate) struct NodeTask<M: NodeStateMachine> {
     pub(crate) snapshot_sends: Arc<tokio::sync::Semaphore>,
     /// Drops traffic from wiped-and-restarted peers (see `fence`).
     pub(crate) fence: IncarnationFence,
+    /// What `/metrics` shows (see `crate::metrics`).
+    pub(crate) metrics: Arc<NodeMetrics>,
     pub(crate) span: Span,
 }
 
@@ -296,6 +299,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
 
     pub(crate) fn publish_status(&self, running: bool) {
         let s = self.raft.status();
+        self.metrics.observe_status(&s, self.sm.applied_index());
         let snapshot_index = s.first_index.prev();
         let status = NodeStatus {
             id: self.id,
@@ -312,6 +316,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
             config_index: self.configs.index(),
             membership: s.membership,
             matched: s.progress.iter().map(|(id, p)| (*id, p.matched)).collect(),
+            next: s.progress.iter().map(|(id, p)| (*id, p.next)).collect(),
             links: self.peers.linked(),
             unreachable: self.down.iter().copied().collect(),
             running,
@@ -321,6 +326,9 @@ impl<M: NodeStateMachine> NodeTask<M> {
             fenced_messages: self.fence.dropped_total(),
         };
         self.status.send_if_modified(|old| {
+            if status.leader.is_some() && status.leader != old.leader {
+                self.metrics.leader_changed();
+            }
             let changed = *old != status;
             *old = status;
             changed
