@@ -16,13 +16,19 @@ use crate::types::{LogIndex, NodeId, Term};
 /// Follower `from` says the append at `rejected` does not match: its log
 /// ends at `follower_last`.
 fn short_reject(from: u64, term: u64, rejected: u64, follower_last: u64) -> crate::Message {
-    let hint =
-        ConflictHint { rejected_index: LogIndex(rejected), conflict_term: None, first_index: LogIndex(follower_last + 1) };
+    let hint = ConflictHint {
+        rejected_index: LogIndex(rejected),
+        conflict_term: None,
+        first_index: LogIndex(follower_last + 1),
+    };
     msg(
         from,
         1,
         term,
-        MessageBody::AppendEntriesResponse(AppendEntriesResponse { result: AppendResult::Conflict(hint), read_round: 0 }),
+        MessageBody::AppendEntriesResponse(AppendEntriesResponse {
+            result: AppendResult::Conflict(hint),
+            read_round: 0,
+        }),
     )
 }
 

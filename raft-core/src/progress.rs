@@ -264,7 +264,10 @@ mod tests {
         replicate.become_replicate();
         replicate.sent_entries(LogIndex(8), 10);
         assert!(!replicate.maybe_decrease_to(LogIndex(4), LogIndex(1)));
-        assert_eq!((replicate.state, replicate.next, replicate.log_lost), (ProgressState::Replicate, LogIndex(9), true));
+        assert_eq!(
+            (replicate.state, replicate.next, replicate.log_lost),
+            (ProgressState::Replicate, LogIndex(9), true)
+        );
 
         let mut snapshot = pr();
         snapshot.maybe_update(LogIndex(5));

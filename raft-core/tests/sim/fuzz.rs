@@ -251,10 +251,15 @@ fn liveness(c: &mut Cluster, rng: &mut SeededRng) -> u64 {
             c.crash(id);
         }
     }
-    let can_win = electable(&c.server_views(&[]));
-    c.note(format!(
-        "liveness phase: {down:?} down, network healed, configurations {configs:?}, electable {can_win:?}"
-    ));
+    let views = c.server_views(&[]);
+    let can_win = electable(&views);
+    for v in &views {
+        c.note(format!(
+            "{}: reachable {} promotable {} last {} voters {:?} outgoing {:?}",
+            v.id, v.reachable, v.promotable, v.last_log, v.membership.voters, v.membership.outgoing
+        ));
+    }
+    c.note(format!("liveness phase: {down:?} down, network healed, configurations {configs:?}, electable {can_win:?}"));
     let mut start = c.now;
     let mut proposed: Option<raft_core::LogId> = None;
     while c.now - start < LIVENESS_TICKS {

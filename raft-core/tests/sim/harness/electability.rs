@@ -188,11 +188,7 @@ mod tests {
     #[test]
     fn a_voter_grants_to_a_candidate_outside_its_configuration() {
         // Thesis §4.1: 4 was added; 2 has not heard of it yet but votes.
-        let mut s = vec![
-            server(1, (1, 5), &[1, 2, 3]),
-            server(2, (1, 5), &[1, 2, 3]),
-            server(4, (2, 6), &[1, 2, 4]),
-        ];
+        let mut s = vec![server(1, (1, 5), &[1, 2, 3]), server(2, (1, 5), &[1, 2, 3]), server(4, (2, 6), &[1, 2, 4])];
         s[0].reachable = false;
         assert_eq!(electable(&s), vec![NodeId(4)]);
     }
