@@ -159,7 +159,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
                 self.handle_ready().await?;
             }
             self.sync_peers();
-            self.forget_departed()?;
+            self.sync_fence()?;
             self.note_turn(woke.elapsed());
             self.publish_status(true);
         }
