@@ -16,7 +16,7 @@ use super::workload::WriteOutcome;
 use crate::client::client_config;
 
 /// The cluster id the demo's nodes run with (the default, so plain client commands reach them).
-const CLUSTER_ID: &str = "default";
+pub const CLUSTER_ID: &str = "default";
 /// A write that gets no definite answer within this time counts as unknown.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A node that does not answer a status call within this time shows as "(no answer)".
