@@ -38,8 +38,7 @@ fn a_full_toml_file_loads_and_validates() {
 fn max_promote_lag_reaches_the_core_and_zero_is_refused() {
     let c = three_nodes();
     assert_eq!(c.max_promote_lag, raft_core::Config::new(NodeId(1)).max_promote_lag, "the core's default");
-    let mut text = c.to_toml_string().unwrap();
-    text.insert_str(0, "max_promote_lag = 7\n");
+    let text = c.to_toml_string().unwrap().replace("max_promote_lag = 1000", "max_promote_lag = 7");
     let c = NodeConfig::from_toml_str(&text).unwrap();
     assert_eq!(c.core_config().max_promote_lag, 7);
     let zero = NodeConfig { max_promote_lag: 0, ..c };

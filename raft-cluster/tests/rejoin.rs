@@ -23,7 +23,7 @@
 use std::time::Duration;
 
 use raft_cluster::{
-    wait_until, ClusterError, ClusterOptions, KvSession, LocalCluster, ReadMode, StoreKind, TransportKind,
+    wait_until, ClientError, ClusterError, ClusterOptions, KvSession, LocalCluster, ReadMode, StoreKind, TransportKind,
 };
 use raft_core::{NodeId, Role};
 use raft_statemachine::{KvLimits, KvStore};
@@ -47,11 +47,24 @@ async fn lead(c: &LocalCluster<KvStore>, target: NodeId) {
     wait_until(&format!("{target} to lead"), DEADLINE, check, transfer, || c.describe()).await.unwrap();
 }
 
+/// Writes `k = v` at the leader. A node seen leading may have stepped down
+/// by the time the write arrives (CheckQuorum after a restart): its "not the
+/// leader" means never proposed (README, outcome contract), so the write is
+/// sent again to the next leader until `DEADLINE`.
 async fn write(c: &LocalCluster<KvStore>, s: &KvSession, k: &str, v: &str) {
     let req = s.put(k.as_bytes(), v.as_bytes());
-    let leader = c.wait_for_leader(DEADLINE).await.unwrap();
-    let resp = c.client(leader).unwrap().kv_write(&req, &KvLimits::default()).await;
-    assert!(resp.is_ok(), "write {k} acknowledged: {resp:?}");
+    let start = std::time::Instant::now();
+    loop {
+        let leader = c.wait_for_leader(DEADLINE).await.unwrap();
+        let resp = c.client(leader).unwrap().kv_write(&req, &KvLimits::default()).await;
+        match resp {
+            Err(ClientError::NotLeader { .. }) if start.elapsed() < DEADLINE => tokio::time::sleep(POLL).await,
+            resp => {
+                assert!(resp.is_ok(), "write {k} acknowledged: {resp:?}\n{}", c.describe());
+                return;
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -86,7 +86,9 @@ impl<M: NodeStateMachine> NodeTask<M> {
             return;
         }
         let s = self.raft.status();
-        if !s.membership_committed || s.membership.is_joint() {
+        // A node alone has no peer to fence it: nothing to stamp for.
+        let alone = s.membership.members().all(|m| m == self.id);
+        if alone || !s.membership_committed || s.membership.is_joint() {
             return;
         }
         let Some(next) = with_stamps(&s.membership, self.fence.known(), self.id, self.store.incarnation()) else {
