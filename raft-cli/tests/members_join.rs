@@ -121,7 +121,10 @@ fn a_joined_node_is_promoted_once_caught_up_and_a_lagging_one_is_refused() {
     assert!(lag > MAX_LAG, "node 5 is {lag} entries behind: {view}");
     let (code, v) = cli.json(&["members", "promote", "5"]);
     assert_eq!(code, Some(1), "a lagging learner is a definite refusal: {v}");
-    assert_eq!((v["ok"].clone(), v["reason"].clone(), v["exit_code"].clone()), (false.into(), "lagging".into(), 1.into()));
+    assert_eq!(
+        (v["ok"].clone(), v["reason"].clone(), v["exit_code"].clone()),
+        (false.into(), "lagging".into(), 1.into())
+    );
     assert_eq!((v["op"].clone(), v["id"].clone()), ("promote".into(), 5.into()), "{v}");
     let human = cli.run(&["members", "promote", "5"]);
     assert_eq!(human.status.code(), Some(1));

@@ -51,16 +51,20 @@ async fn a_follower_that_never_heard_from_a_wiped_peer_fences_it_from_the_config
         cut_after < Duration::from_millis(10 * ELECTION_TICKS),
         "B and C were cut {cut_after:?} after the start, not before the first possible campaign"
     );
-    assert!(c.status(C).unwrap().peer_incarnations.get(&B).is_none(), "C has not heard from B");
+    assert!(!c.status(C).unwrap().peer_incarnations.contains_key(&B), "C has not heard from B");
     c.wait_for_leader(DEADLINE).await.unwrap();
     lead(&c, A).await;
 
     // C learns B's incarnation from the committed configuration alone.
     let b_old = c.status(B).unwrap().incarnation;
     let adopted = || c.status(C).and_then(|s| (s.peer_incarnations.get(&B) == Some(&b_old)).then_some(()));
-    wait_until("C to adopt B's incarnation from the log", DEADLINE, adopted, || tokio::time::sleep(POLL), || {
-        c.describe()
-    })
+    wait_until(
+        "C to adopt B's incarnation from the log",
+        DEADLINE,
+        adopted,
+        || tokio::time::sleep(POLL),
+        || c.describe(),
+    )
     .await
     .unwrap();
     println!("C knows B's incarnation {b_old:016x} without any contact with B");
@@ -89,11 +93,10 @@ async fn a_follower_that_never_heard_from_a_wiped_peer_fences_it_from_the_config
         assert_ne!(st.role, Role::Leader, "C must not be elected with the wiped B's vote: {}", c.describe());
         (st.fenced_messages >= 3).then_some(st.fenced_messages)
     };
-    let dropped = wait_until("C to drop the wiped B's messages", DEADLINE, fenced, || tokio::time::sleep(POLL), || {
-        c.describe()
-    })
-    .await
-    .unwrap();
+    let dropped =
+        wait_until("C to drop the wiped B's messages", DEADLINE, fenced, || tokio::time::sleep(POLL), || c.describe())
+            .await
+            .unwrap();
     println!("C dropped {dropped} messages of B's new incarnation and was never elected");
 
     // A comes back and leads; every acknowledged write is there, on C too.

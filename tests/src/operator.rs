@@ -112,7 +112,7 @@ impl Operator {
     }
 
     async fn attempt(&self, change: &MemberChange) -> Result<ChangeOutcome, ClientError> {
-        let view = self.leader_view().await.ok_or_else(|| ClientError::NotLeader { leader: None })?;
+        let view = self.leader_view().await.ok_or(ClientError::NotLeader { leader: None })?;
         let endpoint = self
             .endpoints
             .get(&view.node.0)
@@ -150,12 +150,8 @@ impl Operator {
         let start = Instant::now();
         while start.elapsed() < timeout {
             if let Some(view) = self.leader_view().await {
-                let voters = view
-                    .members
-                    .iter()
-                    .filter(|m| m.role == raft_rpc::MemberRole::Voter)
-                    .map(|m| m.id.0)
-                    .collect();
+                let voters =
+                    view.members.iter().filter(|m| m.role == raft_rpc::MemberRole::Voter).map(|m| m.id.0).collect();
                 return Ok((voters, view.node.0));
             }
             tokio::time::sleep(POLL).await;

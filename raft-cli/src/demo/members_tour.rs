@@ -270,7 +270,10 @@ mod tests {
             error: None,
         };
         let v = r.json();
-        assert_eq!((v["joined"].clone(), v["old_leader"].clone(), v["new_leader"].clone()), (4.into(), 1.into(), 2.into()));
+        assert_eq!(
+            (v["joined"].clone(), v["old_leader"].clone(), v["new_leader"].clone()),
+            (4.into(), 1.into(), 2.into())
+        );
         assert_eq!(v["voters"], json!([2, 3, 4]));
         assert_eq!(v["steps"][0], json!({"step": "add learner", "ms": 300}));
         assert_eq!(v["finished"], true);

@@ -42,7 +42,8 @@ impl LaunchPlan {
     /// founders, and `node` itself when it joins later.
     pub fn peers_arg(&self, node: NodeNum) -> String {
         let listed = |id: &NodeNum| !self.joiners.contains(id) || *id == node;
-        let parts: Vec<String> = self.addrs.iter().filter(|(id, _)| listed(id)).map(|(id, a)| format!("{id}={a}")).collect();
+        let parts: Vec<String> =
+            self.addrs.iter().filter(|(id, _)| listed(id)).map(|(id, a)| format!("{id}={a}")).collect();
         parts.join(",")
     }
 
@@ -158,8 +159,7 @@ impl Supervisor {
         if self.plan.joiners.contains(&node) {
             cmd.arg("--join");
         }
-        cmd
-            .stdin(Stdio::null())
+        cmd.stdin(Stdio::null())
             .stdout(log.try_clone().context("cannot duplicate the log file handle")?)
             .stderr(log)
             .kill_on_drop(true)

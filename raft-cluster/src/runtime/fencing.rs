@@ -95,7 +95,9 @@ impl<M: NodeStateMachine> NodeTask<M> {
             return;
         };
         match self.raft.propose_membership(next) {
-            Ok(id) => info!(parent: &self.span, index = %id.index, "stamping member incarnations into the configuration"),
+            Ok(id) => {
+                info!(parent: &self.span, index = %id.index, "stamping member incarnations into the configuration")
+            }
             Err(ProposeError::NotCommittedInTerm { .. } | ProposeError::MembershipChangePending { .. }) => {}
             Err(e) => warn!(parent: &self.span, error = %e, "could not stamp member incarnations"),
         }

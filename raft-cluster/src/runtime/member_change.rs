@@ -188,7 +188,11 @@ mod tests {
         assert_eq!(with_stamps(&next, &known, NodeId(1), 11), None, "node 3 is unknown: nothing more to add");
         let removed = target(&next, &MemberChange::Remove { id: NodeId(2), step_down: false }).unwrap();
         assert!(!removed.incarnations.contains_key(&NodeId(2)), "removal clears the stamp, so it can come back");
-        assert_eq!(with_stamps(&cfg(&[1], &[]), &BTreeMap::new(), NodeId(1), 0), None, "unstamped stores stamp nothing");
+        assert_eq!(
+            with_stamps(&cfg(&[1], &[]), &BTreeMap::new(), NodeId(1), 0),
+            None,
+            "unstamped stores stamp nothing"
+        );
     }
 
     #[test]

@@ -503,7 +503,10 @@ mod tests {
                     MemberStep::ReplaceOneOf { .. } => unreachable!("random plans name one target"),
                 };
                 if let Some(id) = named {
-                    assert!(!gone.contains(&id) && id >= floor, "seed {seed}: {step:?} names a departed node: {plan:?}");
+                    assert!(
+                        !gone.contains(&id) && id >= floor,
+                        "seed {seed}: {step:?} names a departed node: {plan:?}"
+                    );
                 }
                 if let MemberStep::Replace { old, new } = step {
                     match old {
