@@ -65,12 +65,13 @@ impl Cli {
         (code == Some(0) && v["leader"] == v["node"] && v["config_committed"] == true).then_some(v)
     }
 
-    /// Waits until the leader sees `id` within `MAX_LAG` entries.
+    /// Waits until the leader sees `id` within `MAX_LAG` entries and holding
+    /// the configuration in force (both are needed for a promotion).
     fn wait_caught_up(&self, id: u64) -> Value {
         wait_for(&format!("node {id} to catch up"), Duration::from_secs(60), || {
             let v = self.leader_view()?;
             let m = v["members"].as_array()?.iter().find(|m| m["id"] == id)?.clone();
-            (m["lag"].as_u64()? <= MAX_LAG && m["matched"].as_u64()? > 0).then_some(m)
+            (m["lag"].as_u64()? <= MAX_LAG && m["matched"].as_u64()? >= v["config_index"].as_u64()?).then_some(m)
         })
     }
 

@@ -125,14 +125,18 @@ impl Operator {
         }
     }
 
-    /// Waits until the leader sees `id` within `max_lag` entries of its log.
+    /// Waits until the leader sees `id` within `max_lag` entries of its log
+    /// and holding the configuration in force (a learner must hold it to be
+    /// promoted, see `raft_core`'s `check_promotions`).
     pub async fn wait_caught_up(&self, id: NodeId, max_lag: u64, timeout: Duration) -> Result<(), OperatorError> {
         let start = Instant::now();
         let mut last = String::from("no leader view yet");
         while start.elapsed() < timeout {
             if let Some(view) = self.leader_view().await {
                 match view.members.iter().find(|m| m.id == CoreId(id)) {
-                    Some(m) if m.lag.is_some_and(|l| l <= max_lag) && m.matched.is_some_and(|i| i.0 > 0) => {
+                    Some(m)
+                        if m.lag.is_some_and(|l| l <= max_lag) && m.matched.is_some_and(|i| i >= view.config_index) =>
+                    {
                         return Ok(())
                     }
                     Some(m) => last = format!("node {id}: matched {:?}, lag {:?}", m.matched, m.lag),

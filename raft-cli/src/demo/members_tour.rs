@@ -157,7 +157,9 @@ impl Tour {
         let t = Instant::now();
         let caught_up = |v: &MembersView| {
             let m = v.members.iter().find(|m| m.id == NodeId(joiner))?;
-            (m.lag? <= CAUGHT_UP_LAG && m.matched?.0 > 0).then(|| (m.matched.map_or(0, |i| i.0), m.lag.unwrap_or(0)))
+            // It must hold the configuration in force to be promoted (§4.2.1).
+            let holds_config = m.matched? >= v.config_index;
+            (m.lag? <= CAUGHT_UP_LAG && holds_config).then(|| (m.matched.map_or(0, |i| i.0), m.lag.unwrap_or(0)))
         };
         let (_, (matched, lag)) = self.until("the learner to catch up", caught_up).await?;
         self.say(format!("node {joiner} caught up: it holds the log up to index {matched} ({lag} behind)")).await;

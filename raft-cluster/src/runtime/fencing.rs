@@ -77,7 +77,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
         Ok(())
     }
 
-    /// Leader: if a member of the committed configuration has no stamp but
+    /// Leader: if a voter of the committed configuration has no stamp but
     /// its incarnation is known here (its own, or one remembered from
     /// contact), proposes the same configuration with the stamps added. A
     /// change in flight or no commit in this term yet just means later.
