@@ -183,7 +183,7 @@ impl Tour {
         self.report.voters = done.membership.voters.iter().map(|v| v.0).collect();
         let (view, ()) = self.until("a new leader", |v| (v.node != NodeId(old)).then_some(())).await?;
         self.report.new_leader = Some(view.node.0);
-        self.say(format!("node {old} removed: {}; node {} leads; stopping node {old}", describe(&done), view.node))
+        self.say(format!("node {old} removed: {}; node {} leads; stopping node {old}", describe(&done), view.node.0))
             .await;
         let _ = self.requests.send(TourRequest::Retire(old)).await;
         self.step_done("remove old leader", t);
