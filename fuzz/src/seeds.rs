@@ -133,6 +133,7 @@ fn storage_values() -> Vec<(String, Vec<u8>)> {
     joint.outgoing = [NodeId(1), NodeId(2)].into_iter().collect();
     joint.learners.insert(NodeId(5));
     joint.addrs.insert(NodeId(5), "10.0.0.5:7000".into());
+    joint.incarnations = [(NodeId(1), 0x1111), (NodeId(5), 0x5555)].into();
     let resp = KvResponse::Put { prev: Some(b"old".to_vec()) };
     vec![
         ("entry-normal".into(), with(0, codec::encode(&entries()[1]).unwrap())),

@@ -64,3 +64,26 @@ fn chaos_demo_partitions_the_leader_heals_and_loses_no_writes() {
     assert!(narration.contains("partition healed: node"), "{narration}");
     assert!(!narration.contains("did not take it"), "every node took the cut and the heal: {narration}");
 }
+
+#[test]
+fn members_demo_adds_a_learner_promotes_it_and_removes_the_old_leader() {
+    let out = run(&["demo", "--members", "--duration", "12s", "--base-port", "17511", "--output", "json"]);
+    check_verified(&out);
+    let stdout = text(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let m = &v["members"];
+    assert_eq!((m["finished"].clone(), m["joined"].clone()), (true.into(), 4.into()), "the tour finished: {v}");
+    let old = m["old_leader"].as_u64().expect("an old leader");
+    let new = m["new_leader"].as_u64().expect("a new leader");
+    assert_ne!(old, new, "{m}");
+    let voters: Vec<u64> = m["voters"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
+    assert_eq!(voters.len(), 3, "{m}");
+    assert!(voters.contains(&4) && !voters.contains(&old), "{m}");
+    let tour_ms: u64 = m["steps"].as_array().unwrap().iter().map(|s| s["ms"].as_u64().unwrap()).sum();
+    assert!(tour_ms < 25_000, "the tour took {tour_ms} ms: {m}");
+    assert_eq!(v["nodes_checked"], 3, "the removed leader is not read, the joined node is: {v}");
+    let narration = text(&out.stderr);
+    for said in ["as a learner (thesis §4.2.1)", "C_old,new, then C_new", "removing the leader", "is a voter"] {
+        assert!(narration.contains(said), "narration says {said:?}: {narration}");
+    }
+}

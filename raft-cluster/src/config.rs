@@ -157,6 +157,11 @@ pub struct NodeConfig {
     /// its JSON/SSE API); none when absent. `raft-cli node --web`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_listen: Option<String>,
+    /// A learner is promoted to voter only once its log is within this many
+    /// entries of the leader's (thesis §4.2.1: a new voter that must first
+    /// catch up would stall commits). `raft-cli node --max-promote-lag`.
+    #[serde(default = "default_max_promote_lag")]
+    pub max_promote_lag: u64,
 }
 
 /// Whether the cluster is being created (etcd's `--initial-cluster-state`).
@@ -196,6 +201,9 @@ fn default_heartbeat_ticks() -> u64 {
 fn default_snapshot_threshold() -> u64 {
     10_000
 }
+fn default_max_promote_lag() -> u64 {
+    raft_core::Config::new(NodeId(1)).max_promote_lag
+}
 
 impl NodeConfig {
     /// A config with defaults for everything but identity and placement.
@@ -217,6 +225,7 @@ impl NodeConfig {
             tls: None,
             metrics_listen: None,
             web_listen: None,
+            max_promote_lag: default_max_promote_lag(),
         }
     }
 
@@ -364,6 +373,7 @@ impl NodeConfig {
         c.max_uncommitted_bytes = self.limits.max_uncommitted_bytes;
         c.max_entry_bytes = self.limits.max_entry_bytes;
         c.snapshot_threshold = self.snapshot_threshold;
+        c.max_promote_lag = self.max_promote_lag;
         c
     }
 }

@@ -35,6 +35,17 @@ fn a_full_toml_file_loads_and_validates() {
 }
 
 #[test]
+fn max_promote_lag_reaches_the_core_and_zero_is_refused() {
+    let c = three_nodes();
+    assert_eq!(c.max_promote_lag, raft_core::Config::new(NodeId(1)).max_promote_lag, "the core's default");
+    let text = c.to_toml_string().unwrap().replace("max_promote_lag = 1000", "max_promote_lag = 7");
+    let c = NodeConfig::from_toml_str(&text).unwrap();
+    assert_eq!(c.core_config().max_promote_lag, 7);
+    let zero = NodeConfig { max_promote_lag: 0, ..c };
+    assert!(matches!(zero.validate(), Err(ConfigError::Invalid(why)) if why.contains("max_promote_lag")));
+}
+
+#[test]
 fn toml_round_trips() {
     let c = three_nodes();
     let back = NodeConfig::from_toml_str(&c.to_toml_string().unwrap()).unwrap();

@@ -95,8 +95,8 @@
 //!   higher term from a non-member never deposes the leader, and a healthy
 //!   leader re-elects itself at once above a returning member's higher
 //!   term (§4.2.3). The runtime may transfer leadership first instead
-//!   ([`RaftNode::transfer_leader`]). [`Membership::addrs`] is replicated,
-//!   never read.
+//!   ([`RaftNode::transfer_leader`]). [`Membership::addrs`] and
+//!   [`Membership::incarnations`] are replicated, never read.
 //! - Pre-votes are refused while a leader is live, with or without
 //!   CheckQuorum (§9.6), and so are votes for candidates outside the
 //!   configuration (a removed server that was never told, §4.2.3).

@@ -124,7 +124,8 @@ fn validate_target(m: &Membership) -> Result<(), ProposeError> {
     if m.voters.is_empty() {
         return Err(ProposeError::Invalid("a membership needs at least one voter".into()));
     }
-    let zero = m.members().chain(m.addrs.keys().copied()).any(|id: NodeId| id.0 == 0);
+    let zero =
+        m.members().chain(m.addrs.keys().copied()).chain(m.incarnations.keys().copied()).any(|id: NodeId| id.0 == 0);
     if zero || !m.voters.is_disjoint(&m.learners) {
         return Err(ProposeError::Invalid("ids must be non-zero and voters disjoint from learners".into()));
     }

@@ -106,6 +106,39 @@ fn a_learner_change_is_appended_directly() {
 }
 
 #[test]
+fn incarnations_ride_through_the_joint_step_and_a_stamp_alone_is_appended_directly() {
+    // The core never reads `incarnations` (issue #14: the runtime's fence
+    // does), but must carry them, like addresses, from the proposed target
+    // through C_old,new into the C_new it appends itself (thesis §4.3).
+    let mut n = leader_with_learners(config(1));
+    let mut stamped = with_learners(&[1, 2, 3], &[4, 5]);
+    stamped.incarnations = [(NodeId(1), 11), (NodeId(2), 22), (NodeId(4), 44)].into();
+    n.propose_membership(stamped.clone()).unwrap();
+    assert_eq!(n.status().membership, stamped, "same voters: no joint step");
+    handle_ready(&mut n);
+    for peer in [2, 3, 4, 5] {
+        n.step(ack(peer, 1, 1, 3)).unwrap();
+    }
+    assert!(n.status().membership_committed);
+    let mut target = membership(&[1, 4, 5]);
+    target.incarnations = [(NodeId(1), 11), (NodeId(4), 44), (NodeId(5), 55)].into();
+    n.propose_membership(target.clone()).unwrap();
+    assert_eq!(n.status().membership.incarnations, target.incarnations, "the joint entry carries them");
+    handle_ready(&mut n);
+    for peer in [2, 4] {
+        n.step(ack(peer, 1, 1, 4)).unwrap();
+    }
+    let st = n.status();
+    assert_eq!((st.membership.clone(), st.last_index), (target, LogIndex(5)), "C_new carries them too");
+    handle_ready(&mut n);
+    n.step(ack(4, 1, 1, 5)).unwrap();
+    assert!(n.status().membership_committed);
+    let mut zero = membership(&[1, 4, 5]);
+    zero.incarnations.insert(NodeId(0), 1);
+    assert!(matches!(n.propose_membership(zero), Err(ProposeError::Invalid(_))), "id 0 is refused");
+}
+
+#[test]
 fn promotion_requires_a_caught_up_learner() {
     // thesis §4.2.1: new servers join as non-voting members until caught up.
     let mut cfg = config(1);

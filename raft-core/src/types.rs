@@ -142,6 +142,13 @@ pub struct Membership {
     /// each member can be reached. Carried in the configuration so that every
     /// node learns a new member's address from the log.
     pub addrs: BTreeMap<NodeId, String>,
+    /// Opaque to the core, like `addrs`: the data-directory incarnation the
+    /// leader knew for each member when it wrote the configuration. The
+    /// runtime fences a peer that talks with another incarnation (a wiped
+    /// and restarted member, issue #14); carrying it in the log lets every
+    /// node fence such a peer, even one it never heard from before the
+    /// wipe. Keys are members; values are non-zero.
+    pub incarnations: BTreeMap<NodeId, u64>,
 }
 
 impl Membership {
@@ -227,7 +234,7 @@ impl Entry {
             EntryPayload::Membership(m) => {
                 let ids = m.voters.len() + m.outgoing.len() + m.learners.len();
                 let addrs: usize = m.addrs.values().map(|a| 8 + a.len()).sum();
-                (8 * ids + addrs) as u64
+                (8 * ids + addrs + 16 * m.incarnations.len()) as u64
             }
         };
         ENTRY_OVERHEAD_BYTES + payload

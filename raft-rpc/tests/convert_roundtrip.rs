@@ -21,6 +21,7 @@ fn membership() -> Membership {
     m.learners.insert(NodeId(4));
     m.outgoing.insert(NodeId(5));
     m.addrs.insert(NodeId(4), "10.0.0.4:7000".into());
+    m.incarnations = [(NodeId(1), 0xfeed), (NodeId(4), u64::MAX)].into();
     m
 }
 
@@ -231,6 +232,22 @@ fn malformed_messages_are_rejected_not_defaulted() {
             Box::new(|p| {
                 let addrs = [(9, "h:1".to_string())].into_iter().collect();
                 let m = pb::Membership { voters: vec![1], addrs, ..Default::default() };
+                append(p).entries[3].payload = Some(pb::entry::Payload::Membership(m))
+            }),
+        ),
+        (
+            "incarnation of a non-member",
+            Box::new(|p| {
+                let incarnations = [(9, 7)].into_iter().collect();
+                let m = pb::Membership { voters: vec![1], incarnations, ..Default::default() };
+                append(p).entries[3].payload = Some(pb::entry::Payload::Membership(m))
+            }),
+        ),
+        (
+            "zero incarnation",
+            Box::new(|p| {
+                let incarnations = [(1, 0)].into_iter().collect();
+                let m = pb::Membership { voters: vec![1], incarnations, ..Default::default() };
                 append(p).entries[3].payload = Some(pb::entry::Payload::Membership(m))
             }),
         ),

@@ -34,7 +34,9 @@ pub const CF_META: &str = "meta";
 pub const CF_LOG: &str = "log";
 
 /// The format this build reads and writes. Bump on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: configurations carry member incarnations (issue #14), which changes
+/// the encoding of membership entries and snapshot metadata.
+pub const FORMAT_VERSION: u32 = 2;
 /// The first bytes of the format record; anything else is not a raft store.
 pub const FORMAT_MAGIC: &[u8; 8] = b"RAFTSTOR";
 

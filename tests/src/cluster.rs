@@ -74,7 +74,14 @@ pub struct ProcessCluster {
     addrs: BTreeMap<NodeId, SocketAddr>,
     netns: Option<Netns>,
     ready_timeout: Duration,
+    /// The node binary and the arguments every node gets, for nodes that
+    /// join later ([`ProcessCluster::join_node`]).
+    binary: PathBuf,
+    extra_args: Vec<String>,
 }
+
+#[path = "cluster_join.rs"]
+mod join;
 
 impl ProcessCluster {
     /// Starts the cluster and waits until every node accepts TCP connections.
@@ -95,8 +102,14 @@ impl ProcessCluster {
                 Network::Namespaces => Some(Netns::create(&ids)?),
             };
             let addrs = addresses(&ids, netns.as_ref())?;
-            let mut cluster =
-                ProcessCluster { nodes: BTreeMap::new(), addrs, netns, ready_timeout: config.ready_timeout };
+            let mut cluster = ProcessCluster {
+                nodes: BTreeMap::new(),
+                addrs,
+                netns,
+                ready_timeout: config.ready_timeout,
+                binary: binary.clone(),
+                extra_args: config.extra_args.clone(),
+            };
             match cluster.spawn_all(config, &binary, run).and_then(|()| cluster.wait_all_ready()) {
                 Ok(()) => return Ok(cluster),
                 Err(e) if attempt < START_ATTEMPTS && config.network == Network::Loopback && port_taken(&e) => {

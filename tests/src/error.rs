@@ -115,6 +115,9 @@ pub enum HarnessError {
     /// A network fault was requested on a cluster without network namespaces.
     #[error("network faults need the cluster to run in network namespaces (Network::Namespaces)")]
     NoNamespaces,
+    /// Nodes join only loopback clusters (the namespaces are made at start).
+    #[error("a node can join only a loopback cluster (namespaces are created for the starting nodes)")]
+    JoinOnNamespaces,
     /// A namespace operation failed.
     #[error(transparent)]
     Netns(#[from] NetnsError),

@@ -14,6 +14,7 @@
 //! - [`workload`]: concurrent KV clients that record what they saw.
 //! - [`probe`]: leader lookup, "serves again", catch-up and per-node reads.
 //! - [`jepsen`]: one whole run — nodes, clients, nemesis, heal, verdict.
+//! - [`operator`]: membership changes made the way an operator makes them.
 #![deny(missing_docs)]
 
 pub mod append;
@@ -27,6 +28,7 @@ pub mod history;
 pub mod jepsen;
 pub mod nemesis;
 pub mod netns;
+pub mod operator;
 pub mod ports;
 pub mod probe;
 pub mod process;

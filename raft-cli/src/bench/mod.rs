@@ -53,6 +53,7 @@ pub fn run(args: BenchArgs) -> CliResult {
             addrs: loopback_addrs(n, args.base_port).map_err(CliError::usage)?,
             root: dir.path().to_path_buf(),
             extra_args: DEMO_NODE_FLAGS.iter().map(|s| s.to_string()).collect(),
+            joiners: Default::default(),
         };
         plan.check_ports_free().map_err(CliError::usage)?;
         let endpoints: Vec<String> = plan.addrs.values().map(|a| a.to_string()).collect();

@@ -1,7 +1,7 @@
 //! What `members` prints: the configuration as a table under a header
 //! line, and the outcome of a change, in both output formats.
 
-use raft_rpc::{ChangeOutcome, MemberRole, MembersView};
+use raft_rpc::{ChangeOutcome, ClientError, MemberRole, MembersView, RefusalReason};
 use serde_json::{json, Value};
 
 use crate::output::{Report, Table};
@@ -135,6 +135,85 @@ impl Report for ChangeReport {
     }
 }
 
+/// Why a change failed, as the JSON `"reason"` names it: the leader's
+/// refusal class, or what kept the command from getting an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureReason {
+    /// The leader refused the change for this reason.
+    Refused(RefusalReason),
+    /// Bad input, nothing sent (exit 2).
+    BadInput,
+    /// No leader took the change in time (exit 3).
+    NoLeader,
+    /// An attempt got no answer; it may still commit (exit 3).
+    OutcomeUnknown,
+    /// Any other failure (a malformed reply, a cluster-id mismatch...).
+    Other,
+}
+
+impl FailureReason {
+    /// The reason behind a client error.
+    pub fn of(e: &ClientError) -> Self {
+        match e {
+            ClientError::MembershipRefused(r) => FailureReason::Refused(r.reason),
+            ClientError::InvalidArgument(_) | ClientError::InvalidEndpoint(_) | ClientError::ClusterMismatch(_) => {
+                FailureReason::BadInput
+            }
+            ClientError::Unavailable(_) | ClientError::NotLeader { .. } => FailureReason::NoLeader,
+            ClientError::Unknown(_) => FailureReason::OutcomeUnknown,
+            ClientError::Rejected { .. } | ClientError::Protocol(_) => FailureReason::Other,
+        }
+    }
+
+    /// The stable name scripts match on.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureReason::Refused(RefusalReason::Pending) => "pending",
+            FailureReason::Refused(RefusalReason::NotCommittedInTerm) => "not_committed_in_term",
+            FailureReason::Refused(RefusalReason::UnknownMember) => "unknown_member",
+            FailureReason::Refused(RefusalReason::AlreadyMember) => "already_member",
+            FailureReason::Refused(RefusalReason::Lagging) => "lagging",
+            FailureReason::Refused(RefusalReason::Invalid) => "invalid",
+            FailureReason::BadInput => "bad_input",
+            FailureReason::NoLeader => "no_leader",
+            FailureReason::OutcomeUnknown => "outcome_unknown",
+            FailureReason::Other => "other",
+        }
+    }
+}
+
+/// A failed `members add-learner | promote | remove`.
+#[derive(Debug)]
+pub struct FailureReport {
+    /// "add-learner", "promote" or "remove".
+    pub op: &'static str,
+    /// The member the change was about.
+    pub id: u64,
+    /// Why it failed.
+    pub reason: FailureReason,
+    /// The process exit code.
+    pub exit_code: u8,
+    /// The message for people.
+    pub error: String,
+}
+
+impl Report for FailureReport {
+    fn human(&self) -> String {
+        format!("error: {}", self.error)
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "ok": false,
+            "op": self.op,
+            "id": self.id,
+            "reason": self.reason.name(),
+            "exit_code": self.exit_code,
+            "error": self.error,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use raft_core::{LogIndex, Membership, NodeId, Term};
@@ -186,6 +265,19 @@ mod tests {
         assert!(r.human().lines().next().unwrap().contains("not the leader"));
         assert_eq!(r.json()["members"][0]["matched"], Value::Null);
         assert_eq!(r.json()["members"][1]["role"], "learner");
+    }
+
+    #[test]
+    fn a_failure_names_its_reason_for_scripts() {
+        let lagging = raft_rpc::ChangeRefused { reason: RefusalReason::Lagging, message: "behind".into() };
+        let reason = FailureReason::of(&ClientError::MembershipRefused(lagging));
+        let r = FailureReport { op: "promote", id: 4, reason, exit_code: 1, error: "refused".into() };
+        assert_eq!(
+            r.json(),
+            json!({"ok": false, "op": "promote", "id": 4, "reason": "lagging", "exit_code": 1, "error": "refused"})
+        );
+        assert_eq!(FailureReason::of(&ClientError::Unavailable("x".into())).name(), "no_leader");
+        assert_eq!(FailureReason::of(&ClientError::Unknown("x".into())).name(), "outcome_unknown");
     }
 
     #[test]

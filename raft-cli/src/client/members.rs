@@ -13,6 +13,11 @@
 //! refusal (already a member, unknown member, lagging learner...); 2 for
 //! bad input; 3 when no leader answered in time, or when an attempt may
 //! have been made but no answer came (check with `members list`).
+//!
+//! With `--output json` a failed change prints one document with a
+//! machine-readable `"reason"` (see [`super::member_reports::FailureReport`]),
+//! so a script can tell a lagging learner (wait, then promote again) from
+//! an unknown member (a typo) without parsing the message.
 
 use std::time::Duration;
 
@@ -20,10 +25,10 @@ use raft_core::NodeId;
 use raft_rpc::{AdminClient, ChangeOutcome, ClientConfig, ClientError, MembersView};
 use tokio::time::Instant;
 
-use super::member_reports::{ChangeReport, MembersReport};
+use super::member_reports::{ChangeReport, FailureReason, FailureReport, MembersReport};
 use super::{classify, Connection, MembersCommand};
 use crate::exit::{CliError, CliResult};
-use crate::output::print;
+use crate::output::{print, OutputFormat};
 
 /// Pause between attempts that were redirected or refused for now.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
@@ -32,8 +37,20 @@ const RETRY_PAUSE: Duration = Duration::from_millis(50);
 pub async fn run(conn: &Connection, config: ClientConfig, action: MembersCommand) -> CliResult {
     match action {
         MembersCommand::List => list(conn, config).await,
-        change => apply(conn, config, change).await,
+        change => {
+            let (op, id) = op_name(&change);
+            apply(conn, config, change).await.map_err(|(reason, e)| report_failure(conn, op, id, reason, e))
+        }
     }
+}
+
+/// In JSON mode, prints the failure with its reason and marks it reported.
+fn report_failure(conn: &Connection, op: &'static str, id: u64, reason: FailureReason, e: CliError) -> CliError {
+    if conn.output != OutputFormat::Json {
+        return e;
+    }
+    print(conn.output, &FailureReport { op, id, reason, exit_code: e.code as u8, error: e.to_string() });
+    e.mark_reported()
 }
 
 async fn view_of(endpoint: &str, config: &ClientConfig) -> Result<MembersView, ClientError> {
@@ -96,12 +113,18 @@ async fn attempt(admin: &AdminClient, change: &MembersCommand) -> Result<ChangeO
 }
 
 /// Sends the change to the leader, following hints, until it commits, is
-/// refused for good, or `--timeout` passes.
-async fn apply(conn: &Connection, config: ClientConfig, change: MembersCommand) -> CliResult {
+/// refused for good, or `--timeout` passes; a failure comes with its reason.
+async fn apply(
+    conn: &Connection,
+    config: ClientConfig,
+    change: MembersCommand,
+) -> Result<(), (FailureReason, CliError)> {
     let (op, id) = op_name(&change);
     if id == 0 {
-        return Err(CliError::usage(anyhow::anyhow!("node id 0 is reserved; ids start at 1")));
+        let e = CliError::usage(anyhow::anyhow!("node id 0 is reserved; ids start at 1"));
+        return Err((FailureReason::BadInput, e));
     }
+    let fail = |e: ClientError| (FailureReason::of(&e), classify(e, &conn.endpoints, conn.timeout));
     let deadline = Instant::now() + conn.timeout;
     let mut next_endpoint = 0;
     let mut target = conn.endpoints[0].clone();
@@ -134,12 +157,14 @@ async fn apply(conn: &Connection, config: ClientConfig, change: MembersCommand) 
                 last = ClientError::NotLeader { leader };
             }
             Err(ClientError::MembershipRefused(r)) if r.reason.retryable() => last = ClientError::MembershipRefused(r),
-            Err(ClientError::Unavailable(why)) => return Err(ambiguous(op, id, &target, &why)),
-            Err(e) => return Err(classify(e, &conn.endpoints, conn.timeout)),
+            Err(ClientError::Unavailable(why)) => {
+                return Err((FailureReason::OutcomeUnknown, ambiguous(op, id, &target, &why)))
+            }
+            Err(e) => return Err(fail(e)),
         }
         tokio::time::sleep(RETRY_PAUSE).await;
     }
-    Err(classify(last, &conn.endpoints, conn.timeout))
+    Err(fail(last))
 }
 
 /// The change reached a node but no answer came back: it may still commit.

@@ -28,6 +28,10 @@ pub struct DemoArgs {
     /// Inject faults on a seeded schedule: kill the leader, kill a follower, pause a node, partition the leader.
     #[arg(long)]
     pub chaos: bool,
+    /// Narrate a membership change under load: a new node joins as a learner,
+    /// is promoted to voter once caught up, and the old leader is removed.
+    #[arg(long, conflicts_with = "chaos")]
+    pub members: bool,
     /// Chaos seed (printed at start; reuse it to replay a schedule).
     #[arg(long, requires = "chaos")]
     pub seed: Option<u64>,

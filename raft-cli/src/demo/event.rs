@@ -69,6 +69,8 @@ pub enum DemoEvent {
     },
     /// The chaos schedule is about to act (already described in words).
     Chaos(String),
+    /// A step of the `--members` tour (already described in words).
+    Members(String),
     /// Raft activity reported by a node.
     Activity {
         /// The node that reported it.

@@ -16,6 +16,7 @@ mod args;
 mod chaos;
 mod cluster_io;
 mod event;
+mod members_tour;
 mod narrator;
 mod session;
 mod summary;
@@ -59,7 +60,10 @@ pub fn loopback_addrs(nodes: u64, base_port: u16) -> anyhow::Result<BTreeMap<u64
 
 /// Runs the demo; exit 1 when an acknowledged write is missing at the end.
 pub fn run(args: DemoArgs) -> CliResult {
-    let addrs = loopback_addrs(args.nodes, args.base_port).map_err(CliError::usage)?;
+    // `--members` adds one node, started later with --join.
+    let extra = u64::from(args.members);
+    let addrs = loopback_addrs(args.nodes + extra, args.base_port).map_err(CliError::usage)?;
+    let joiners = if args.members { [args.nodes + 1].into() } else { Default::default() };
     let dir = tempfile::Builder::new().prefix("raft-demo-").tempdir().context("cannot create a temp directory")?;
     let mut extra_args = demo_node_args();
     if args.tls {
@@ -73,6 +77,7 @@ pub fn run(args: DemoArgs) -> CliResult {
         addrs,
         root: dir.path().to_path_buf(),
         extra_args,
+        joiners,
     };
     plan.check_ports_free().map_err(CliError::usage)?;
     let runtime = crate::cli::runtime()?;

@@ -102,6 +102,7 @@ impl Narrator {
                 format!("partition healed: node {node} rejoins and learns the new term")
             }
             DemoEvent::Chaos(what) => format!("CHAOS: {what}"),
+            DemoEvent::Members(what) => format!("MEMBERS: {what}"),
             DemoEvent::Activity { node, kind } => return self.describe_activity(*node, kind, now),
             DemoEvent::Status(rows) => return Some(self.status_table(rows, now)),
             DemoEvent::Workload { acked, unknown } => {

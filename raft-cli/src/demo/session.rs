@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use super::acklog::AckLog;
 use super::chaos::{fresh_seed, ChaosPlan, Fault};
 use super::event::{DemoEvent, NodeNum, ProcState, RaftStatus, StatusRow};
+use super::members_tour::{self, TourReport, TourRequest, TOUR_LIMIT};
 use super::narrator::Narrator;
 use super::summary::{DemoSummary, FaultCounts};
 use super::supervisor::{LaunchPlan, Supervisor};
@@ -64,6 +65,11 @@ pub struct Session {
     start: Instant,
     /// The web view's controls and feed (`--web`).
     web: Option<WebHook>,
+    /// `--members`: the tour's requests, whether it still runs, its report.
+    tour_tx: mpsc::Sender<TourRequest>,
+    tour_rx: mpsc::Receiver<TourRequest>,
+    tour_running: bool,
+    tour_report: Option<TourReport>,
 }
 
 impl Session {
@@ -75,6 +81,7 @@ impl Session {
         let (events_tx, events_rx) = mpsc::channel(4096);
         let (status_tx, status_rx) = mpsc::channel(4);
         let (stop_tx, _) = watch::channel(false);
+        let (tour_tx, tour_rx) = mpsc::channel(16);
         Session {
             args,
             sup: Supervisor::new(plan),
@@ -93,6 +100,10 @@ impl Session {
             acks: Arc::new(Mutex::new(AckLog::default())),
             start,
             web: None,
+            tour_tx,
+            tour_rx,
+            tour_running: false,
+            tour_report: None,
         }
     }
 
@@ -130,6 +141,7 @@ impl Session {
                 self.stop_tx.subscribe(),
             ));
         }
+        self.start_tour();
         self.event_loop().await;
         self.heal_before_verification().await;
         self.stop_tx.send_replace(true);
@@ -139,7 +151,7 @@ impl Session {
             self.start.elapsed().as_secs_f64()
         ));
         self.bring_everyone_back();
-        let addrs: Vec<(NodeNum, String)> = self.sup.plan().addrs.iter().map(|(n, a)| (*n, a.to_string())).collect();
+        let addrs = self.member_addrs();
         let settle_note = verify::settle(&addrs).await;
         self.say(&format!("[{:7.1}s] {settle_note}", self.start.elapsed().as_secs_f64()));
         let acks = self.acks.lock().expect("ack log lock poisoned").clone();
@@ -151,6 +163,38 @@ impl Session {
             }
         }
         Ok(summary)
+    }
+
+    /// Addresses of the current members (a retired node is not one).
+    fn member_addrs(&self) -> Vec<(NodeNum, String)> {
+        let plan = self.sup.plan();
+        self.sup.ids().into_iter().filter_map(|n| plan.addrs.get(&n).map(|a| (n, a.to_string()))).collect()
+    }
+
+    /// `--members`: starts the tour task (it narrates and asks for processes).
+    fn start_tour(&mut self) {
+        let Some(joiner) = self.sup.plan().joiners.iter().next_back().copied() else { return };
+        let addrs = self.sup.plan().addrs.iter().map(|(n, a)| (*n, a.to_string())).collect();
+        self.tour_running = true;
+        tokio::spawn(members_tour::run(addrs, joiner, self.events_tx.clone(), self.tour_tx.clone()));
+    }
+
+    fn on_tour(&mut self, request: TourRequest) {
+        match request {
+            TourRequest::Spawn(node) => match self.sup.spawn(node) {
+                Ok(event) => self.tell(&event),
+                Err(e) => self.say(&format!("cannot start node {node}: {e:#}")),
+            },
+            TourRequest::Retire(node) => {
+                if let Err(e) = self.sup.retire(node) {
+                    self.say(&format!("cannot stop node {node}: {e:#}"));
+                }
+            }
+            TourRequest::Done(report) => {
+                self.tour_running = false;
+                self.tour_report = Some(report);
+            }
+        }
     }
 
     fn addr_list(&self) -> Vec<String> {
@@ -189,7 +233,9 @@ impl Session {
     }
 
     async fn event_loop(&mut self) {
-        let end = self.start + self.args.duration();
+        let mut end = self.start + self.args.duration();
+        // The tour may outlast --duration: the run waits for it, up to its limit.
+        let tour_end = self.start + TOUR_LIMIT + Duration::from_secs(5);
         let mut flush = tokio::time::interval(FLUSH_EVERY);
         let mut status = tokio::time::interval_at(self.start + STATUS_EVERY, STATUS_EVERY);
         let ctrl_c = tokio::signal::ctrl_c();
@@ -199,7 +245,14 @@ impl Session {
             let timer = self.next_timer().unwrap_or(end);
             tokio::select! {
                 _ = &mut ctrl_c => { self.say("Ctrl+C: stopping"); break; }
-                _ = tokio::time::sleep_until(end) => break,
+                _ = tokio::time::sleep_until(end) => {
+                    if !self.tour_running || end >= tour_end { break }
+                    end = tour_end;
+                }
+                Some(request) = self.tour_rx.recv() => {
+                    self.on_tour(request);
+                    if !self.tour_running && Instant::now() >= self.start + self.args.duration() { break }
+                }
                 exit = self.sup.next_exit() => self.on_exit(exit),
                 Some(event) = self.events_rx.recv() => self.tell(&event),
                 Some(polled) = self.status_rx.recv() => self.on_status(polled),
@@ -225,6 +278,10 @@ impl Session {
 
     fn on_exit(&mut self, exit: DemoEvent) {
         if let DemoEvent::Exited { node, by_demo, .. } = &exit {
+            if self.sup.is_retired(*node) {
+                self.tell(&exit);
+                return;
+            }
             if !by_demo {
                 self.faults.external_exits += 1;
             }
@@ -424,6 +481,7 @@ impl Session {
             nodes_checked: self.sup.ids().len(),
             problems,
             kept_data: None,
+            members: self.tour_report.clone(),
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::event::NodeNum;
+use super::members_tour::TourReport;
 use crate::duration::format_duration;
 use crate::output::Report;
 
@@ -67,6 +68,8 @@ pub struct DemoSummary {
     pub problems: Vec<Problem>,
     /// Where the data was kept (`--keep`), if it was.
     pub kept_data: Option<PathBuf>,
+    /// The `--members` tour, when it ran.
+    pub members: Option<TourReport>,
 }
 
 /// Problems listed in the human summary; the JSON has all of them.
@@ -100,6 +103,9 @@ impl Report for DemoSummary {
                 f.kills, f.external_exits, f.pauses, f.partitions, f.restarts
             ),
         );
+        if let Some(tour) = &self.members {
+            line("membership tour", tour.human());
+        }
         line("writes acknowledged", self.writes_acked.to_string());
         line("writes with unknown outcome", self.writes_unknown.to_string());
         let verdict = if self.verified() {
@@ -153,6 +159,7 @@ impl Report for DemoSummary {
             "verified": self.verified(),
             "problems": problems,
             "kept_data": self.kept_data.as_ref().map(|d| d.display().to_string()),
+            "members": self.members.as_ref().map(TourReport::json),
         })
     }
 }
@@ -168,6 +175,7 @@ mod tests {
         assert!(s.human().contains("all 20 keys present with their last acknowledged value on all 3 nodes"));
         assert_eq!(s.json()["verified"], true);
         assert_eq!(s.json()["writes_acked"], 150);
+        assert_eq!(s.json()["members"], Value::Null, "no tour without --members");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! `kill_on_drop` covers normal exits and, on Linux, `PR_SET_PDEATHSIG`
 //! covers the demo itself being killed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, TcpListener};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -31,12 +31,19 @@ pub struct LaunchPlan {
     pub root: PathBuf,
     /// Extra `raft-cli node` flags shared by every member (timing, cluster id).
     pub extra_args: Vec<String>,
+    /// Nodes that are not founders: not started at launch, started empty
+    /// with `--join` when asked (`demo --members`), and absent from the
+    /// founders' `--peers` (which is their bootstrap configuration).
+    pub joiners: BTreeSet<NodeNum>,
 }
 
 impl LaunchPlan {
-    /// `1=127.0.0.1:7001,2=...`, the `--peers` value.
-    pub fn peers_arg(&self) -> String {
-        let parts: Vec<String> = self.addrs.iter().map(|(id, a)| format!("{id}={a}")).collect();
+    /// `1=127.0.0.1:7001,2=...`, the `--peers` value of `node`: the
+    /// founders, and `node` itself when it joins later.
+    pub fn peers_arg(&self, node: NodeNum) -> String {
+        let listed = |id: &NodeNum| !self.joiners.contains(id) || *id == node;
+        let parts: Vec<String> =
+            self.addrs.iter().filter(|(id, _)| listed(id)).map(|(id, a)| format!("{id}={a}")).collect();
         parts.join(",")
     }
 
@@ -70,6 +77,8 @@ struct Slot {
     pid: Option<u32>,
     /// The demo itself sent the fatal signal (chaos or shutdown).
     killed_by_demo: bool,
+    /// Removed from the cluster and stopped for good: never restarted.
+    retired: bool,
 }
 
 /// The set of member processes.
@@ -87,7 +96,8 @@ impl Supervisor {
         let slots = plan
             .addrs
             .keys()
-            .map(|id| (*id, Slot { state: ProcState::Down, pid: None, killed_by_demo: false }))
+            .filter(|id| !plan.joiners.contains(id))
+            .map(|id| (*id, Slot { state: ProcState::Down, pid: None, killed_by_demo: false, retired: false }))
             .collect();
         let (exits_tx, exits_rx) = mpsc::unbounded_channel();
         Supervisor { plan, slots, exits_tx, exits_rx }
@@ -98,9 +108,25 @@ impl Supervisor {
         &self.plan
     }
 
-    /// Every member id.
+    /// Every member id: started (or a founder not started yet), not retired.
     pub fn ids(&self) -> Vec<NodeNum> {
-        self.slots.keys().copied().collect()
+        self.slots.iter().filter(|(_, s)| !s.retired).map(|(id, _)| *id).collect()
+    }
+
+    /// True for a node removed from the cluster and stopped for good.
+    pub fn is_retired(&self, node: NodeNum) -> bool {
+        self.slots.get(&node).is_some_and(|s| s.retired)
+    }
+
+    /// Stops `node` for good (SIGTERM: it leaves gracefully) after it was
+    /// removed from the configuration; it is no longer a member here.
+    pub fn retire(&mut self, node: NodeNum) -> anyhow::Result<u32> {
+        let pid = self.signal(node, libc::SIGTERM)?;
+        if let Some(slot) = self.slots.get_mut(&node) {
+            slot.killed_by_demo = true;
+            slot.retired = true;
+        }
+        Ok(pid)
     }
 
     /// Process state and pid of `node`.
@@ -110,7 +136,7 @@ impl Supervisor {
 
     /// True when every member is running and not frozen.
     pub fn all_up(&self) -> bool {
-        self.slots.values().all(|s| s.state == ProcState::Up)
+        self.slots.values().filter(|s| !s.retired).all(|s| s.state == ProcState::Up)
     }
 
     /// Starts `node` (first start or restart).
@@ -126,11 +152,14 @@ impl Supervisor {
         let mut cmd = Command::new(&self.plan.exe);
         cmd.arg("node")
             .args(["--id", &node.to_string(), "--listen", &addr.to_string()])
-            .args(["--peers", &self.plan.peers_arg()])
+            .args(["--peers", &self.plan.peers_arg(node)])
             .arg("--data-dir")
             .arg(&data_dir)
-            .args(&self.plan.extra_args)
-            .stdin(Stdio::null())
+            .args(&self.plan.extra_args);
+        if self.plan.joiners.contains(&node) {
+            cmd.arg("--join");
+        }
+        cmd.stdin(Stdio::null())
             .stdout(log.try_clone().context("cannot duplicate the log file handle")?)
             .stderr(log)
             .kill_on_drop(true)
@@ -145,9 +174,14 @@ impl Supervisor {
             let status = child.wait().await;
             let _ = tx.send(ChildExit { node, pid, status });
         });
-        let slot = self.slots.get_mut(&node).context("unknown node id")?;
+        let slot = self.slots.entry(node).or_insert(Slot {
+            state: ProcState::Down,
+            pid: None,
+            killed_by_demo: false,
+            retired: false,
+        });
         let restart = slot.pid.is_some();
-        *slot = Slot { state: ProcState::Up, pid: Some(pid), killed_by_demo: false };
+        *slot = Slot { state: ProcState::Up, pid: Some(pid), killed_by_demo: false, retired: false };
         Ok(DemoEvent::Spawned { node, pid, addr: addr.to_string(), restart })
     }
 
@@ -310,6 +344,7 @@ mod tests {
             addrs: [(1, "127.0.0.1:0".parse().unwrap())].into_iter().collect(),
             root,
             extra_args: vec![],
+            joiners: BTreeSet::new(),
         }
     }
 
@@ -317,7 +352,17 @@ mod tests {
     fn peers_arg_lists_every_member_in_id_order() {
         let mut p = plan(PathBuf::from("/tmp"), "x");
         p.addrs.insert(2, "127.0.0.1:7002".parse().unwrap());
-        assert_eq!(p.peers_arg(), "1=127.0.0.1:0,2=127.0.0.1:7002");
+        assert_eq!(p.peers_arg(1), "1=127.0.0.1:0,2=127.0.0.1:7002");
+    }
+
+    #[test]
+    fn a_joiner_is_not_a_founder_and_lists_itself() {
+        let mut p = plan(PathBuf::from("/tmp"), "x");
+        p.addrs.insert(2, "127.0.0.1:7002".parse().unwrap());
+        p.joiners.insert(2);
+        assert_eq!(p.peers_arg(1), "1=127.0.0.1:0", "the founders' bootstrap configuration leaves it out");
+        assert_eq!(p.peers_arg(2), "1=127.0.0.1:0,2=127.0.0.1:7002");
+        assert_eq!(Supervisor::new(p).ids(), vec![1], "not started at launch");
     }
 
     #[test]

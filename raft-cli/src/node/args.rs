@@ -75,6 +75,11 @@ pub struct NodeArgs {
     /// Serve the live web view of the cluster at http://ADDR/ (TOML `web_listen`).
     #[arg(long, value_name = "HOST:PORT")]
     pub web: Option<String>,
+    /// Promote a learner to voter only once it is within this many entries
+    /// of the leader's log (default 1000); a promotion of a learner further
+    /// behind is refused with reason "lagging" (thesis §4.2.1).
+    #[arg(long, value_name = "ENTRIES")]
+    pub max_promote_lag: Option<u64>,
     /// Log line format (filter with RUST_LOG, e.g. RUST_LOG=debug or RUST_LOG=raft_core=trace).
     #[arg(long, value_enum, default_value_t)]
     pub log_format: LogFormat,
@@ -159,6 +164,9 @@ impl NodeArgs {
         if let Some(addr) = &self.web {
             c.web_listen = Some(addr.clone());
         }
+        if let Some(lag) = self.max_promote_lag {
+            c.max_promote_lag = lag;
+        }
         Ok(())
     }
 }
@@ -228,6 +236,23 @@ mod tests {
             std::iter::once("node").chain(format!("{base} --initial-cluster-state old").split_whitespace())
         )
         .is_err());
+    }
+
+    #[test]
+    fn max_promote_lag_comes_from_the_flag_or_the_file() {
+        let base = format!("--id 1 --listen 127.0.0.1:7001 {PEERS} --data-dir d");
+        let c = parse(&format!("{base} --max-promote-lag 5")).resolve().unwrap();
+        assert_eq!((c.max_promote_lag, c.core_config().max_promote_lag), (5, 5));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        let mut file = parse(&base).resolve().unwrap();
+        file.max_promote_lag = 9;
+        std::fs::write(&path, file.to_toml_string().unwrap()).unwrap();
+        assert_eq!(parse(&format!("--config {}", path.display())).resolve().unwrap().max_promote_lag, 9);
+        let flag_wins = parse(&format!("--config {} --max-promote-lag 3", path.display())).resolve().unwrap();
+        assert_eq!(flag_wins.max_promote_lag, 3);
+        let err = parse(&format!("{base} --max-promote-lag 0")).resolve().unwrap_err();
+        assert_eq!(err.code, Exit::Usage, "zero is invalid: {err}");
     }
 
     #[test]

@@ -58,6 +58,7 @@ impl Fake {
             learners: c.learners.iter().copied().collect(),
             outgoing: vec![],
             addrs,
+            incarnations: Default::default(),
         }
     }
 

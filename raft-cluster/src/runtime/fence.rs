@@ -19,6 +19,16 @@
 //! the new incarnation back as a learner (thesis §4.2.1) and promote it once
 //! it has caught up. An incarnation of 0 means "not stamped" (a sender that
 //! predates incarnations) and is let through.
+//!
+//! Contact alone leaves a hole: followers rarely talk to each other, so a
+//! follower that never heard from a peer before that peer was wiped would
+//! remember the wiped incarnation as the first one. So the leader also
+//! stamps each member's incarnation into the configuration it replicates
+//! ([`raft_core::Membership::incarnations`]), and every node adopts the
+//! stamps of its applied (hence committed) configuration
+//! ([`IncarnationFence::adoptions`]), overriding what contact taught it:
+//! the log is what the cluster agreed on, and the leader only ever learns
+//! an incarnation through this same fence.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -95,6 +105,19 @@ impl IncarnationFence {
         self.remembered.keys().filter(|id| **id != me && !members.contains(id)).copied().collect()
     }
 
+    /// Stamps of the committed configuration `membership` this fence does
+    /// not hold yet (other members than `me` only): remember each durably,
+    /// then [`IncarnationFence::remembered`] it.
+    pub(crate) fn adoptions(&self, membership: &Membership, me: NodeId) -> Vec<(NodeId, u64)> {
+        membership
+            .incarnations
+            .iter()
+            .filter(|(id, inc)| **id != me && **inc != 0 && membership.contains(**id))
+            .filter(|(id, inc)| self.remembered.get(id) != Some(inc))
+            .map(|(id, inc)| (*id, *inc))
+            .collect()
+    }
+
     /// Forgets `peer` (after the store did).
     pub(crate) fn forget(&mut self, peer: NodeId) {
         self.remembered.remove(&peer);
@@ -128,6 +151,24 @@ mod tests {
         assert!(!fence.dropped(NodeId(2)), "later drops do not");
         assert_eq!(fence.dropped_total(), 2);
         assert_eq!(fence.check(NodeId(2), 0), Admission::Admit, "unstamped senders are not fenced");
+    }
+
+    #[test]
+    fn the_committed_configurations_stamps_win_over_contact() {
+        // Node 1 heard first from node 3's wiped incarnation (0xbad): the
+        // configuration stamped by the leader, who knew the original (9),
+        // overrides it, so node 1 fences the wiped node too (issue #14).
+        let mut fence = IncarnationFence::new([(NodeId(2), 7), (NodeId(3), 0xbad)].into());
+        let mut m = members(&[1, 2, 3], &[4]);
+        m.incarnations = [(NodeId(1), 5), (NodeId(2), 7), (NodeId(3), 9), (NodeId(4), 44)].into();
+        assert_eq!(fence.adoptions(&m, NodeId(1)), vec![(NodeId(3), 9), (NodeId(4), 44)], "not ourselves, not known");
+        fence.remembered(NodeId(3), 9);
+        fence.remembered(NodeId(4), 44);
+        assert!(fence.adoptions(&m, NodeId(1)).is_empty());
+        assert_eq!(fence.check(NodeId(3), 0xbad), Admission::Drop { remembered: 9 });
+        assert_eq!(fence.check(NodeId(4), 44), Admission::Admit, "a learner never heard from is admitted");
+        m.incarnations.insert(NodeId(9), 1);
+        assert!(fence.adoptions(&m, NodeId(1)).is_empty(), "a stamp for a non-member is ignored");
     }
 
     #[test]

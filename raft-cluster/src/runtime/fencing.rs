@@ -1,11 +1,14 @@
 //! The node task's side of the [`super::fence::IncarnationFence`]: every
-//! inbound peer message passes [`NodeTask::step_stamped`], and members that
-//! left the applied configuration are forgotten.
+//! inbound peer message passes [`NodeTask::step_stamped`]; after each loop
+//! turn members that left the applied configuration are forgotten, the
+//! incarnations stamped in it are adopted, and a leader stamps the ones it
+//! knows into the configuration ([`NodeTask::sync_fence`]).
 
-use raft_core::{Message, NodeId};
+use raft_core::{Message, NodeId, ProposeError, Role};
 use tracing::{info, warn};
 
 use super::fence::Admission;
+use super::member_change::with_stamps;
 use super::task::NodeTask;
 use crate::error::ClusterError;
 use crate::fsm::NodeStateMachine;
@@ -51,9 +54,58 @@ impl<M: NodeStateMachine> NodeTask<M> {
         }
     }
 
+    /// Keeps the fence in step with the configuration: forgets departed
+    /// members, adopts the stamps of the applied configuration, and on the
+    /// leader proposes the stamps it knows but the configuration lacks.
+    pub(crate) fn sync_fence(&mut self) -> Result<(), ClusterError> {
+        self.forget_departed()?;
+        self.adopt_stamps()?;
+        self.maybe_stamp();
+        Ok(())
+    }
+
+    /// Remembers, durably, each incarnation the applied (committed)
+    /// configuration stamps and this node does not hold yet.
+    fn adopt_stamps(&mut self) -> Result<(), ClusterError> {
+        for (peer, inc) in self.fence.adoptions(&self.applied_membership, self.id) {
+            self.store
+                .set_peer_incarnation(peer, Some(inc))
+                .map_err(|e| ClusterError::Storage(format!("adopt incarnation of {peer}: {e}")))?;
+            self.fence.remembered(peer, inc);
+            info!(parent: &self.span, %peer, incarnation = %format_args!("{inc:016x}"), "adopted peer incarnation from the configuration");
+        }
+        Ok(())
+    }
+
+    /// Leader: if a voter of the committed configuration has no stamp but
+    /// its incarnation is known here (its own, or one remembered from
+    /// contact), proposes the same configuration with the stamps added. A
+    /// change in flight or no commit in this term yet just means later.
+    fn maybe_stamp(&mut self) {
+        if self.raft.role() != Role::Leader {
+            return;
+        }
+        let s = self.raft.status();
+        // A node alone has no peer to fence it: nothing to stamp for.
+        let alone = s.membership.members().all(|m| m == self.id);
+        if alone || !s.membership_committed || s.membership.is_joint() {
+            return;
+        }
+        let Some(next) = with_stamps(&s.membership, self.fence.known(), self.id, self.store.incarnation()) else {
+            return;
+        };
+        match self.raft.propose_membership(next) {
+            Ok(id) => {
+                info!(parent: &self.span, index = %id.index, "stamping member incarnations into the configuration")
+            }
+            Err(ProposeError::NotCommittedInTerm { .. } | ProposeError::MembershipChangePending { .. }) => {}
+            Err(e) => warn!(parent: &self.span, error = %e, "could not stamp member incarnations"),
+        }
+    }
+
     /// Forgets the incarnations of peers that left the applied
     /// configuration, so a new incarnation of them can be added back.
-    pub(crate) fn forget_departed(&mut self) -> Result<(), ClusterError> {
+    fn forget_departed(&mut self) -> Result<(), ClusterError> {
         for peer in self.fence.departed(&self.applied_membership, self.id) {
             self.store
                 .set_peer_incarnation(peer, None)

@@ -57,9 +57,38 @@ pub(crate) fn target(current: &Membership, change: &MemberChange) -> Result<Memb
             next.voters.remove(id);
             next.learners.remove(id);
             next.addrs.remove(id);
+            next.incarnations.remove(id);
         }
     }
     Ok(next)
+}
+
+/// `current` with an incarnation stamped for every member that has none
+/// and whose incarnation is known: `own` for `me`, `known` (the fence's,
+/// learned by contact or adopted from the log) for the others; `None` if
+/// nothing is to add. Stamps already there are never changed: only a
+/// removal clears one, so a wiped member comes back as a new learner.
+///
+/// Voters only: a learner neither votes nor counts toward a commit, so it
+/// has nothing to fence, and it is stamped when promoted (the promotion's
+/// target has it as a voter). Stamping a learner by itself would append a
+/// configuration entry it does not hold yet, and the promotion that follows
+/// would be refused as lagging (thesis §4.2.1: a learner must hold the
+/// current configuration; `jepsen_membership` seed 20261219).
+pub(crate) fn with_stamps(
+    current: &Membership,
+    known: &BTreeMap<NodeId, u64>,
+    me: NodeId,
+    own: u64,
+) -> Option<Membership> {
+    let mut next = current.clone();
+    for id in current.members().filter(|id| current.is_voter(*id) && !current.incarnations.contains_key(id)) {
+        let inc = if id == me { own } else { known.get(&id).copied().unwrap_or(0) };
+        if inc != 0 {
+            next.incarnations.insert(id, inc);
+        }
+    }
+    (next.incarnations != current.incarnations).then_some(next)
 }
 
 /// The voter a leader hands over to before removing itself: the most
@@ -151,6 +180,29 @@ mod tests {
         assert!(promoted.learners.is_empty());
         let removed = target(&promoted, &MemberChange::Remove { id: NodeId(4), step_down: false }).unwrap();
         assert_eq!(removed, cfg(&[1, 2, 3], &[]), "the address goes with the member");
+    }
+
+    #[test]
+    fn the_leader_stamps_known_incarnations_and_never_rewrites_one() {
+        // Issue #14: the configuration carries each member's incarnation so
+        // that every node can fence a wiped member.
+        let mut c = cfg(&[1, 2, 3], &[4]);
+        c.incarnations.insert(NodeId(2), 22);
+        let known = [(NodeId(2), 0xbad), (NodeId(4), 44)].into();
+        let next = with_stamps(&c, &known, NodeId(1), 11).expect("1 lacks a stamp");
+        assert_eq!(next.incarnations, [(NodeId(1), 11), (NodeId(2), 22)].into(), "2 keeps its stamp, learner 4 waits");
+        assert_eq!((next.voters.clone(), next.learners.clone()), (c.voters.clone(), c.learners.clone()));
+        assert_eq!(with_stamps(&next, &known, NodeId(1), 11), None, "node 3 is unknown: nothing more to add");
+        let promoted = target(&next, &MemberChange::Promote { id: NodeId(4) }).unwrap();
+        let stamped = with_stamps(&promoted, &known, NodeId(1), 11).expect("the promoted learner gets its stamp");
+        assert_eq!(stamped.incarnations.get(&NodeId(4)), Some(&44));
+        let removed = target(&next, &MemberChange::Remove { id: NodeId(2), step_down: false }).unwrap();
+        assert!(!removed.incarnations.contains_key(&NodeId(2)), "removal clears the stamp, so it can come back");
+        assert_eq!(
+            with_stamps(&cfg(&[1], &[]), &BTreeMap::new(), NodeId(1), 0),
+            None,
+            "unstamped stores stamp nothing"
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use raft_core::{LogId, ProposeError, Role};
 use raft_rpc::{ChangeOutcome, ChangeRefused, MemberChange, RefusalReason};
 use tracing::info;
 
-use super::member_change::{target, transferee};
+use super::member_change::{target, transferee, with_stamps};
 use super::pending::Reply;
 use super::task::NodeTask;
 use crate::error::ClientError;
@@ -46,6 +46,9 @@ impl<M: NodeStateMachine> NodeTask<M> {
             }
         }
         let next = target(&current, &change).map_err(ClientError::MembershipRefused)?;
+        // Stamp what this leader knows of the members' incarnations (a new
+        // learner it already heard from, a learner being promoted).
+        let next = with_stamps(&next, self.fence.known(), self.id, self.store.incarnation()).unwrap_or(next);
         info!(parent: &self.span, ?change, "proposing membership change");
         self.raft.propose_membership(next).map_err(|e| self.change_error(e))
     }

@@ -167,7 +167,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
             }
             self.inbound_snapshots.discard_unused();
             self.sync_peers();
-            self.forget_departed()?;
+            self.sync_fence()?;
             self.note_turn(woke.elapsed());
             self.publish_status(true);
         }

@@ -71,6 +71,7 @@ impl From<&Membership> for pb::Membership {
             learners: m.learners.iter().map(|n| n.0).collect(),
             outgoing: m.outgoing.iter().map(|n| n.0).collect(),
             addrs: m.addrs.iter().map(|(id, a)| (id.0, a.clone())).collect(),
+            incarnations: m.incarnations.iter().map(|(id, i)| (id.0, *i)).collect(),
         }
     }
 }
@@ -102,6 +103,16 @@ impl TryFrom<pb::Membership> for Membership {
                 return Err(ConvertError::invalid("membership.addrs", format!("address for {id}, not a member")));
             }
             out.addrs.insert(id, addr);
+        }
+        for (id, incarnation) in m.incarnations {
+            let id = node_id(id, "membership.incarnations")?;
+            if !out.contains(id) || incarnation == 0 {
+                return Err(ConvertError::invalid(
+                    "membership.incarnations",
+                    format!("incarnation {incarnation} for {id}: not a member, or zero"),
+                ));
+            }
+            out.incarnations.insert(id, incarnation);
         }
         if out.voters.is_empty() {
             return Err(ConvertError::invalid("membership.voters", "no voters"));

@@ -20,7 +20,10 @@ pub enum JepsenError {
     /// The tokio runtime could not be built.
     #[error("tokio runtime: {0}")]
     Runtime(#[source] std::io::Error),
-    /// The cluster did not do what a healthy cluster does (serve, catch up).
+    /// A membership step of the run failed (refused, or not done in time).
+    #[error("membership change: {0}")]
+    Operator(#[from] crate::operator::OperatorError),
+    /// A cluster check (serving, catching up, reading) failed.
     #[error("cluster check: {0}")]
     Probe(#[from] ProbeError),
     /// The workload's clients could not be created.

@@ -11,6 +11,7 @@
 
 mod error;
 pub mod floors;
+pub mod membership;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -113,6 +113,7 @@ impl SimStateMachine {
             learners: ids[voters + outgoing..].iter().copied().collect(),
             // The simulator never sets addresses; the core only replicates them.
             addrs: membership.addrs.clone(),
+            incarnations: membership.incarnations.clone(),
         };
         Ok(SimStateMachine {
             applied: LogIndex(word(0)),
