@@ -147,6 +147,9 @@ pub enum FailureReason {
     NoLeader,
     /// An attempt got no answer; it may still commit (exit 3).
     OutcomeUnknown,
+    /// The TLS handshake failed or the certificate was refused (exit 2):
+    /// nothing was sent.
+    Tls,
     /// Any other failure (a malformed reply, a cluster-id mismatch...).
     Other,
 }
@@ -161,6 +164,7 @@ impl FailureReason {
             }
             ClientError::Unavailable(_) | ClientError::NotLeader { .. } => FailureReason::NoLeader,
             ClientError::Unknown(_) => FailureReason::OutcomeUnknown,
+            ClientError::Tls(_) => FailureReason::Tls,
             ClientError::Rejected { .. } | ClientError::Protocol(_) => FailureReason::Other,
         }
     }
@@ -177,6 +181,7 @@ impl FailureReason {
             FailureReason::BadInput => "bad_input",
             FailureReason::NoLeader => "no_leader",
             FailureReason::OutcomeUnknown => "outcome_unknown",
+            FailureReason::Tls => "tls",
             FailureReason::Other => "other",
         }
     }
