@@ -71,7 +71,8 @@ fn metrics_parse_and_move_with_elections_and_writes() {
         (node_value(&s, "raft_commit_index", leader, &[]) >= commit_before + writes as f64).then_some(s)
     });
     let all: Vec<Samples> = (1..=3).map(|id| scrape(id).expect("every node serves metrics")).collect();
-    let puts_ok: f64 = all.iter().map(|s| sum(s, "raft_client_requests_total", &[("type", "put"), ("outcome", "ok")])).sum();
+    let puts_ok: f64 =
+        all.iter().map(|s| sum(s, "raft_client_requests_total", &[("type", "put"), ("outcome", "ok")])).sum();
     assert!(puts_ok >= writes as f64, "client requests counted: {puts_ok}");
     assert!(node_value(&after, "raft_proposal_duration_seconds_count", leader, &[]) >= writes as f64);
     assert!(node_value(&after, "raft_proposal_duration_seconds_sum", leader, &[]) > 0.0);

@@ -155,7 +155,11 @@ impl NodeMetrics {
         r.register("apply_lag", "commit_index - applied_index", m.apply_lag.clone());
         r.register("last_log_index", "Last index in the log (durable or not)", m.last_log_index.clone());
         r.register("snapshot_index", "Last index covered by the latest snapshot", m.snapshot_index.clone());
-        r.register("peer_match_index", "Leader only: highest index known replicated on peer", m.peer_match_index.clone());
+        r.register(
+            "peer_match_index",
+            "Leader only: highest index known replicated on peer",
+            m.peer_match_index.clone(),
+        );
         r.register("peer_lag", "Leader only: last_log_index - peer_match_index", m.peer_lag.clone());
         r.register(
             "peer_inflight_messages",
@@ -173,7 +177,11 @@ impl NodeMetrics {
             m.proposal_seconds.clone(),
         );
         r.register("fsync_duration_seconds", "Time of one synced write of a Ready", m.fsync_seconds.clone());
-        r.register("snapshots", "Snapshots sent to followers, received from a leader or taken locally", m.snapshots.clone());
+        r.register(
+            "snapshots",
+            "Snapshots sent to followers, received from a leader or taken locally",
+            m.snapshots.clone(),
+        );
         r.register("snapshot_bytes", "Sizes of snapshots sent, received or taken", m.snapshot_bytes.clone());
         r.register(
             "client_requests",

@@ -169,7 +169,8 @@ impl<M: NodeStateMachine> Node<M> {
             shutdown: shutdown_rx,
         };
         let handle = tokio::spawn(task.run(inputs).instrument(span));
-        let client = NodeClient { id, requests: req_tx, status: status_rx, events, timeout: config.request_timeout(), metrics };
+        let client =
+            NodeClient { id, requests: req_tx, status: status_rx, events, timeout: config.request_timeout(), metrics };
         Ok(Node {
             client,
             sink: MessageSink::new(id, incarnation, peer_tx, staged_tx),

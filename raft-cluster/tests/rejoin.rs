@@ -20,6 +20,8 @@
 //!      never counts and C is never elected;
 //!   3. once A is back, every acknowledged write is readable.
 
+mod common;
+
 use std::time::Duration;
 
 use raft_cluster::{
@@ -34,17 +36,8 @@ const A: NodeId = NodeId(1);
 const B: NodeId = NodeId(2);
 const C: NodeId = NodeId(3);
 
-/// Makes `target` the leader by leader transfer (thesis §3.10) from
-/// whichever node leads.
 async fn lead(c: &LocalCluster<KvStore>, target: NodeId) {
-    let check = || c.status(target).filter(|s| s.is_leader()).map(|_| ());
-    let transfer = || async {
-        if let Some(leader) = c.running().into_iter().find(|id| c.status(*id).is_some_and(|s| s.is_leader())) {
-            let _ = c.client(leader).unwrap().transfer_leader(target).await;
-        }
-        tokio::time::sleep(POLL).await;
-    };
-    wait_until(&format!("{target} to lead"), DEADLINE, check, transfer, || c.describe()).await.unwrap();
+    common::lead(c, target, DEADLINE, POLL).await
 }
 
 /// Writes `k` and waits for the acknowledgement. Leadership may move while
@@ -59,7 +52,10 @@ async fn write(c: &LocalCluster<KvStore>, s: &KvSession, k: &str, v: &str) {
         let resp = c.client(leader).unwrap().kv_write(&req, &KvLimits::default()).await;
         match resp {
             Ok(_) => return,
-            Err(e) if tokio::time::Instant::now() < deadline && (matches!(e, ClientError::NotLeader { .. }) || e.outcome_unknown()) => {
+            Err(e)
+                if tokio::time::Instant::now() < deadline
+                    && (matches!(e, ClientError::NotLeader { .. }) || e.outcome_unknown()) =>
+            {
                 tokio::time::sleep(POLL).await;
             }
             Err(e) => panic!("write {k} acknowledged: {e:?} ({})", c.describe()),

@@ -15,6 +15,8 @@
 //! election timeout is at least one second and the cut comes a few
 //! milliseconds after the nodes start), and stay cut until B is wiped.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use raft_cluster::{wait_until, ClusterOptions, KvSession, LocalCluster, ReadMode};
@@ -30,14 +32,7 @@ const C: NodeId = NodeId(3);
 const ELECTION_TICKS: u64 = 100;
 
 async fn lead(c: &LocalCluster<KvStore>, target: NodeId) {
-    let check = || c.status(target).filter(|s| s.is_leader()).map(|_| ());
-    let transfer = || async {
-        if let Some(leader) = c.running().into_iter().find(|id| c.status(*id).is_some_and(|s| s.is_leader())) {
-            let _ = c.client(leader).unwrap().transfer_leader(target).await;
-        }
-        tokio::time::sleep(POLL).await;
-    };
-    wait_until(&format!("{target} to lead"), DEADLINE, check, transfer, || c.describe()).await.unwrap();
+    common::lead(c, target, DEADLINE, POLL).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

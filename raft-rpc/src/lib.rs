@@ -69,8 +69,8 @@ pub use members::{
 };
 pub use peer::{snapshot_chunks, PeerConfig, PeerPool, PeerReport, PeerStats, SnapshotSource, READ_AHEAD_CHUNKS};
 pub use server::{
-    channels, serve, serve_with_listener, serve_with_tls, Inbound, PeerInbox, PeerRefusal, ServerConfig,
-    ServerHandles, SnapshotAssembler, StagedSnapshot,
+    channels, serve, serve_with_listener, serve_with_tls, Inbound, PeerInbox, PeerRefusal, ServerConfig, ServerHandles,
+    SnapshotAssembler, StagedSnapshot,
 };
 pub use status::{MemberStatus, NodeStatus};
 pub use tls::{TlsConfig, TlsError, TlsFiles};

@@ -11,12 +11,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use raft_core::{InstallSnapshot, LogId, LogIndex, Membership, Message, MessageBody, NodeId, Snapshot, SnapshotMeta, Term};
+use raft_core::{
+    InstallSnapshot, LogId, LogIndex, Membership, Message, MessageBody, NodeId, Snapshot, SnapshotMeta, Term,
+};
 use raft_rpc::pb::peer_service_client::PeerServiceClient;
 use raft_rpc::pb::snapshot_chunk::Kind;
-use raft_rpc::{
-    channels, pb, serve_with_listener, Limits, PeerInbox, PeerRefusal, ServerConfig, StagedSnapshot,
-};
+use raft_rpc::{channels, pb, serve_with_listener, Limits, PeerInbox, PeerRefusal, ServerConfig, StagedSnapshot};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::timeout;

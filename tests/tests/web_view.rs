@@ -148,7 +148,8 @@ fn browser_shows_three_nodes_a_leader_and_a_new_leader_after_kill() {
     let started = Instant::now();
     let stdout = drive(&chromium, &url, &out, Duration::from_secs(240));
     let line = stdout.lines().last().unwrap_or_default();
-    let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("drive.mjs output ({e}): {stdout}"));
+    let v: serde_json::Value =
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("drive.mjs output ({e}): {stdout}"));
     eprintln!("web_view: {v} (whole drive {:?}; screenshots in {})", started.elapsed(), out.display());
     assert_eq!(v["nodes"], 3, "{v}");
     let (before, after) = (v["leader_before"].as_u64().unwrap(), v["leader_after"].as_u64().unwrap());

@@ -125,7 +125,8 @@ async fn start_web(
         controls: Some((controls, processes)),
     };
     let server = crate::web::start(options).await?;
-    let line = format!("web view: http://{}/ (buttons kill, pause, partition and heal nodes; write a key)", server.addr);
+    let line =
+        format!("web view: http://{}/ (buttons kill, pause, partition and heal nodes; write a key)", server.addr);
     match output {
         crate::output::OutputFormat::Human => println!("{line}"),
         crate::output::OutputFormat::Json => eprintln!("{line}"),

@@ -273,7 +273,8 @@ mod tests {
         assert_eq!(c.web_listen.as_deref(), Some("127.0.0.1:8080"));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("node.toml");
-        let mut file = NodeConfig::new(1, "127.0.0.1:7001", vec![PeerConfig::parse("1=127.0.0.1:7001").unwrap()], "d".into());
+        let mut file =
+            NodeConfig::new(1, "127.0.0.1:7001", vec![PeerConfig::parse("1=127.0.0.1:7001").unwrap()], "d".into());
         file.metrics_listen = Some("127.0.0.1:9102".into());
         std::fs::write(&path, file.to_toml_string().unwrap()).unwrap();
         let c = parse(&format!("--config {}", path.display())).resolve().unwrap();

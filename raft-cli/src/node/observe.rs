@@ -20,8 +20,9 @@ use tracing::{error, info};
 
 /// Serves `metrics` at `http://listen/metrics` until the runtime stops.
 pub async fn serve_metrics(listen: &str, metrics: Arc<NodeMetrics>) -> anyhow::Result<SocketAddr> {
-    let listener =
-        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen} for metrics"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} for metrics"))?;
     let addr = listener.local_addr().context("metrics listener has no address")?;
     let router = Router::new().route(
         "/metrics",
@@ -42,8 +43,12 @@ pub async fn serve_metrics(listen: &str, metrics: Arc<NodeMetrics>) -> anyhow::R
 /// Serves the web view of this node's cluster (watch only: no fault buttons).
 pub async fn serve_web(listen: &str, config: &NodeConfig) -> anyhow::Result<SocketAddr> {
     let nodes: BTreeMap<u64, String> = config.peers.iter().map(|p| (p.id, p.addr.clone())).collect();
-    let options =
-        crate::web::WebOptions { listen: listen.to_string(), nodes, cluster_id: config.cluster_id.clone(), controls: None };
+    let options = crate::web::WebOptions {
+        listen: listen.to_string(),
+        nodes,
+        cluster_id: config.cluster_id.clone(),
+        controls: None,
+    };
     let server = crate::web::start(options).await?;
     info!(addr = %server.addr, "serving the live web view at http://{}/", server.addr);
     Ok(server.addr)

@@ -160,9 +160,13 @@ mod tests {
 
     #[test]
     fn elections_are_listed_and_commits_are_not() {
-        let won = event(EventKind::LeaderElected { term: Term(3), leader: NodeId(2), votes: vec![NodeId(1), NodeId(2)] });
+        let won =
+            event(EventKind::LeaderElected { term: Term(3), leader: NodeId(2), votes: vec![NodeId(1), NodeId(2)] });
         let item = describe(2, &won).unwrap();
-        assert_eq!((item.kind.as_str(), item.text.as_str()), ("leader", "node 2 is LEADER for term 3 (votes from 1, 2)"));
+        assert_eq!(
+            (item.kind.as_str(), item.text.as_str()),
+            ("leader", "node 2 is LEADER for term 3 (votes from 1, 2)")
+        );
         assert_eq!(describe(2, &event(EventKind::Committed { index: LogIndex(9), term: Term(3) })), None);
         assert_eq!(describe(2, &event(EventKind::Applied { index: LogIndex(9) })), None);
     }

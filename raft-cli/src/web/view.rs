@@ -164,8 +164,14 @@ impl ClusterView {
 
     /// One poll of every member at once; `processes` says which are up
     /// (demo), else a node that answers is `up`.
-    pub async fn poll(&self, mode: &str, processes: &BTreeMap<u64, ProcessInfo>, partitioned: Option<u64>) -> ClusterState {
-        let asks = self.nodes.iter().map(|(id, addr)| async move { (*id, addr.clone(), self.status_of(*id, addr).await) });
+    pub async fn poll(
+        &self,
+        mode: &str,
+        processes: &BTreeMap<u64, ProcessInfo>,
+        partitioned: Option<u64>,
+    ) -> ClusterState {
+        let asks =
+            self.nodes.iter().map(|(id, addr)| async move { (*id, addr.clone(), self.status_of(*id, addr).await) });
         let answers = futures::future::join_all(asks).await;
         let nodes = answers
             .into_iter()
@@ -188,7 +194,12 @@ impl ClusterView {
 
     /// Polls forever, publishing every state on `tx`; stops when nobody
     /// holds a receiver.
-    pub async fn run(self, mode: &'static str, processes: watch::Receiver<super::controls::Processes>, tx: watch::Sender<ClusterState>) {
+    pub async fn run(
+        self,
+        mode: &'static str,
+        processes: watch::Receiver<super::controls::Processes>,
+        tx: watch::Sender<ClusterState>,
+    ) {
         let mut tick = tokio::time::interval(POLL_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -71,8 +71,8 @@ impl<M: NodeStateMachine> NodeTask<M> {
         let store = Arc::clone(&self.store);
         let (batch, snapshot, synced) =
             tokio::task::spawn_blocking(move || write_ready(&*store, batch, snapshot, staged))
-            .await
-            .map_err(|e| ClusterError::TaskFailed(format!("storage thread: {e}")))??;
+                .await
+                .map_err(|e| ClusterError::TaskFailed(format!("storage thread: {e}")))??;
         if let Some(took) = synced {
             self.metrics.observe_fsync(took);
         }
@@ -88,7 +88,8 @@ impl<M: NodeStateMachine> NodeTask<M> {
         let last_log_id = snapshot.meta.last_log_id;
         let index = last_log_id.index;
         let bytes = if from_file {
-            let stored = self.store.open_snapshot().map_err(|e| ClusterError::Storage(format!("open snapshot: {e}")))?;
+            let stored =
+                self.store.open_snapshot().map_err(|e| ClusterError::Storage(format!("open snapshot: {e}")))?;
             if stored.meta != snapshot.meta {
                 return Err(ClusterError::Storage(format!(
                     "the store holds snapshot {} after installing {last_log_id}",

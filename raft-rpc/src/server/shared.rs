@@ -231,7 +231,14 @@ impl Shared {
             None => None,
         };
         let memory_streams = Arc::new(Semaphore::new(config.limits.max_incoming_snapshot_streams.max(1)));
-        Ok(Shared { config, handles, stopping, write_bytes: Arc::new(Semaphore::new(permits)), staging, memory_streams })
+        Ok(Shared {
+            config,
+            handles,
+            stopping,
+            write_bytes: Arc::new(Semaphore::new(permits)),
+            staging,
+            memory_streams,
+        })
     }
 
     /// Admits `bytes` of write payload until the returned permit drops, or
@@ -297,7 +304,12 @@ impl Shared {
     /// Delivers a staged InstallSnapshot to the node's inbox, waiting at
     /// most `wait` for room (see [`Self::deliver_peer`]). Unstamped, like
     /// every snapshot stream.
-    pub(crate) async fn deliver_staged(&self, msg: Message, staged: StagedSnapshot, wait: Duration) -> Result<(), Status> {
+    pub(crate) async fn deliver_staged(
+        &self,
+        msg: Message,
+        staged: StagedSnapshot,
+        wait: Duration,
+    ) -> Result<(), Status> {
         let (me, from) = (self.config.node_id, msg.from);
         self.handles.peers.deliver_staged(msg, staged, wait).await.map_err(|e| refusal_status(e, me, from, wait))
     }
@@ -322,7 +334,9 @@ fn refusal_status(refusal: PeerRefusal, me: NodeId, from: NodeId, wait: Duration
         PeerRefusal::Full => Status::resource_exhausted(format!(
             "node {me}: peer inbox full for {wait:?}; message from {from} not delivered, back off and retry"
         )),
-        PeerRefusal::Stopped => Status::unavailable(format!("node {me} has stopped; message from {from} not delivered")),
+        PeerRefusal::Stopped => {
+            Status::unavailable(format!("node {me} has stopped; message from {from} not delivered"))
+        }
         PeerRefusal::Blocked => Status::unavailable(format!(
             "node {me} drops traffic from {from} (fault injection partition); not delivered"
         )),

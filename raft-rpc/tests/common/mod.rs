@@ -115,7 +115,8 @@ pub async fn start_with(id: u64, opts: Opts) -> FakeNode {
     let partitions = Arc::new(Mutex::new(Vec::new()));
     let id = NodeId(id);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let config = ServerConfig { cluster_id: CLUSTER.into(), node_id: id, limits, fault_injection, snapshot_staging: None };
+    let config =
+        ServerConfig { cluster_id: CLUSTER.into(), node_id: id, limits, fault_injection, snapshot_staging: None };
     tokio::spawn(serve_with_tls(listener, config, tls, handles.clone(), async move {
         let _ = stop_rx.await;
     }));

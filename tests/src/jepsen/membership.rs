@@ -19,13 +19,12 @@ use std::time::{Duration, Instant};
 use raft_core::NodeId as CoreId;
 use raft_rpc::MemberChange;
 
-use super::{divergence, floors, JepsenError, APPEND_CLIENTS, CLUSTER_ID};
+use super::{floors, verify_history, JepsenError, APPEND_CLIENTS, CLUSTER_ID};
 use super::{FINAL_CLIENT, NODE_READ_CLIENTS, RECOVERY_CLIENT, SETUP_CLIENT};
-use crate::append::{check_appends, run_appenders, AppendConfig};
+use crate::append::{run_appenders, AppendConfig};
 use crate::cluster::{ClusterConfig, ProcessCluster};
 use crate::error::NodeId;
 use crate::history::HistoryRecorder;
-use crate::linearizability::{check, Verdict};
 use crate::operator::Operator;
 use crate::probe::ClusterProbe;
 use crate::rng::Rng;
@@ -441,26 +440,7 @@ fn verify(
         let what = format!("final voters {final_voters:?}, running nodes {members:?}");
         return Err(JepsenError::Floor { what, run: folder });
     }
-    let check_start = Instant::now();
-    let verdict = check(&history)?;
-    let check_time = check_start.elapsed();
-    ctx.run.write("check.txt", &verdict.to_string())?;
-    match verdict.verdict() {
-        Verdict::Linearizable => {}
-        Verdict::NotLinearizable(_) => {
-            return Err(JepsenError::NotLinearizable { report: verdict.to_string(), run: folder })
-        }
-        Verdict::Unknown { .. } => return Err(JepsenError::Unknown { report: verdict.to_string(), run: folder }),
-    }
-    let divergent = divergence(&reads, &per_node);
-    if !divergent.is_empty() {
-        return Err(JepsenError::Divergence { details: divergent.join("\n"), run: folder });
-    }
-    let set_reads = reads.into_iter().filter(|(k, _)| k.starts_with('s')).collect();
-    let lost = check_appends(&history, &set_reads);
-    if !lost.is_empty() {
-        return Err(JepsenError::LostAppends { details: lost.join("\n"), run: folder });
-    }
+    let check_time = verify_history(ctx.run, &history, reads, &per_node)?;
     let completed = floors::completed(&history, SETUP_CLIENT);
     let completed_during_changes = floors::completed_under_fault(&history, SETUP_CLIENT, &windows);
     if completed_during_changes < config.min_completed_during_changes {

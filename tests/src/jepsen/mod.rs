@@ -24,7 +24,7 @@ use crate::append::{check_appends, run_appenders, AppendConfig, AppendStats};
 use crate::cluster::{ClusterConfig, Network, ProcessCluster};
 use crate::error::NodeId;
 use crate::history::HistoryRecorder;
-use crate::linearizability::{check, Verdict};
+use crate::linearizability::{check, History, Verdict};
 use crate::nemesis::{ClusterTarget, FaultKind, Nemesis, Schedule, ScheduleConfig};
 use crate::probe::{disagreements, ClusterProbe, NodeValues};
 use crate::rundir::RunDir;
@@ -240,27 +240,8 @@ fn drive(run: &RunDir, config: &JepsenConfig, cluster: &mut ProcessCluster) -> R
     run.save_history("clients", &history)?;
     let (reads, per_node) = final_reads?;
 
-    let check_start = Instant::now();
-    let verdict = check(&history)?;
-    let check_time = check_start.elapsed();
-    run.write("check.txt", &verdict.to_string())?;
+    let check_time = verify_history(run, &history, reads, &per_node)?;
     let folder = run.path().to_path_buf();
-    match verdict.verdict() {
-        Verdict::Linearizable => {}
-        Verdict::NotLinearizable(_) => {
-            return Err(JepsenError::NotLinearizable { report: verdict.to_string(), run: folder })
-        }
-        Verdict::Unknown { .. } => return Err(JepsenError::Unknown { report: verdict.to_string(), run: folder }),
-    }
-    let divergent = divergence(&reads, &per_node);
-    if !divergent.is_empty() {
-        return Err(JepsenError::Divergence { details: divergent.join("\n"), run: folder });
-    }
-    let set_reads = reads.into_iter().filter(|(k, _)| k.starts_with('s')).collect();
-    let lost = check_appends(&history, &set_reads);
-    if !lost.is_empty() {
-        return Err(JepsenError::LostAppends { details: lost.join("\n"), run: folder });
-    }
     let windows: Vec<floors::Window> = phase
         .nemesis_windows
         .iter()
@@ -390,6 +371,40 @@ fn leader_now(handle: &tokio::runtime::Handle, probe: &ClusterProbe) -> Option<N
 
 /// Keys where a caught-up node differs from another or from the final
 /// linearizable read.
+/// The end-of-run checks every Jepsen run makes: the history is
+/// linearizable (the verdict is kept in `check.txt`), the nodes agree with
+/// the final reads, and no acknowledged append is missing. Returns how long
+/// the linearizability check took.
+pub(crate) fn verify_history(
+    run: &RunDir,
+    history: &History,
+    reads: BTreeMap<String, Option<String>>,
+    per_node: &NodeValues,
+) -> Result<Duration, JepsenError> {
+    let check_start = Instant::now();
+    let verdict = check(history)?;
+    let check_time = check_start.elapsed();
+    run.write("check.txt", &verdict.to_string())?;
+    let folder = run.path().to_path_buf();
+    match verdict.verdict() {
+        Verdict::Linearizable => {}
+        Verdict::NotLinearizable(_) => {
+            return Err(JepsenError::NotLinearizable { report: verdict.to_string(), run: folder })
+        }
+        Verdict::Unknown { .. } => return Err(JepsenError::Unknown { report: verdict.to_string(), run: folder }),
+    }
+    let divergent = divergence(&reads, per_node);
+    if !divergent.is_empty() {
+        return Err(JepsenError::Divergence { details: divergent.join("\n"), run: folder });
+    }
+    let set_reads = reads.into_iter().filter(|(k, _)| k.starts_with('s')).collect();
+    let lost = check_appends(history, &set_reads);
+    if !lost.is_empty() {
+        return Err(JepsenError::LostAppends { details: lost.join("\n"), run: folder });
+    }
+    Ok(check_time)
+}
+
 fn divergence(reads: &BTreeMap<String, Option<String>>, per_node: &NodeValues) -> Vec<String> {
     let mut out = disagreements(per_node);
     for (key, value) in reads {
