@@ -168,7 +168,7 @@ async fn r17_a_lagging_follower_catches_up_by_a_staged_snapshot_without_an_elect
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "200 MB through real processes: minutes and ~1 GiB of memory; run by hand"]
+#[ignore = "200 MB through real processes: ~1 GiB of memory; run: cargo test -p raft-tests --test r17_snapshot_transfer -- --ignored --nocapture"]
 async fn r17_a_200_mb_snapshot_keeps_the_followers_memory_near_its_state() {
     let megabytes: u64 = std::env::var("SNAPSHOT_TRANSFER_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
     let peaks = transfer(megabytes as usize).await;
