@@ -32,7 +32,11 @@ pub(crate) fn leader() -> Node {
             _ => break,
         };
         for from in [2, 3] {
-            let body = MessageBody::RequestVoteResponse(RequestVoteResponse { pre_vote, granted: true });
+            let body = MessageBody::RequestVoteResponse(RequestVoteResponse {
+                pre_vote,
+                granted: true,
+                retry_next_term: false,
+            });
             let _ = n.step(Message { from: NodeId(from), to: NodeId(1), term, body });
             drive(&mut n);
         }

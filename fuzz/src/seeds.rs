@@ -88,7 +88,11 @@ fn peer_messages() -> Vec<(String, Vec<u8>)> {
             batch(vec![msg(
                 2,
                 1,
-                MessageBody::RequestVoteResponse(RequestVoteResponse { pre_vote: false, granted: true }),
+                MessageBody::RequestVoteResponse(RequestVoteResponse {
+                    pre_vote: false,
+                    granted: true,
+                    retry_next_term: false,
+                }),
             )]),
         ),
         ("append".into(), batch(vec![msg(2, 1, MessageBody::AppendEntries(append))])),

@@ -64,7 +64,11 @@ fn a_node_that_voted_for_itself_restarts_its_timer_for_a_more_up_to_date_candida
     n.step(msg(2, 1, 2, rv((1, 1)))).unwrap();
     assert_eq!(n.election_elapsed, 0, "an up-to-date candidate gets a head start");
     let rd = n.ready().unwrap();
-    let refusal = MessageBody::RequestVoteResponse(RequestVoteResponse { pre_vote: false, granted: false });
+    let refusal = MessageBody::RequestVoteResponse(RequestVoteResponse {
+        pre_vote: false,
+        granted: false,
+        retry_next_term: false,
+    });
     let answers: Vec<_> = rd
         .messages
         .iter()

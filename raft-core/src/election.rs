@@ -39,7 +39,7 @@ impl<S: Storage> RaftNode<S> {
         Ok(())
     }
 
-    fn start_election(&mut self) {
+    pub(crate) fn start_election(&mut self) {
         if self.term_exhausted() {
             return;
         }
@@ -122,6 +122,7 @@ impl<S: Storage> RaftNode<S> {
     pub(crate) fn become_candidate(&mut self, leader_transfer: bool) {
         self.term = self.term.next();
         self.vote = Some(self.id());
+        self.vote_log = self.log.last_log_id().ok();
         self.role = Role::Candidate;
         self.leader = None;
         self.reset_timers();
@@ -169,6 +170,7 @@ impl<S: Storage> RaftNode<S> {
         if term > self.term {
             self.term = term;
             self.vote = None;
+            self.vote_log = None;
         }
         self.role = Role::Follower;
         self.leader = leader;
@@ -251,17 +253,21 @@ impl<S: Storage> RaftNode<S> {
             knows_config,
             "vote request"
         );
+        let mut retry_next_term = false;
         let reply_term = if granted {
             if !rv.pre_vote {
                 self.vote = Some(from);
+                self.vote_log = Some(rv.last_log_id);
                 self.election_elapsed = 0;
             }
             msg_term
         } else {
             self.yield_to_better_candidate(&rv, up_to_date);
+            retry_next_term = self.retry_hint(&rv, up_to_date && knows_config);
             self.term
         };
-        let body = MessageBody::RequestVoteResponse(RequestVoteResponse { pre_vote: rv.pre_vote, granted });
+        let body =
+            MessageBody::RequestVoteResponse(RequestVoteResponse { pre_vote: rv.pre_vote, granted, retry_next_term });
         self.respond(from, reply_term, body);
         Ok(())
     }
@@ -297,6 +303,9 @@ impl<S: Storage> RaftNode<S> {
         };
         if !relevant || !self.config().is_voter(from) {
             tracing::debug!(node = self.id().0, term = self.term.0, from = from.0, "vote response ignored");
+            return Ok(());
+        }
+        if self.take_retry_hint(from, &r) {
             return Ok(());
         }
         self.votes.insert(from, r.granted);

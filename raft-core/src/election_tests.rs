@@ -16,7 +16,7 @@ fn rv(pre_vote: bool, last: (u64, u64), leader_transfer: bool) -> MessageBody {
 }
 
 fn rvr(pre_vote: bool, granted: bool) -> MessageBody {
-    MessageBody::RequestVoteResponse(RequestVoteResponse { pre_vote, granted })
+    MessageBody::RequestVoteResponse(RequestVoteResponse { pre_vote, granted, retry_next_term: false })
 }
 
 #[test]
@@ -467,7 +467,10 @@ fn a_stale_vote_request_is_refused_with_our_term() {
     n.step(msg(1, 2, 3, rv(false, (9, 9), false))).unwrap();
     let rd = n.ready().unwrap();
     let all: Vec<_> = rd.messages.iter().chain(rd.persisted_messages.iter()).cloned().collect();
-    assert_eq!(all, vec![msg(2, 1, 5, rvr(false, false))]);
+    // Our vote in term 5 went to an empty log, so we would grant this one
+    // in term 6: the refusal says so (vote_retry.rs).
+    let refusal = RequestVoteResponse { pre_vote: false, granted: false, retry_next_term: true };
+    assert_eq!(all, vec![msg(2, 1, 5, MessageBody::RequestVoteResponse(refusal))]);
 }
 
 #[test]
@@ -477,8 +480,9 @@ fn a_stale_vote_request_from_outside_our_configuration_is_refused_with_our_term(
     let mut n = node(2, &[1, 2]);
     n.step(msg(1, 2, 5, rv(false, (0, 0), false))).unwrap();
     handle_ready(&mut n);
-    n.step(msg(3, 2, 3, rv(false, (9, 9), false))).unwrap();
+    n.step(msg(3, 2, 3, rv(false, (0, 0), false))).unwrap();
     let rd = n.ready().unwrap();
     let all: Vec<_> = rd.messages.iter().chain(rd.persisted_messages.iter()).cloned().collect();
+    // Its log is no better than the one we voted for in term 5: no hint.
     assert_eq!(all, vec![msg(2, 3, 5, rvr(false, false))]);
 }

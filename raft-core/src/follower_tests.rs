@@ -227,14 +227,14 @@ fn vote_request_from_outside_the_configuration_is_answered() {
     n.step(msg(7, 2, 5, body)).unwrap();
     assert_eq!((n.term(), n.status().vote), (Term(5), Some(NodeId(7))));
     let rd = n.ready().unwrap();
-    let grant = crate::RequestVoteResponse { pre_vote: false, granted: true };
+    let grant = crate::RequestVoteResponse { pre_vote: false, granted: true, retry_next_term: false };
     assert_eq!(rd.persisted_messages, vec![msg(2, 7, 5, MessageBody::RequestVoteResponse(grant))]);
 }
 
 #[test]
 fn vote_response_from_unknown_sender_is_ignored() {
     let mut n = node(2, &[1, 2, 3]);
-    let grant = crate::RequestVoteResponse { pre_vote: false, granted: true };
+    let grant = crate::RequestVoteResponse { pre_vote: false, granted: true, retry_next_term: false };
     n.step(msg(7, 2, 5, MessageBody::RequestVoteResponse(grant))).unwrap();
     quiet(&mut n);
     assert_eq!(n.term(), Term(0));

@@ -149,6 +149,9 @@ pub mod storage;
 #[cfg(test)]
 mod test_util;
 pub mod types;
+mod vote_retry;
+#[cfg(test)]
+mod vote_retry_tests;
 
 #[cfg(feature = "codec")]
 pub mod codec;

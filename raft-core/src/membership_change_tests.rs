@@ -34,7 +34,12 @@ fn leader_with_learners(cfg: crate::Config) -> Node {
 }
 
 fn vote_grant(from: u64, term: u64, pre_vote: bool) -> crate::message::Message {
-    msg(from, 1, term, MessageBody::RequestVoteResponse(RequestVoteResponse { pre_vote, granted: true }))
+    msg(
+        from,
+        1,
+        term,
+        MessageBody::RequestVoteResponse(RequestVoteResponse { pre_vote, granted: true, retry_next_term: false }),
+    )
 }
 
 #[test]

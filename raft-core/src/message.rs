@@ -66,6 +66,13 @@ pub struct RequestVoteResponse {
     pub pre_vote: bool,
     /// True means the vote (or pre-vote) is granted.
     pub granted: bool,
+    /// Set only on a refused real vote, by a voter that has no leader and
+    /// would grant this candidate in the term after the reply's: its vote
+    /// in that term is free, or went to a candidate whose log is strictly
+    /// less up-to-date (§5.4.1). The candidate campaigns again at once
+    /// instead of waiting out its timer; see `RaftNode::retry_hint`.
+    #[cfg_attr(feature = "codec", serde(default))]
+    pub retry_next_term: bool,
 }
 
 /// AppendEntries arguments.

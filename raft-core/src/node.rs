@@ -44,6 +44,11 @@ pub struct RaftNode<S: Storage> {
     pub(crate) term: Term,
     /// Vote cast in `term`.
     pub(crate) vote: Option<NodeId>,
+    /// Last log id of the candidate `vote` went to (ours when we voted for
+    /// ourselves). `None` when we have not voted in `term` in this process
+    /// (a vote restored from disk has no log id): we then give no retry
+    /// hint for a taken vote (`vote_retry.rs`). Memory only.
+    pub(crate) vote_log: Option<LogId>,
     pub(crate) role: Role,
     /// The leader of `term`, once known.
     pub(crate) leader: Option<NodeId>,
@@ -96,6 +101,7 @@ impl<S: Storage> RaftNode<S> {
             log,
             term: hs.term,
             vote: hs.vote,
+            vote_log: None,
             role: Role::Follower,
             leader: None,
             members,

@@ -64,14 +64,22 @@ fn leader_counts_its_own_entry_only_after_it_is_persisted() {
         2,
         1,
         1,
-        MessageBody::RequestVoteResponse(crate::RequestVoteResponse { pre_vote: true, granted: true }),
+        MessageBody::RequestVoteResponse(crate::RequestVoteResponse {
+            pre_vote: true,
+            granted: true,
+            retry_next_term: false,
+        }),
     ))
     .unwrap();
     n.step(msg(
         2,
         1,
         1,
-        MessageBody::RequestVoteResponse(crate::RequestVoteResponse { pre_vote: false, granted: true }),
+        MessageBody::RequestVoteResponse(crate::RequestVoteResponse {
+            pre_vote: false,
+            granted: true,
+            retry_next_term: false,
+        }),
     ))
     .unwrap();
     let rd = n.ready().unwrap();

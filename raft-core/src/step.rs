@@ -144,6 +144,16 @@ impl<S: Storage> RaftNode<S> {
                 self.become_follower(msg.term, Some(msg.from));
                 true
             }
+            MessageBody::RequestVoteResponse(r) => {
+                // A refusal from above our term; with a retry hint we
+                // campaign again at once above it (`vote_retry.rs`).
+                let retry = self.role == Role::Candidate;
+                self.become_follower(msg.term, None);
+                if retry {
+                    self.take_retry_hint(msg.from, r);
+                }
+                false
+            }
             _ => {
                 self.become_follower(msg.term, None);
                 false
@@ -180,8 +190,16 @@ impl<S: Storage> RaftNode<S> {
                 // requests left a candidate outside the others'
                 // configurations (nobody else sends it anything) campaigning
                 // below their term for good (sim seed 3502487 of core-sim).
-                let body =
-                    MessageBody::RequestVoteResponse(RequestVoteResponse { pre_vote: rv.pre_vote, granted: false });
+                // A retry hint if we would grant it above our term, so that
+                // it does not trail our term for good (`vote_retry.rs`).
+                let up_to_date = self.log.last_log_id().is_ok_and(|last| rv.last_log_id >= last);
+                let knows_config = !self.members.effective().voters.is_empty();
+                let retry_next_term = self.retry_hint(&rv, up_to_date && knows_config);
+                let body = MessageBody::RequestVoteResponse(RequestVoteResponse {
+                    pre_vote: rv.pre_vote,
+                    granted: false,
+                    retry_next_term,
+                });
                 self.send(msg.from, body);
             }
             _ => {

@@ -98,6 +98,7 @@ fn wild_message(rng: &mut SeededRng, near: Near) -> Message {
         5 => MessageBody::RequestVoteResponse(RequestVoteResponse {
             pre_vote: rng.gen_bool(0.5),
             granted: rng.gen_bool(0.5),
+            retry_next_term: rng.gen_bool(0.3),
         }),
         _ => MessageBody::TimeoutNow,
     };

@@ -206,8 +206,11 @@ pub fn elect_manually(n: &mut Node, voters: &[u64]) -> Ready {
     if n.role() == Role::PreCandidate {
         let t = n.term().0 + 1;
         for &v in voters {
-            let body =
-                MessageBody::RequestVoteResponse(crate::message::RequestVoteResponse { pre_vote: true, granted: true });
+            let body = MessageBody::RequestVoteResponse(crate::message::RequestVoteResponse {
+                pre_vote: true,
+                granted: true,
+                retry_next_term: false,
+            });
             n.step(msg(v, me, t, body)).expect("step");
         }
     }
@@ -217,6 +220,7 @@ pub fn elect_manually(n: &mut Node, voters: &[u64]) -> Ready {
             let body = MessageBody::RequestVoteResponse(crate::message::RequestVoteResponse {
                 pre_vote: false,
                 granted: true,
+                retry_next_term: false,
             });
             n.step(msg(v, me, t, body)).expect("step");
         }

@@ -30,8 +30,16 @@ fn all_batch_messages() -> Vec<Message> {
     vec![
         msg(MessageBody::RequestVote(RequestVote { pre_vote: false, last_log_id: lid, leader_transfer: false })),
         msg(MessageBody::RequestVote(RequestVote { pre_vote: true, last_log_id: lid, leader_transfer: true })),
-        msg(MessageBody::RequestVoteResponse(RequestVoteResponse { pre_vote: true, granted: true })),
-        msg(MessageBody::RequestVoteResponse(RequestVoteResponse { pre_vote: false, granted: false })),
+        msg(MessageBody::RequestVoteResponse(RequestVoteResponse {
+            pre_vote: true,
+            granted: true,
+            retry_next_term: false,
+        })),
+        msg(MessageBody::RequestVoteResponse(RequestVoteResponse {
+            pre_vote: false,
+            granted: false,
+            retry_next_term: false,
+        })),
         msg(MessageBody::AppendEntries(AppendEntries {
             prev_log_id: lid,
             entries: vec![

@@ -30,9 +30,11 @@ impl From<Message> for MessageRoute {
                 last_log_id: Some(v.last_log_id.into()),
                 leader_transfer: v.leader_transfer,
             }),
-            MessageBody::RequestVoteResponse(v) => {
-                Body::RequestVoteResponse(pb::RequestVoteResponse { pre_vote: v.pre_vote, granted: v.granted })
-            }
+            MessageBody::RequestVoteResponse(v) => Body::RequestVoteResponse(pb::RequestVoteResponse {
+                pre_vote: v.pre_vote,
+                granted: v.granted,
+                retry_next_term: v.retry_next_term,
+            }),
             MessageBody::AppendEntries(a) => Body::AppendEntries(pb::AppendEntries {
                 prev_log_id: Some(a.prev_log_id.into()),
                 entries: a.entries.into_iter().map(pb::Entry::from).collect(),
@@ -105,9 +107,11 @@ impl TryFrom<pb::RaftMessage> for Message {
                 last_log_id: log_id(v.last_log_id, "request_vote.last_log_id")?,
                 leader_transfer: v.leader_transfer,
             }),
-            Body::RequestVoteResponse(v) => {
-                MessageBody::RequestVoteResponse(RequestVoteResponse { pre_vote: v.pre_vote, granted: v.granted })
-            }
+            Body::RequestVoteResponse(v) => MessageBody::RequestVoteResponse(RequestVoteResponse {
+                pre_vote: v.pre_vote,
+                granted: v.granted,
+                retry_next_term: v.retry_next_term,
+            }),
             Body::AppendEntries(a) => MessageBody::AppendEntries(append_from_pb(a, msg_term)?),
             Body::AppendEntriesResponse(r) => MessageBody::AppendEntriesResponse(append_response_from_pb(r)?),
             Body::InstallSnapshotResponse(r) => MessageBody::InstallSnapshotResponse(InstallSnapshotResponse {
