@@ -263,7 +263,7 @@ impl<S: Storage> RaftNode<S> {
             msg_term
         } else {
             self.yield_to_better_candidate(&rv, up_to_date);
-            retry_next_term = self.retry_hint(&rv, up_to_date && knows_config);
+            retry_next_term = self.give_retry_hint(&rv, up_to_date && knows_config);
             self.term
         };
         let body =

@@ -194,7 +194,7 @@ impl<S: Storage> RaftNode<S> {
                 // it does not trail our term for good (`vote_retry.rs`).
                 let up_to_date = self.log.last_log_id().is_ok_and(|last| rv.last_log_id >= last);
                 let knows_config = !self.members.effective().voters.is_empty();
-                let retry_next_term = self.retry_hint(&rv, up_to_date && knows_config);
+                let retry_next_term = self.give_retry_hint(&rv, up_to_date && knows_config);
                 let body = MessageBody::RequestVoteResponse(RequestVoteResponse {
                     pre_vote: rv.pre_vote,
                     granted: false,

@@ -175,3 +175,28 @@ fn hints_from_outside_our_configuration_are_ignored() {
     n.step(msg(4, 1, 3, refusal(true))).unwrap();
     assert_eq!((n.role(), n.term()), (Role::Candidate, Term(1)));
 }
+
+#[test]
+fn a_candidate_that_gives_a_hint_withdraws_and_cannot_win_that_term() {
+    // Node 1 campaigns in term 1 with an empty log; node 2's request in the
+    // same term carries a better log, so node 1 refuses it with a hint and
+    // withdraws: a grant arriving afterwards must not make it leader, since
+    // node 2 is about to campaign in term 2 and would depose it at once
+    // (sim seed 23016167).
+    let mut n = candidate(plain_raft(1));
+    n.step(msg(2, 1, 1, rv(false, (1, 3)))).unwrap();
+    assert_eq!(vote_answers(&mut n), vec![msg(1, 2, 1, refusal(true))]);
+    assert_eq!((n.role(), n.term(), n.status().vote), (Role::Follower, Term(1), Some(NodeId(1))));
+    let grant = MessageBody::RequestVoteResponse(RequestVoteResponse {
+        pre_vote: false,
+        granted: true,
+        retry_next_term: false,
+    });
+    n.step(msg(3, 1, 1, grant)).unwrap();
+    assert_eq!(n.role(), Role::Follower, "a late grant does not elect a withdrawn candidate");
+    // Without a hint (an equal log asking) the candidacy stands.
+    let mut m = candidate(plain_raft(1));
+    m.step(msg(2, 1, 1, rv(false, (0, 0)))).unwrap();
+    assert_eq!(vote_answers(&mut m), vec![msg(1, 2, 1, refusal(false))]);
+    assert_eq!(m.role(), Role::Candidate);
+}

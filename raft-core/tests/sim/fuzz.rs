@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use raft_core::{LogIndex, NodeId, SeededRng, Storage};
 
-use crate::harness::electability::electable;
+use crate::harness::electability::{disruptors, electable, must_elect};
 use crate::harness::{derive_seed, Cluster, CrashPoint, NetConfig, SimConfig};
 use crate::invariants::{Inv, Violation};
 use crate::summary::{hash_words, RunSummary};
@@ -246,7 +246,7 @@ fn liveness(c: &mut Cluster, rng: &mut SeededRng) -> u64 {
     for id in order.into_iter().take(rng.gen_range(0, ids.len() as u64 / 2 + 1) as usize) {
         let mut without = down.clone();
         without.push(id);
-        if !electable(&c.server_views(&without)).is_empty() {
+        if must_elect(&c.server_views(&without), c.cfg.raft.pre_vote) {
             down.push(id);
             c.crash(id);
         }
@@ -259,20 +259,25 @@ fn liveness(c: &mut Cluster, rng: &mut SeededRng) -> u64 {
             v.id, v.reachable, v.promotable, v.last_log, v.membership.voters, v.membership.outgoing
         ));
     }
-    c.note(format!("liveness phase: {down:?} down, network healed, configurations {configs:?}, electable {can_win:?}"));
+    let disrupting = disruptors(&views);
+    c.note(format!(
+        "liveness phase: {down:?} down, network healed, configurations {configs:?}, electable {can_win:?}, disruptors {disrupting:?}"
+    ));
     let mut start = c.now;
     let mut proposed: Option<raft_core::LogId> = None;
     while c.now - start < LIVENESS_TICKS {
         c.tick();
-        if !down.is_empty() && electable(&c.server_views(&[])).is_empty() {
+        if !down.is_empty() && !must_elect(&c.server_views(&[]), c.cfg.raft.pre_vote) {
             // The states moved after the decision: a live leader replicated
             // a configuration that needs servers that are down (sim seed
             // 25019434, 5 nodes: C_old,new with C_new = {1,2,5,7} while 5
             // and 7 were down). Raft cannot elect until they return (thesis
             // §4.3), so they return, and the bound counts from there. A
             // working leader is always electable itself, so this fires only
-            // when no leader could make progress.
-            c.note(format!("no server can win an election: {down:?} restart"));
+            // when no leader could make progress. Likewise, without PreVote,
+            // when a server that cannot win disrupts every one that can
+            // (`disruptors`, sim seed 23016167).
+            c.note(format!("no server can win an election undisrupted: {down:?} restart"));
             for id in std::mem::take(&mut down) {
                 c.restart(id);
             }

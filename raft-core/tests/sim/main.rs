@@ -127,7 +127,7 @@ fn random_schedules_keep_safety_and_recover_7_nodes() {
 /// Seeds (and cluster sizes) that once failed a soak, each fixed in
 /// raft-core; they run on every `cargo test` so the bugs stay fixed. A change
 /// to the schedule generator turns them into ordinary seeds: keep them anyway.
-const REGRESSION_SEEDS: [(u64, usize); 14] = [
+const REGRESSION_SEEDS: [(u64, usize); 15] = [
     (4_000_053, 3),  // README: heartbeat/short-reject fix of 025de7e
     (6_010_612, 3),  // README: checker false positive fixed in cb7c099
     (7_001_869, 5),  // a stored suffix kept after a snapshot, overwritten without truncate_from
@@ -142,6 +142,7 @@ const REGRESSION_SEEDS: [(u64, usize); 14] = [
     (25_019_434, 5), // liveness checker: a live leader replicated C_old,new whose C_new needs two down servers
     (27_024_179, 7), // the only electable node trailed stale-configuration candidates' terms (retry hint)
     (27_043_061, 7), // same, one stale candidate starting each term a few ticks first
+    (23_016_167, 3), // without PreVote, a server that cannot win (C_new needs a crashed one) disrupts the one that can
 ];
 
 #[test]

@@ -72,6 +72,31 @@ pub fn electable(servers: &[ServerView]) -> Vec<NodeId> {
     servers.iter().filter(|c| can_win(c, servers)).map(|c| c.id).collect()
 }
 
+/// Servers that cannot win but that every electable server would vote
+/// for: without PreVote each of their campaigns restarts the electable
+/// servers' timers (Figure 2: granting a vote), while nothing restarts
+/// theirs (they grant nobody, their log is the best), so they keep
+/// starting the next term first and deposing whoever was about to win.
+/// Raft promises no bound there; PreVote (thesis §9.6, on by default) is
+/// the remedy: a pre-vote that cannot win raises no term. Sim seed
+/// 23016167 (3 nodes): n2's joint configuration needed the crashed n5,
+/// and n2's log beat n1's, the only server that could win.
+pub fn disruptors(servers: &[ServerView]) -> Vec<NodeId> {
+    let winners: Vec<&ServerView> = servers.iter().filter(|c| can_win(c, servers)).collect();
+    if winners.is_empty() {
+        return Vec::new();
+    }
+    let disrupts =
+        |d: &&ServerView| d.reachable && d.promotable && !can_win(d, servers) && winners.iter().all(|w| w.grants(d));
+    servers.iter().filter(disrupts).map(|d| d.id).collect()
+}
+
+/// Whether the liveness phase may demand an election: someone can win and,
+/// without PreVote, nobody that cannot win disrupts every such server.
+pub fn must_elect(servers: &[ServerView], pre_vote: bool) -> bool {
+    !electable(servers).is_empty() && (pre_vote || disruptors(servers).is_empty())
+}
+
 impl Cluster {
     /// Every server as electability sees it, counting those in `down` as
     /// crashed. A crashed server is described by its durable state (what it
@@ -126,6 +151,27 @@ mod tests {
         let s = vec![server(1, (2, 5), &[1, 2, 3]), server(2, (2, 4), &[1, 2, 3]), server(3, (1, 9), &[1, 2, 3])];
         // §5.4.1: term first, then index; 3's long log of term 1 is older.
         assert_eq!(electable(&s), vec![NodeId(1), NodeId(2)]);
+    }
+
+    #[test]
+    fn without_pre_vote_a_server_that_cannot_win_but_gets_every_winners_vote_disrupts() {
+        // Sim seed 23016167: n2 (best log) is in C_old,new with C_new = {2,5}
+        // and n5 down; n1 can win with n3; n1 and n3 both grant n2.
+        let mut s =
+            vec![server(1, (7, 25), &[1, 2, 3]), server(2, (7, 28), &[1, 2, 3]), server(3, (6, 29), &[1, 2, 3])];
+        s[1].membership.outgoing = s[1].membership.voters.clone();
+        s[1].membership.voters = ids(&[2, 5]);
+        let mut down = server(5, (7, 28), &[2, 5]);
+        down.reachable = false;
+        s.push(down);
+        assert_eq!(electable(&s), vec![NodeId(1)]);
+        assert_eq!(disruptors(&s), vec![NodeId(2)]);
+        assert!(!must_elect(&s, false), "plain Raft: no bound while n2 disrupts");
+        assert!(must_elect(&s, true), "PreVote: n2's pre-votes raise no term");
+        // With n2's log behind n1's, n1 refuses it and campaigns in peace.
+        s[1].last_log = LogId::new(Term(7), LogIndex(24));
+        assert!(disruptors(&s).is_empty());
+        assert!(must_elect(&s, false));
     }
 
     #[test]
