@@ -17,6 +17,10 @@ pub type SnapshotCheck = Arc<dyn Fn(&SnapshotMeta, &mut dyn Read) -> Result<(), 
 /// [`NodeStateMachine::snapshot_job`]); runs on a blocking thread.
 pub type SnapshotJob = Box<dyn FnOnce() -> Result<Vec<u8>, String> + Send>;
 
+/// Builds a machine holding a snapshot's state, read from the reader (see
+/// [`NodeStateMachine::restore_job`]); runs on a blocking thread.
+pub type RestoreJob<M> = Box<dyn FnOnce(&SnapshotMeta, &mut dyn Read) -> Result<M, String> + Send>;
+
 /// The application the log drives. Entries arrive in index order, exactly
 /// once per node lifetime (entries at or below [`Self::applied_index`] are
 /// skipped by the runtime, so a restore followed by a replay is safe).
@@ -49,6 +53,15 @@ pub trait NodeStateMachine: Send + 'static {
     /// store's snapshot file, through a buffer: a follower never holds a
     /// received snapshot in memory as a whole).
     fn restore(&mut self, meta: &SnapshotMeta, data: &mut dyn Read) -> Result<(), String>;
+    /// The job that builds a machine holding a snapshot's state, as
+    /// [`Self::restore`] would make this one. The runtime runs it on a
+    /// blocking thread when a snapshot arrives from the leader and swaps the
+    /// result in, so reading a large state ties up no async worker thread
+    /// (issue #17). Called on the node task, so it must be cheap (capture
+    /// the configuration, or a cheap clone).
+    fn restore_job(&self) -> RestoreJob<Self>
+    where
+        Self: Sized;
     /// The check a snapshot from the leader must pass before the runtime
     /// hands it to the core, which would make it durable and drop the log:
     /// a snapshot `restore` cannot read must be refused here, or the node

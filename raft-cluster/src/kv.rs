@@ -18,11 +18,12 @@ use raft_statemachine::{
 
 use crate::client::NodeClient;
 use crate::error::ClientError;
-use crate::fsm::{NodeStateMachine, SnapshotCheck, SnapshotJob};
+use crate::fsm::{NodeStateMachine, RestoreJob, SnapshotCheck, SnapshotJob};
 use crate::runtime::ReadMode;
 
 /// Every cloneable [`StateMachine`]: a snapshot serializes a clone, so the
-/// node task pays for a copy of the state, not for serializing it.
+/// node task pays for a clone of the state, not for serializing it; the
+/// clone must be cheap (the KV store's is O(1): a persistent map).
 impl<T: StateMachine + Clone> NodeStateMachine for T {
     type Response = T::Response;
     type Query = T::Query;
@@ -47,6 +48,16 @@ impl<T: StateMachine + Clone> NodeStateMachine for T {
 
     fn restore(&mut self, meta: &SnapshotMeta, data: &mut dyn Read) -> Result<(), String> {
         StateMachine::restore(self, meta, data).map_err(|e| e.to_string())
+    }
+
+    /// Restores into a clone (cheap, as for [`Self::snapshot_job`]; it
+    /// carries the configuration), whose state the restore replaces.
+    fn restore_job(&self) -> RestoreJob<Self> {
+        let mut fresh = self.clone();
+        Box::new(move |meta: &SnapshotMeta, data: &mut dyn Read| {
+            StateMachine::restore(&mut fresh, meta, data).map_err(|e| e.to_string())?;
+            Ok(fresh)
+        })
     }
 
     fn snapshot_check(&self) -> SnapshotCheck {

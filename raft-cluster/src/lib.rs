@@ -63,6 +63,8 @@ pub mod transport;
 mod wait;
 
 #[cfg(test)]
+mod restore_off_task_test;
+#[cfg(test)]
 mod test_support;
 
 pub use client::NodeClient;

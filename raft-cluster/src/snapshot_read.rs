@@ -7,7 +7,7 @@
 use std::io::{self, BufReader, Read};
 
 use crate::error::ClusterError;
-use crate::fsm::NodeStateMachine;
+use crate::fsm::{NodeStateMachine, RestoreJob};
 use crate::store::SnapshotData;
 
 /// Read buffer between the snapshot file and the state machine's decoder
@@ -62,10 +62,25 @@ impl<R: Read> Read for VerifiedReader<R> {
 
 /// Replaces `sm`'s state with the snapshot `data`, streamed and verified.
 pub(crate) fn restore_from<M: NodeStateMachine>(sm: &mut M, data: SnapshotData) -> Result<(), ClusterError> {
+    read_verified(data, |meta, r| sm.restore(meta, r))
+}
+
+/// Runs `job` over the snapshot `data`, streamed and verified; blocking.
+pub(crate) fn restore_job_from<M>(job: RestoreJob<M>, data: SnapshotData) -> Result<M, ClusterError> {
+    read_verified(data, job)
+}
+
+/// Hands `read` the snapshot through a buffer and the length/CRC check, and
+/// requires the whole file to have passed the check afterwards.
+fn read_verified<T>(
+    data: SnapshotData,
+    read: impl FnOnce(&raft_core::SnapshotMeta, &mut dyn Read) -> Result<T, String>,
+) -> Result<T, ClusterError> {
     let SnapshotData { meta, len, crc32, reader } = data;
     let mut verified = VerifiedReader::new(BufReader::with_capacity(RESTORE_BUFFER_BYTES, reader), len, crc32);
-    sm.restore(&meta, &mut verified).map_err(ClusterError::StateMachine)?;
-    verified.finish().map_err(|e| ClusterError::Storage(format!("snapshot at {}: {e}", meta.last_log_id.index)))
+    let out = read(&meta, &mut verified).map_err(ClusterError::StateMachine)?;
+    verified.finish().map_err(|e| ClusterError::Storage(format!("snapshot at {}: {e}", meta.last_log_id.index)))?;
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use raft_core::{Entry, EntryPayload, LogIndex, SnapshotMeta};
 
-use crate::fsm::{NodeStateMachine, SnapshotCheck, SnapshotJob};
+use crate::fsm::{NodeStateMachine, RestoreJob, SnapshotCheck, SnapshotJob};
 
 /// `key=value` writes; answers each write with its log index.
 #[derive(Default, Debug)]
@@ -52,6 +52,14 @@ impl NodeStateMachine for TestKv {
         self.data = map;
         self.applied = LogIndex(applied);
         Ok(())
+    }
+
+    fn restore_job(&self) -> RestoreJob<Self> {
+        Box::new(|meta: &SnapshotMeta, data: &mut dyn std::io::Read| {
+            let mut fresh = TestKv::default();
+            fresh.restore(meta, data)?;
+            Ok(fresh)
+        })
     }
 
     fn snapshot_check(&self) -> SnapshotCheck {

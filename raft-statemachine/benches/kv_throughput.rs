@@ -70,9 +70,38 @@ fn snapshots(c: &mut Criterion) {
     group.finish();
 }
 
+/// Freezing the state for a snapshot job is a clone of the store, taken on
+/// the node task: it must not grow with the state (issue #17). Compare the
+/// two sizes; then the cost of the first writes after a freeze, which copy
+/// the tree nodes they touch.
+fn freeze(c: &mut Criterion) {
+    let mut group = c.benchmark_group("freeze");
+    for keys in [10_000u64, 200_000] {
+        let store = filled(&put_entries(keys));
+        group.bench_function(format!("clone_{keys}_keys"), |b| b.iter(|| store.clone()));
+    }
+    let entries = put_entries(200_000);
+    let (base, more) = entries.split_at(199_000);
+    let store = filled(base);
+    group.throughput(Throughput::Elements(more.len() as u64));
+    group.bench_function("1000_puts_after_freeze_200k_keys", |b| {
+        b.iter_batched(
+            || (store.clone(), store.clone()),
+            |(mut live, frozen)| {
+                for e in more {
+                    live.apply(e).expect("in-order apply");
+                }
+                (live, frozen)
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(10);
-    targets = apply_puts, snapshots
+    targets = apply_puts, snapshots, freeze
 }
 criterion_main!(benches);

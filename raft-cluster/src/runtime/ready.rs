@@ -10,7 +10,7 @@ use super::task::NodeTask;
 use crate::error::{ClientError, ClusterError};
 use crate::event::EventKind;
 use crate::fsm::NodeStateMachine;
-use crate::snapshot_read::restore_from;
+use crate::snapshot_read::restore_job_from;
 use crate::store::{NodeStore, PersistBatch};
 
 impl<M: NodeStateMachine> NodeTask<M> {
@@ -26,8 +26,9 @@ impl<M: NodeStateMachine> NodeTask<M> {
         }
         let (persisted, from_file) = self.persist(rd).await?;
         rd = persisted;
-        if let Some(snapshot) = &rd.snapshot {
-            self.restore_snapshot(snapshot, from_file)?;
+        if let Some(mut snapshot) = rd.snapshot.take() {
+            self.restore_snapshot(&mut snapshot, from_file).await?;
+            rd.snapshot = Some(snapshot);
         }
         // Votes and append acknowledgements promise durable state (§5.1,
         // thesis §3.8): only now may they go out.
@@ -83,11 +84,16 @@ impl<M: NodeStateMachine> NodeTask<M> {
 
     /// Loads a snapshot received from the leader into the state machine:
     /// streamed from the store's file if it was staged (its data is not in
-    /// `snapshot`), else from the data the message carried.
-    fn restore_snapshot(&mut self, snapshot: &Snapshot, from_file: bool) -> Result<(), ClusterError> {
+    /// `snapshot`), else from the data the message carried. The state is
+    /// read on a blocking thread into a new machine that then replaces ours
+    /// (`restore_job`): the node task waits as it does for a disk write, but
+    /// no async worker thread is held for the length of a large restore.
+    async fn restore_snapshot(&mut self, snapshot: &mut Snapshot, from_file: bool) -> Result<(), ClusterError> {
         let last_log_id = snapshot.meta.last_log_id;
         let index = last_log_id.index;
-        let bytes = if from_file {
+        let job = self.sm.restore_job();
+        let blocking_failed = |e: tokio::task::JoinError| ClusterError::TaskFailed(format!("restore thread: {e}"));
+        let (restored, bytes) = if from_file {
             let stored =
                 self.store.open_snapshot().map_err(|e| ClusterError::Storage(format!("open snapshot: {e}")))?;
             if stored.meta != snapshot.meta {
@@ -97,13 +103,19 @@ impl<M: NodeStateMachine> NodeTask<M> {
                 )));
             }
             let len = stored.len;
-            restore_from(&mut self.sm, stored)?;
-            len
+            let restored =
+                tokio::task::spawn_blocking(move || restore_job_from(job, stored)).await.map_err(blocking_failed)??;
+            (restored, len)
         } else {
-            let mut data: &[u8] = &snapshot.data;
-            self.sm.restore(&snapshot.meta, &mut data).map_err(ClusterError::StateMachine)?;
-            snapshot.data.len() as u64
+            let (meta, data) = (snapshot.meta.clone(), std::mem::take(&mut snapshot.data));
+            let (restored, data) = tokio::task::spawn_blocking(move || (job(&meta, &mut &data[..]), data))
+                .await
+                .map_err(blocking_failed)?;
+            let len = data.len() as u64;
+            snapshot.data = data;
+            (restored.map_err(ClusterError::StateMachine)?, len)
         };
+        self.sm = restored;
         self.applied_membership = snapshot.meta.membership.clone();
         self.configs.on_snapshot(&snapshot.meta);
         self.writes.fail_through(index, |index| ClientError::LeadershipLost { index });

@@ -1,7 +1,7 @@
 //! [`KvQuery`]: reads, served from the applied state once ReadIndex says the
 //! node is up to date (thesis §6.4).
 
-use std::collections::BTreeMap;
+use super::store::KvMap;
 use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
@@ -88,11 +88,7 @@ pub enum KvQueryResult {
 }
 
 /// Runs `query` against `data`.
-pub(crate) fn run_query(
-    data: &BTreeMap<Vec<u8>, Vec<u8>>,
-    limits: &KvLimits,
-    query: &KvQuery,
-) -> Result<KvQueryResult, KvError> {
+pub(crate) fn run_query(data: &KvMap, limits: &KvLimits, query: &KvQuery) -> Result<KvQueryResult, KvError> {
     limits.validate_query(query)?;
     match query {
         KvQuery::Get { key } => Ok(KvQueryResult::Get { value: data.get(key).cloned() }),
@@ -100,12 +96,7 @@ pub(crate) fn run_query(
     }
 }
 
-fn scan(
-    data: &BTreeMap<Vec<u8>, Vec<u8>>,
-    limits: &KvLimits,
-    range: &ScanRange,
-    limit: u32,
-) -> Result<KvQueryResult, KvError> {
+fn scan(data: &KvMap, limits: &KvLimits, range: &ScanRange, limit: u32) -> Result<KvQueryResult, KvError> {
     let (start, end) = range.bounds();
     if end.as_ref().is_some_and(|end| *end < start) {
         return Err(KvError::InvalidRange);

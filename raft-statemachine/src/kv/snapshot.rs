@@ -12,7 +12,7 @@
 //! caller swaps it in only after the checksum matched, so a corrupt or
 //! truncated snapshot leaves the store unchanged.
 
-use std::collections::BTreeMap;
+use super::store::KvMap;
 use std::io::{self, Read, Write};
 
 use raft_core::codec::{self, DEFAULT_DECODE_LIMIT};
@@ -104,7 +104,7 @@ fn read_exact(input: &mut dyn Read, buf: &mut [u8], context: &'static str) -> Re
 pub(crate) fn write_snapshot(
     out: &mut dyn Write,
     applied: LogId,
-    data: &BTreeMap<Vec<u8>, Vec<u8>>,
+    data: &KvMap,
     sessions: &SessionTable,
 ) -> Result<(), StateMachineError> {
     let mut w = Crc { inner: out, hasher: crc32fast::Hasher::new() };
@@ -131,7 +131,7 @@ pub(crate) fn write_snapshot(
 
 /// The state read back from a snapshot.
 pub(crate) struct Restored {
-    pub(crate) data: BTreeMap<Vec<u8>, Vec<u8>>,
+    pub(crate) data: KvMap,
     pub(crate) sessions: SessionTable,
 }
 
@@ -158,7 +158,7 @@ pub(crate) fn read_snapshot(
     let mut magic = [0u8; 8];
     let got = read_up_to(&mut r.inner, &mut magic)?;
     if got == 0 && meta.last_log_id.index == LogIndex(0) {
-        return Ok(Restored { data: BTreeMap::new(), sessions: SessionTable::new(config.clone()) });
+        return Ok(Restored { data: KvMap::new(), sessions: SessionTable::new(config.clone()) });
     }
     if got < magic.len() {
         return Err(SnapshotError::Truncated { context: "header" }.into());
@@ -211,7 +211,7 @@ impl SnapshotValidator for KvSnapshotValidator {
 /// Reads records up to and including `End`, checking order and counts.
 fn read_body<R: Read>(r: &mut Crc<R>, config: &SessionConfig, keep: Pairs) -> Result<Restored, StateMachineError> {
     let malformed = |msg: String| StateMachineError::from(SnapshotError::Malformed(msg));
-    let mut data = BTreeMap::new();
+    let mut data = KvMap::new();
     // Invariant: `pairs` pairs read so far, in strictly increasing key
     // order ending at `last_key`; `data` holds them all if `keep == Keep`.
     let (mut pairs, mut last_key): (u64, Option<Vec<u8>>) = (0, None);

@@ -1,6 +1,5 @@
 //! [`KvStore`]: the replicated key-value store.
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::sync::Arc;
 
@@ -31,9 +30,15 @@ pub struct KvConfig {
 pub struct KvStore {
     config: KvConfig,
     applied: AppliedState,
-    data: BTreeMap<Vec<u8>, Vec<u8>>,
+    data: KvMap,
     sessions: SessionTable,
 }
+
+/// The pairs: a persistent (copy-on-write) ordered map, so that cloning the
+/// store to freeze a snapshot (`raft-cluster`'s snapshot job, issue #17) is
+/// O(1) on the node task however large the state; the writes that follow
+/// copy only the tree nodes they touch while the frozen copy is alive.
+pub(crate) type KvMap = imbl::OrdMap<Vec<u8>, Vec<u8>>;
 
 impl Default for KvStore {
     fn default() -> Self {
@@ -45,7 +50,7 @@ impl KvStore {
     /// An empty store that has applied nothing (index 0).
     pub fn new(config: KvConfig) -> Self {
         let sessions = SessionTable::new(config.sessions.clone());
-        KvStore { config, applied: AppliedState::default(), data: BTreeMap::new(), sessions }
+        KvStore { config, applied: AppliedState::default(), data: KvMap::new(), sessions }
     }
 
     /// The configuration.
@@ -179,5 +184,38 @@ impl StateMachine for KvStore {
 
     fn snapshot_validator(&self) -> Arc<dyn SnapshotValidator> {
         Arc::new(KvSnapshotValidator { sessions: self.config.sessions.clone() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(index: u64, key: &str, value: &str) -> Entry {
+        let op = KvOp::Put { key: key.as_bytes().to_vec(), value: value.as_bytes().to_vec() };
+        let data = KvRequest::new(1, index, op).encode().expect("encodable");
+        Entry::new(raft_core::Term(1), LogIndex(index), EntryPayload::Normal(data))
+    }
+
+    /// Issue #17: the snapshot freeze (a clone, on the node task) shares the
+    /// pairs instead of copying them, and later writes do not reach it.
+    #[test]
+    fn a_clone_shares_the_pairs_and_is_isolated_from_later_writes() {
+        let mut live = KvStore::default();
+        for i in 1..=5_000u64 {
+            live.apply(&put(i, &format!("k{i:05}"), "old")).unwrap();
+        }
+        let frozen = live.clone();
+        assert!(live.data.ptr_eq(&frozen.data), "the clone copied the map");
+        live.apply(&put(5_001, "k00001", "new")).unwrap();
+        assert!(!live.data.ptr_eq(&frozen.data));
+        assert_eq!(frozen.get(b"k00001"), Some(&b"old"[..]));
+        assert_eq!(live.get(b"k00001"), Some(&b"new"[..]));
+        assert_eq!((frozen.applied_index(), live.applied_index()), (LogIndex(5_000), LogIndex(5_001)));
+        // The frozen copy serializes exactly the state at its index.
+        let (meta, bytes) = frozen.snapshot_to_vec().unwrap();
+        let mut restored = KvStore::default();
+        restored.restore(&meta, &mut &bytes[..]).unwrap();
+        assert_eq!(restored, frozen);
     }
 }
