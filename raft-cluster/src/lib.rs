@@ -71,7 +71,7 @@ pub use client::NodeClient;
 pub use config::{ConfigError, InitialClusterState, Limits, NodeConfig, PeerConfig, TlsPaths};
 pub use error::{ClientError, ClusterError};
 pub use event::{EventKind, NodeEvent};
-pub use fsm::{NodeStateMachine, SnapshotCheck, SnapshotJob};
+pub use fsm::{NodeStateMachine, RestoreJob, SnapshotCheck, SnapshotJob};
 pub use grpc::{start_grpc_node, GrpcNode, GrpcTransport, RpcServer};
 pub use kv::{KvReadResult, KvSession};
 pub use local_cluster::{ClusterOptions, LocalCluster, StateMachineFactory, StoreKind, TransportKind};

@@ -43,6 +43,10 @@ impl MemNodeStore {
 }
 
 impl NodeStore for MemNodeStore {
+    fn writes_in_memory(&self) -> bool {
+        true
+    }
+
     fn write(&self, batch: &PersistBatch) -> Result<(), StoreFailure> {
         // Single writer (the node task): reading the bounds under a read lock
         // and then writing under the write lock cannot race.

@@ -84,6 +84,12 @@ impl std::fmt::Debug for SnapshotData {
 pub trait NodeStore: Storage + Send + Sync + 'static {
     /// Persists `batch` atomically; durable before returning if `batch.sync`.
     fn write(&self, batch: &PersistBatch) -> Result<(), StoreFailure>;
+    /// Whether [`NodeStore::write`] never waits on a device, so the runtime
+    /// may call it on the node task instead of a blocking thread (a memory
+    /// store; the default, `false`, is right for anything on disk).
+    fn writes_in_memory(&self) -> bool {
+        false
+    }
     /// Installs a snapshot from the leader (Figure 13, rules 6–7); the commit
     /// index becomes at least the snapshot's index.
     fn install_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreFailure>;

@@ -68,6 +68,17 @@ impl<M: NodeStateMachine> NodeTask<M> {
             rd.entries = batch.entries;
             return Ok((rd, false));
         }
+        if snapshot.is_none() && (!batch.sync || self.store.writes_in_memory()) {
+            // Only the commit index moved (no entries, term or vote: the
+            // core asks for no sync), or the store is memory: the write is
+            // a memtable insert and a buffered log write (or a map insert),
+            // cheaper than the two thread hops of a blocking-pool round trip
+            // that would otherwise sit between every commit and its apply
+            // (issue #13).
+            self.store.write(&batch).map_err(|e| ClusterError::Storage(format!("write: {e}")))?;
+            rd.entries = batch.entries;
+            return Ok((rd, false));
+        }
         trace!(parent: &self.span, entries = batch.entries.len(), sync = batch.sync, "persisting");
         let store = Arc::clone(&self.store);
         let (batch, snapshot, synced) =
