@@ -21,13 +21,6 @@ mod web;
 
 use std::process::ExitCode;
 
-/// mimalloc instead of glibc's malloc: a node allocates and frees a few
-/// small buffers per request (protobuf, HTTP/2 frames, log entries) from
-/// several threads, where glibc spent its time consolidating and
-/// unlinking chunks (issue #13; before/after figures in the README).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = cli::Cli::parse_or_exit();
     exit::finish(cli.run())
