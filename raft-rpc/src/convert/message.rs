@@ -11,8 +11,8 @@ use crate::error::ConvertError;
 use crate::pb;
 use crate::pb::raft_message::Body;
 
-/// How a core message travels: snapshots take the streaming RPC, the rest
-/// the unary `Send` batch.
+/// How a core message travels: snapshots take the `InstallSnapshot` stream,
+/// the rest go in `RaftBatch`es (on the peer's `Stream`, or a `Send` call).
 #[derive(Debug)]
 pub enum MessageRoute {
     /// Goes in a `RaftBatch`.

@@ -29,13 +29,19 @@ pub struct PeerConfig {
     pub incarnation: u64,
     /// Messages queued per peer before the oldest is dropped. Default 1024.
     pub queue_capacity: usize,
-    /// Messages per `Send` batch. Default 256.
+    /// Messages per batch. Default 256.
     pub max_batch_messages: usize,
     /// Approximate bytes per batch ([`Message::size_bytes`]). Default 4 MiB.
     pub max_batch_bytes: u64,
+    /// Batches sent on the peer's stream and not yet acknowledged; the
+    /// sender waits for an acknowledgement beyond this. With
+    /// `max_batch_bytes` it bounds the bytes in flight to one peer.
+    /// Default 4.
+    pub max_inflight_batches: usize,
     /// TCP connect timeout. Default 1 s.
     pub connect_timeout: Duration,
-    /// Deadline of one `Send` call. Default 2 s.
+    /// Deadline of opening the peer's stream, and of each batch's
+    /// acknowledgement on it. Default 2 s.
     pub rpc_timeout: Duration,
     /// Data bytes per snapshot chunk. Default 512 KiB; must not exceed the
     /// receiver's `Limits::max_snapshot_chunk_bytes`.
@@ -62,6 +68,7 @@ impl PeerConfig {
             queue_capacity: 1024,
             max_batch_messages: 256,
             max_batch_bytes: 4 << 20,
+            max_inflight_batches: 4,
             connect_timeout: Duration::from_secs(1),
             rpc_timeout: Duration::from_secs(2),
             snapshot_chunk_bytes: 512 << 10,
@@ -108,7 +115,7 @@ pub struct PeerStats {
     /// Messages dropped because the queue was full, or a snapshot because
     /// another was in flight.
     pub dropped: u64,
-    /// Messages lost in failed `Send` calls.
+    /// Messages sent and lost when their stream failed (no acknowledgement).
     pub failed: u64,
     /// Snapshot transfers that succeeded.
     pub snapshots_sent: u64,

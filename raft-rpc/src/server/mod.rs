@@ -54,7 +54,7 @@ pub async fn serve(
 
 /// Serves all services on an already bound listener (tests bind
 /// `127.0.0.1:0` and read the port first) until `shutdown` resolves;
-/// in-flight unary calls finish first and Watch streams end. Plaintext:
+/// in-flight unary calls finish first and Watch and peer streams end. Plaintext:
 /// see [`serve_with_tls`].
 pub async fn serve_with_listener(
     listener: TcpListener,
@@ -83,7 +83,7 @@ pub async fn serve_with_tls(
     let shared = Arc::new(shared::Shared::new(config, handles, stop_rx)?);
     let shutdown = async move {
         shutdown.await;
-        // Ends Watch streams; in-flight unary calls still finish.
+        // Ends Watch and peer streams; in-flight unary calls still finish.
         let _ = stop_tx.send(true);
     };
 
