@@ -4,12 +4,7 @@
 //!
 //! Rounds are numbered. Every read registered since the last broadcast
 //! shares the next round number, so a burst of reads costs one heartbeat
-//! round, not one per read. At most one round is outstanding: reads that
-//! arrive while a round is unacknowledged wait for the next one, started
-//! when it is (etcd's linearizable read loop does the same). Under load a
-//! round then serves every read of a round trip instead of every read of a
-//! loop turn (issue #13); a read still waits for a round sent after it
-//! arrived, which is what makes it safe.
+//! round, not one per read.
 
 use std::collections::VecDeque;
 
@@ -34,10 +29,6 @@ pub struct ReadOnly {
     pending: VecDeque<PendingRead>,
     /// The round carried by the latest heartbeats/appends.
     round: u64,
-    /// The highest round a quorum acknowledged while reads waited on it.
-    /// Invariant: `acked <= round`; when `acked < round` the reads of
-    /// `round` are pending (so their confirmation will catch it up).
-    acked: u64,
     /// Reads were registered for `round + 1`: a broadcast is due.
     broadcast_due: bool,
 }
@@ -74,10 +65,9 @@ impl ReadOnly {
         self.broadcast_due = true;
     }
 
-    /// If reads wait for a new round and none is outstanding, starts it and
-    /// returns its number.
+    /// If reads wait for a new round, starts it and returns its number.
     pub fn start_round(&mut self) -> Option<u64> {
-        if !self.broadcast_due() {
+        if !self.broadcast_due {
             return None;
         }
         self.broadcast_due = false;
@@ -85,15 +75,13 @@ impl ReadOnly {
         Some(self.round)
     }
 
-    /// True if a new round must be broadcast now: reads wait for one and
-    /// the previous round was acknowledged.
+    /// True if a new round must be broadcast.
     pub fn broadcast_due(&self) -> bool {
-        self.broadcast_due && self.acked >= self.round
+        self.broadcast_due
     }
 
     /// A quorum acknowledged rounds up to `acked`: releases those reads.
     pub fn confirm(&mut self, acked: u64) -> Vec<ReadState> {
-        self.acked = self.acked.max(acked.min(self.round));
         let mut out = Vec::new();
         while self.pending.front().is_some_and(|r| r.round <= acked && r.round <= self.round) {
             let r = self.pending.pop_front().expect("front was just checked");
@@ -108,8 +96,6 @@ impl ReadOnly {
         self.deferred.clear();
         self.pending.clear();
         self.broadcast_due = false;
-        // Nothing waits on the outstanding round any more.
-        self.acked = self.round;
         n
     }
 }
@@ -141,35 +127,5 @@ mod tests {
         assert!(ro.confirm(1).is_empty(), "round 2 not yet acknowledged");
         ro.start_round();
         assert_eq!(ro.confirm(2), vec![ReadState { ctx: 2, index: LogIndex(2) }]);
-    }
-
-    #[test]
-    fn reads_behind_an_outstanding_round_wait_for_the_next_one() {
-        // §6.4 step 2 needs a round sent after the read arrived; the next
-        // round is started only once the outstanding one is acknowledged.
-        let mut ro = ReadOnly::default();
-        ro.add(1, LogIndex(1));
-        assert_eq!(ro.start_round(), Some(1));
-        ro.add(2, LogIndex(2));
-        ro.add(3, LogIndex(3));
-        assert!(!ro.broadcast_due(), "round 1 is outstanding");
-        assert_eq!(ro.start_round(), None);
-        assert_eq!(ro.confirm(1), vec![ReadState { ctx: 1, index: LogIndex(1) }]);
-        assert!(ro.broadcast_due(), "round 1 acknowledged: reads 2 and 3 get round 2");
-        assert_eq!(ro.start_round(), Some(2));
-        assert!(ro.confirm(1).is_empty(), "round 1 does not confirm reads that arrived after it was sent");
-        assert_eq!(ro.confirm(2).len(), 2);
-    }
-
-    #[test]
-    fn clearing_forgets_the_outstanding_round() {
-        // A deposed leader's unacknowledged round must not block the reads
-        // of its next term.
-        let mut ro = ReadOnly::default();
-        ro.add(1, LogIndex(1));
-        assert_eq!(ro.start_round(), Some(1));
-        assert_eq!(ro.clear(), 1);
-        ro.add(2, LogIndex(2));
-        assert_eq!(ro.start_round(), Some(2));
     }
 }
