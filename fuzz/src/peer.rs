@@ -1,4 +1,4 @@
-//! Bytes from a peer: a `RaftBatch` (the unary `Send` RPC) and the chunks
+//! Bytes from a peer: a `RaftBatch` (one item of the peer `Stream`, or a `Send` call) and the chunks
 //! of an InstallSnapshot stream, converted at the edge and, when valid,
 //! stepped into a follower and a leader.
 
