@@ -12,8 +12,7 @@ use std::time::Duration;
 
 use common::{start_with, Mode, Opts, CLUSTER, DEADLINE};
 use raft_core::{
-    AppendEntries, InstallSnapshot, LogId, LogIndex, Membership, Message, MessageBody, NodeId, Snapshot, SnapshotMeta,
-    Term,
+    InstallSnapshot, LogId, LogIndex, Membership, Message, MessageBody, NodeId, Snapshot, SnapshotMeta, Term,
 };
 use raft_rpc::convert::MessageRoute;
 use raft_rpc::pb;
@@ -24,17 +23,7 @@ use tokio::time::{timeout, Instant};
 use tonic::Code;
 
 fn heartbeat(commit: u64) -> Message {
-    Message {
-        from: NodeId(1),
-        to: NodeId(2),
-        term: Term(1),
-        body: MessageBody::AppendEntries(AppendEntries {
-            prev_log_id: LogId::default(),
-            entries: vec![],
-            leader_commit: LogIndex(commit),
-            read_round: commit,
-        }),
-    }
+    common::heartbeat_1_to_2(commit)
 }
 
 fn batch(msgs: impl IntoIterator<Item = Message>) -> pb::RaftBatch {

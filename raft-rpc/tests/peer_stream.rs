@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{start, start_with, Mode, Opts, CLUSTER, DEADLINE};
 use futures::StreamExt;
-use raft_core::{AppendEntries, LogId, LogIndex, Message, MessageBody, NodeId, Term};
+use raft_core::{Message, NodeId};
 use raft_rpc::convert::MessageRoute;
 use raft_rpc::pb;
 use raft_rpc::pb::peer_service_client::PeerServiceClient;
@@ -20,17 +20,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Code;
 
 fn heartbeat(commit: u64) -> Message {
-    Message {
-        from: NodeId(1),
-        to: NodeId(2),
-        term: Term(1),
-        body: MessageBody::AppendEntries(AppendEntries {
-            prev_log_id: LogId::default(),
-            entries: vec![],
-            leader_commit: LogIndex(commit),
-            read_round: commit,
-        }),
-    }
+    common::heartbeat_1_to_2(commit)
 }
 
 fn batch(commits: impl IntoIterator<Item = u64>) -> pb::RaftBatch {

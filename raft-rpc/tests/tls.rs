@@ -11,7 +11,7 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use common::{start_with, FakeNode, Mode, Opts, CLUSTER, DEADLINE};
-use raft_core::{AppendEntries, LogId, LogIndex, Message, MessageBody, NodeId, Term};
+use raft_core::{Message, NodeId};
 use raft_rpc::certgen::{IssuedCert, TestCa};
 use raft_rpc::pb::admin_service_client::AdminServiceClient;
 use raft_rpc::{
@@ -141,17 +141,7 @@ async fn a_tls_client_without_a_certificate_is_refused() {
 }
 
 fn heartbeat() -> Message {
-    Message {
-        from: NodeId(1),
-        to: NodeId(2),
-        term: Term(1),
-        body: MessageBody::AppendEntries(AppendEntries {
-            prev_log_id: LogId::default(),
-            entries: vec![],
-            leader_commit: LogIndex(0),
-            read_round: 0,
-        }),
-    }
+    common::heartbeat_1_to_2(0)
 }
 
 fn pool(node: &FakeNode, tls: TlsConfig) -> PeerPool {

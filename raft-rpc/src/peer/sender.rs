@@ -56,7 +56,8 @@ pub(crate) async fn run(link: Arc<PeerLink>, config: Arc<PeerConfig>, reports: m
         if link.queue.is_closed() {
             return;
         }
-        let mut session = Session { link: &link, config: &config, reports: &reports, backoff: &mut backoff, failing: &mut failing };
+        let mut session =
+            Session { link: &link, config: &config, reports: &reports, backoff: &mut backoff, failing: &mut failing };
         match session.run(client.clone()).await {
             Ended::Closed => return,
             Ended::NothingToSend => {}
@@ -92,7 +93,8 @@ impl Session<'_> {
         // The first batch travels with the request: opening costs no extra
         // round trip. No grpc-timeout on the request: the stream is
         // long-lived; each batch has its own deadline below.
-        let opened = tokio::time::timeout(self.config.rpc_timeout, client.stream(Request::new(ReceiverStream::new(rx))));
+        let opened =
+            tokio::time::timeout(self.config.rpc_timeout, client.stream(Request::new(ReceiverStream::new(rx))));
         let mut acks = match opened.await {
             Ok(Ok(response)) => response.into_inner(),
             Ok(Err(status)) => return failed(&inflight, Failure::Status(status)),
@@ -147,7 +149,11 @@ impl Session<'_> {
         if messages.is_empty() {
             return None;
         }
-        Some(pb::RaftBatch { cluster_id: self.config.cluster_id.clone(), messages, incarnation: self.config.incarnation })
+        Some(pb::RaftBatch {
+            cluster_id: self.config.cluster_id.clone(),
+            messages,
+            incarnation: self.config.incarnation,
+        })
     }
 
     /// The peer acknowledged a batch of `n` messages: all are in its inbox.
@@ -179,7 +185,9 @@ fn log_failure(link: &PeerLink, why: &Failure, already_failing: bool) {
         }
         Failure::TimedOut => tracing::debug!(peer = %link.id, "peer stream: no acknowledgement in time"),
         Failure::EndedByPeer => tracing::debug!(peer = %link.id, "peer stream ended by the peer"),
-        Failure::UnexpectedAck => tracing::warn!(peer = %link.id, "peer stream: acknowledgement with nothing in flight"),
+        Failure::UnexpectedAck => {
+            tracing::warn!(peer = %link.id, "peer stream: acknowledgement with nothing in flight")
+        }
     }
 }
 

@@ -267,3 +267,21 @@ pub async fn dead_address() -> String {
     drop(l);
     a.to_string()
 }
+
+/// An empty AppendEntries (a heartbeat) from node 1 to node 2 carrying
+/// `commit` as its commit index and read round: distinct per `commit`, so a
+/// test can check order and identity of what was delivered.
+pub fn heartbeat_1_to_2(commit: u64) -> Message {
+    use raft_core::{AppendEntries, LogId, MessageBody};
+    Message {
+        from: NodeId(1),
+        to: NodeId(2),
+        term: Term(1),
+        body: MessageBody::AppendEntries(AppendEntries {
+            prev_log_id: LogId::default(),
+            entries: vec![],
+            leader_commit: LogIndex(commit),
+            read_round: commit,
+        }),
+    }
+}
