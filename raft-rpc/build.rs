@@ -15,7 +15,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(out_dir.join("raft_descriptor.bin"), fds.encode_to_vec())?;
 
-    tonic_prost_build::configure().build_client(true).build_server(true).compile_fds(fds)?;
+    // Entry payloads decode as `bytes::Bytes`, the type raft-core's log
+    // holds: a follower shares (does not copy) the received buffer from the
+    // decoder to its log write and apply (issue #13).
+    tonic_prost_build::configure()
+        .bytes(".raft.v1.Entry.normal")
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(fds)?;
 
     // etcd's KV API subset, for `raft-cli bench --target etcd` (the server
     // side is generated for the client's tests only).

@@ -38,7 +38,7 @@ pub fn kv_snapshot(data: &[u8]) -> bool {
 /// well-formed request.
 pub fn kv_entry(data: &[u8]) -> bool {
     let mut store = KvStore::new(KvConfig::default());
-    let entry = Entry::new(Term(1), LogIndex(1), EntryPayload::Normal(data.to_vec()));
+    let entry = Entry::new(Term(1), LogIndex(1), EntryPayload::Normal(data.to_vec().into()));
     let answer = store.apply(&entry).expect("apply answers every payload");
     assert!(answer.is_some(), "a Normal entry always gets a response");
     assert_eq!(store.applied_index(), LogIndex(1), "the entry counts as applied even when rejected");

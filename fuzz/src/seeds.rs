@@ -54,7 +54,7 @@ fn batch(msgs: Vec<Message>) -> Vec<u8> {
 fn entries() -> Vec<Entry> {
     vec![
         Entry::new(Term(1), LogIndex(1), EntryPayload::Noop),
-        Entry::new(Term(1), LogIndex(2), EntryPayload::Normal(b"payload".to_vec())),
+        Entry::new(Term(1), LogIndex(2), EntryPayload::Normal(b"payload".to_vec().into())),
         Entry::new(Term(1), LogIndex(3), EntryPayload::Membership(Membership::new([NodeId(1), NodeId(2)]))),
     ]
 }
@@ -174,7 +174,7 @@ pub fn kv_snapshot_bytes() -> Vec<u8> {
         let key = format!("key-{}", i % 3).into_bytes();
         let op = KvOp::Put { key, value: vec![b'v'; i as usize] };
         let req = KvRequest::new(1 + i % 2, i, op).encode().unwrap();
-        store.apply(&Entry::new(Term(2), LogIndex(i), EntryPayload::Normal(req))).unwrap();
+        store.apply(&Entry::new(Term(2), LogIndex(i), EntryPayload::Normal(req.into()))).unwrap();
     }
     let mut out = Vec::new();
     let made = store.snapshot(&mut out).expect("snapshot");

@@ -86,9 +86,7 @@ impl NodeClient<KvStore> {
         request: &KvRequest,
         limits: &KvLimits,
     ) -> Result<(LogIndex, KvResponse), ClientError> {
-        limits.validate(request).map_err(|e| ClientError::Invalid(e.to_string()))?;
-        let data = request.encode().map_err(|e| ClientError::Invalid(e.to_string()))?;
-        self.propose_indexed(data).await
+        self.propose_indexed(encode_write(request, limits)?).await
     }
 
     /// Reads through the KV store after checking the query against `limits`.
@@ -111,6 +109,12 @@ impl NodeClient<KvStore> {
             Err(e) => Err(ClientError::Invalid(e.to_string())),
         }
     }
+}
+
+/// The log entry for `request`, after checking it against `limits`.
+pub(crate) fn encode_write(request: &KvRequest, limits: &KvLimits) -> Result<Vec<u8>, ClientError> {
+    limits.validate(request).map_err(|e| ClientError::Invalid(e.to_string()))?;
+    request.encode().map_err(|e| ClientError::Invalid(e.to_string()))
 }
 
 /// A client session: a client id and the next sequence number, shared by

@@ -44,14 +44,14 @@ mod tests {
 
     #[test]
     fn entry_round_trips() {
-        let e = Entry::new(Term(3), LogIndex(9), EntryPayload::Normal(b"hello".to_vec()));
+        let e = Entry::new(Term(3), LogIndex(9), EntryPayload::Normal(b"hello".to_vec().into()));
         let bytes = encode(&e).unwrap();
         assert_eq!(decode::<Entry>(&bytes).unwrap(), e);
     }
 
     #[test]
     fn truncated_input_is_an_error() {
-        let e = Entry::new(Term(3), LogIndex(9), EntryPayload::Normal(vec![7; 100]));
+        let e = Entry::new(Term(3), LogIndex(9), EntryPayload::Normal(vec![7; 100].into()));
         let bytes = encode(&e).unwrap();
         assert!(decode::<Entry>(&bytes[..bytes.len() - 1]).is_err());
     }

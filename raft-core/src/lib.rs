@@ -156,6 +156,9 @@ mod vote_retry_tests;
 #[cfg(feature = "codec")]
 pub mod codec;
 
+/// The payload type of [`EntryPayload::Normal`], re-exported so embedders
+/// need no direct dependency on `bytes`.
+pub use bytes::Bytes;
 pub use config::{Config, ConfigError};
 pub use error::{Error, ProposeError};
 pub use inflights::Inflights;

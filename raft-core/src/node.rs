@@ -10,6 +10,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use bytes::Bytes;
+
 use crate::config::{Config, ConfigError};
 use crate::error::{Error, ProposeError};
 use crate::membership_log::MembershipLog;
@@ -162,8 +164,9 @@ impl<S: Storage> RaftNode<S> {
     /// Proposes `data` for the replicated log. Only appends to the unstable
     /// log: the append messages go out with the next [`RaftNode::ready`], so
     /// proposals between two `ready` calls are batched.
-    pub fn propose(&mut self, data: Vec<u8>) -> Result<LogId, ProposeError> {
+    pub fn propose(&mut self, data: impl Into<Bytes>) -> Result<LogId, ProposeError> {
         self.check_can_propose()?;
+        let data = data.into();
         let size = data.len() as u64;
         if size > self.cfg.max_entry_bytes {
             return Err(ProposeError::EntryTooLarge { size, limit: self.cfg.max_entry_bytes });

@@ -69,7 +69,7 @@ pub fn noop(term: u64, index: u64) -> Entry {
 }
 
 pub fn normal(term: u64, index: u64, data: &[u8]) -> Entry {
-    Entry::new(Term(term), LogIndex(index), EntryPayload::Normal(data.to_vec()))
+    Entry::new(Term(term), LogIndex(index), EntryPayload::Normal(data.to_vec().into()))
 }
 
 /// A store preloaded with `entries` and a hard state at `term`.
@@ -189,7 +189,7 @@ impl Cluster {
             .map(|v| {
                 v.iter()
                     .filter_map(|e| match &e.payload {
-                        EntryPayload::Normal(d) => Some(d.clone()),
+                        EntryPayload::Normal(d) => Some(d.to_vec()),
                         _ => None,
                     })
                     .collect()

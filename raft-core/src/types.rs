@@ -8,6 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use bytes::Bytes;
+
 #[cfg(feature = "codec")]
 use serde::{Deserialize, Serialize};
 
@@ -193,7 +195,11 @@ pub enum EntryPayload {
     /// terms by counting replicas of a current-term entry (§5.4.2, §8).
     Noop,
     /// Opaque application data, handed to the state machine once committed.
-    Normal(Vec<u8>),
+    /// Reference-counted: the copies a runtime hands to its disk write, to
+    /// each follower's append and to apply share one buffer (issue #13).
+    /// Its serde form is the same as a `Vec<u8>`'s, so the bincode codec
+    /// reads logs written before the switch.
+    Normal(Bytes),
     /// A new cluster configuration.
     Membership(Membership),
 }

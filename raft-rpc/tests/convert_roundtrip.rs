@@ -44,8 +44,8 @@ fn all_batch_messages() -> Vec<Message> {
             prev_log_id: lid,
             entries: vec![
                 Entry::new(Term(7), LogIndex(11), EntryPayload::Noop),
-                Entry::new(Term(7), LogIndex(12), EntryPayload::Normal(b"payload".to_vec())),
-                Entry::new(Term(7), LogIndex(13), EntryPayload::Normal(Vec::new())),
+                Entry::new(Term(7), LogIndex(12), EntryPayload::Normal(b"payload".to_vec().into())),
+                Entry::new(Term(7), LogIndex(13), EntryPayload::Normal(Vec::new().into())),
                 Entry::new(Term(7), LogIndex(14), EntryPayload::Membership(membership())),
             ],
             leader_commit: LogIndex(9),

@@ -13,7 +13,7 @@ fn put_entries(n: u64) -> Vec<Entry> {
         .map(|i| {
             let op = KvOp::Put { key: format!("key-{i:012}").into_bytes(), value: vec![b'v'; 100] };
             let request = KvRequest::new(i % CLIENTS, i / CLIENTS + 1, op);
-            Entry::new(Term(1), LogIndex(i), EntryPayload::Normal(request.encode().expect("encodable")))
+            Entry::new(Term(1), LogIndex(i), EntryPayload::Normal(request.encode().expect("encodable").into()))
         })
         .collect()
 }

@@ -67,7 +67,7 @@ fn malformed_command_is_rejected_deterministically_without_panicking() {
         .into_iter()
         .enumerate()
     {
-        let e = Entry::new(Term(2), LogIndex(i as u64 + 1), EntryPayload::Normal(garbage));
+        let e = Entry::new(Term(2), LogIndex(i as u64 + 1), EntryPayload::Normal(garbage.into()));
         let ra = a.apply(&e).unwrap().unwrap();
         let rb = b.apply(&e).unwrap().unwrap();
         assert!(matches!(&ra, KvResponse::Rejected(KvError::Malformed { .. })), "{ra:?}");
@@ -83,7 +83,7 @@ fn trailing_bytes_after_a_valid_command_are_malformed() {
     let mut s = KvStore::default();
     let mut bytes = req(1, 1, put("k", "v")).encode().unwrap();
     bytes.push(0);
-    let r = s.apply(&Entry::new(Term(1), LogIndex(1), EntryPayload::Normal(bytes))).unwrap().unwrap();
+    let r = s.apply(&Entry::new(Term(1), LogIndex(1), EntryPayload::Normal(bytes.into()))).unwrap().unwrap();
     assert!(matches!(r, KvResponse::Rejected(KvError::Malformed { .. })), "{r:?}");
     assert!(s.get(b"k").is_none());
 }

@@ -84,10 +84,10 @@ fn entries(cmds: &[Cmd]) -> Vec<Entry> {
                     } else {
                         slot.saturating_sub(*back).max(1)
                     };
-                    EntryPayload::Normal(req(*client, seq, op.clone()).encode().unwrap())
+                    EntryPayload::Normal(req(*client, seq, op.clone()).encode().unwrap().into())
                 }
                 Cmd::Noop => EntryPayload::Noop,
-                Cmd::Garbage(bytes) => EntryPayload::Normal(bytes.clone()),
+                Cmd::Garbage(bytes) => EntryPayload::Normal(bytes.clone().into()),
             };
             Entry::new(Term(1), index, payload)
         })

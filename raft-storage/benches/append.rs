@@ -54,7 +54,7 @@ fn synced_appends(c: &mut Criterion) {
                 b.iter_batched(
                     || {
                         let entries: Vec<Entry> = (next..next + batch)
-                            .map(|i| Entry::new(Term(1), LogIndex(i), EntryPayload::Normal(payload.clone())))
+                            .map(|i| Entry::new(Term(1), LogIndex(i), EntryPayload::Normal(payload.clone().into())))
                             .collect();
                         next += batch;
                         WriteBatch::append(entries)

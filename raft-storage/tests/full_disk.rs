@@ -52,7 +52,7 @@ impl Drop for SmallDisk {
 
 fn batch(first: u64) -> Vec<Entry> {
     (first..first + BATCH)
-        .map(|i| Entry::new(Term(1), LogIndex(i), EntryPayload::Normal(vec![(i % 251) as u8; ENTRY_BYTES])))
+        .map(|i| Entry::new(Term(1), LogIndex(i), EntryPayload::Normal(vec![(i % 251) as u8; ENTRY_BYTES].into())))
         .collect()
 }
 
@@ -92,6 +92,6 @@ fn a_full_disk_fails_the_append_and_keeps_every_acknowledged_entry() {
     assert_eq!(got.len() as u64, acked);
     for (i, e) in got.iter().enumerate() {
         assert_eq!(e.index, LogIndex(i as u64 + 1), "the log is a contiguous prefix");
-        assert_eq!(e.payload, EntryPayload::Normal(vec![((i as u64 + 1) % 251) as u8; ENTRY_BYTES]));
+        assert_eq!(e.payload, EntryPayload::Normal(vec![((i as u64 + 1) % 251) as u8; ENTRY_BYTES].into()));
     }
 }

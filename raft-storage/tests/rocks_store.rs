@@ -8,7 +8,7 @@ use raft_storage::layout::{self, CF_LOG, CF_META, DB_DIR, FORMAT_KEY, HARD_STATE
 use raft_storage::{RaftStore, RocksStore, StoreError, WriteBatch};
 
 fn entries(term: u64, lo: u64, hi: u64) -> Vec<Entry> {
-    (lo..=hi).map(|i| Entry::new(Term(term), LogIndex(i), EntryPayload::Normal(vec![i as u8; 32]))).collect()
+    (lo..=hi).map(|i| Entry::new(Term(term), LogIndex(i), EntryPayload::Normal(vec![i as u8; 32].into()))).collect()
 }
 
 /// A store in `dir` holding entries 1..=10.

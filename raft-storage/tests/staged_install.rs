@@ -14,7 +14,7 @@ use raft_storage::{layout, RaftStore, RocksStore, StagedFile, StoreError, WriteB
 
 fn store_with_commit(dir: &Path, last: u64) -> RocksStore {
     let store = RocksStore::open(dir).unwrap();
-    let entries = (1..=last).map(|i| Entry::new(Term(1), LogIndex(i), EntryPayload::Normal(vec![i as u8; 8])));
+    let entries = (1..=last).map(|i| Entry::new(Term(1), LogIndex(i), EntryPayload::Normal(vec![i as u8; 8].into())));
     store.write(WriteBatch::append(entries.collect())).unwrap();
     store.write(WriteBatch::hard_state(HardState { term: Term(1), vote: None, commit: LogIndex(last) })).unwrap();
     store

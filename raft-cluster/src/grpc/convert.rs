@@ -32,7 +32,12 @@ pub(crate) async fn write(
         }
     };
     let request = KvRequest { client_id: req.client_id, seq: req.seq, op, retry: req.retry };
-    let (index, response) = client.kv_write_indexed(&request, limits).await.map_err(map_error)?;
+    // Encode, then drop the decoded request: while the write waits for its
+    // commit only the entry holds its bytes (one copy, shared by the log,
+    // the disk write and each follower's append).
+    let data = crate::kv::encode_write(&request, limits).map_err(map_error)?;
+    drop(request);
+    let (index, response) = client.propose_indexed(data).await.map_err(map_error)?;
     let (succeeded, previous) = match response {
         KvResponse::Put { prev } => (true, prev),
         KvResponse::Delete { prev } => (prev.is_some(), prev),

@@ -25,7 +25,7 @@ fn store() -> MemStorage {
 }
 
 fn entry(term: u64, index: u64, data: &[u8]) -> Entry {
-    Entry::new(Term(term), LogIndex(index), EntryPayload::Normal(data.to_vec()))
+    Entry::new(Term(term), LogIndex(index), EntryPayload::Normal(data.to_vec().into()))
 }
 
 fn view(id: u64, role: Role, term: u64, commit: u64, storage: &MemStorage) -> NodeView<'_> {

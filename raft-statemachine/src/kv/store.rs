@@ -194,7 +194,7 @@ mod tests {
     fn put(index: u64, key: &str, value: &str) -> Entry {
         let op = KvOp::Put { key: key.as_bytes().to_vec(), value: value.as_bytes().to_vec() };
         let data = KvRequest::new(1, index, op).encode().expect("encodable");
-        Entry::new(raft_core::Term(1), LogIndex(index), EntryPayload::Normal(data))
+        Entry::new(raft_core::Term(1), LogIndex(index), EntryPayload::Normal(data.into()))
     }
 
     /// Issue #17: the snapshot freeze (a clone, on the node task) shares the

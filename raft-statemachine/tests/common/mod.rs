@@ -6,7 +6,7 @@ use raft_statemachine::{KvOp, KvRequest, KvResponse, KvStore, StateMachine};
 
 /// A `Normal` entry carrying `request`.
 pub fn entry(index: u64, request: &KvRequest) -> Entry {
-    Entry::new(Term(1), LogIndex(index), EntryPayload::Normal(request.encode().expect("encodable request")))
+    Entry::new(Term(1), LogIndex(index), EntryPayload::Normal(request.encode().expect("encodable request").into()))
 }
 
 /// A request from `client` with `seq` (a first attempt).

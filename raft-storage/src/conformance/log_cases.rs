@@ -131,7 +131,7 @@ pub fn hard_state_going_backwards_is_refused<H: Harness>(h: &mut H) {
 pub fn byte_cap_limits_entries_like_limit_size<H: Harness>(h: &mut H) {
     let s = h.fresh();
     let sized: Vec<Entry> = (1..=8u64)
-        .map(|i| Entry::new(Term(1), LogIndex(i), EntryPayload::Normal(vec![i as u8; (i * 10) as usize])))
+        .map(|i| Entry::new(Term(1), LogIndex(i), EntryPayload::Normal(vec![i as u8; (i * 10) as usize].into())))
         .collect();
     append(&s, sized.clone());
     for (lo, hi) in [(1u64, 9u64), (3, 7), (8, 9)] {

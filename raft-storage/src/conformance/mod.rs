@@ -71,7 +71,7 @@ macro_rules! conformance_tests {
 /// An entry whose payload names its term and index (so a wrong entry in the
 /// right place is noticed).
 pub fn entry(term: u64, index: u64) -> Entry {
-    Entry::new(Term(term), LogIndex(index), EntryPayload::Normal(format!("t{term}i{index}").into_bytes()))
+    Entry::new(Term(term), LogIndex(index), EntryPayload::Normal(format!("t{term}i{index}").into_bytes().into()))
 }
 
 /// Entries `lo..=hi`, all in `term`.

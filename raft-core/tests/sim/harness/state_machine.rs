@@ -133,7 +133,7 @@ mod tests {
     fn snapshot_bytes_round_trip() {
         let mut sm = SimStateMachine::new(Membership::new([NodeId(1), NodeId(2), NodeId(3)]));
         sm.apply(&Entry::new(Term(1), LogIndex(1), EntryPayload::Noop));
-        sm.apply(&Entry::new(Term(1), LogIndex(2), EntryPayload::Normal(b"x".to_vec())));
+        sm.apply(&Entry::new(Term(1), LogIndex(2), EntryPayload::Normal(b"x".to_vec().into())));
         let back = SimStateMachine::from_bytes(&sm.to_bytes(), &Membership::default()).unwrap();
         assert_eq!(back, sm);
         // A joint configuration (thesis §4.3) survives the round trip.
@@ -148,8 +148,8 @@ mod tests {
         let m = Membership::new([NodeId(1)]);
         let mut a = SimStateMachine::new(m.clone());
         let mut b = SimStateMachine::new(m);
-        a.apply(&Entry::new(Term(1), LogIndex(1), EntryPayload::Normal(b"x".to_vec())));
-        b.apply(&Entry::new(Term(1), LogIndex(1), EntryPayload::Normal(b"y".to_vec())));
+        a.apply(&Entry::new(Term(1), LogIndex(1), EntryPayload::Normal(b"x".to_vec().into())));
+        b.apply(&Entry::new(Term(1), LogIndex(1), EntryPayload::Normal(b"y".to_vec().into())));
         assert_ne!(a.digest, b.digest);
     }
 }

@@ -65,7 +65,7 @@ impl StateMachineSafety {
         self.advance(id, entry.index)?;
         let hash = payload_hash(&entry.payload);
         let data = match &entry.payload {
-            EntryPayload::Normal(d) => Some(d.clone()),
+            EntryPayload::Normal(d) => Some(d.to_vec()),
             _ => None,
         };
         let rec = self.applied.entry(entry.index).or_insert_with(|| AppliedRecord {
