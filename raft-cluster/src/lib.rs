@@ -48,6 +48,7 @@ mod fsm;
 pub mod grpc;
 mod kv;
 mod local_cluster;
+mod log_cache;
 mod mem_store;
 mod metrics;
 mod node;

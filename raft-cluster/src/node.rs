@@ -6,7 +6,7 @@
 //! sees it, because joining the wrong cluster with an old log would break
 //! every safety property Raft has.
 
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use raft_core::{NodeId, RaftNode, Role};
@@ -19,6 +19,7 @@ use crate::config::NodeConfig;
 use crate::error::ClusterError;
 use crate::event::{EventKind, NodeEvent};
 use crate::fsm::NodeStateMachine;
+use crate::log_cache::LogCache;
 use crate::metrics::NodeMetrics;
 use crate::runtime::config_log::ConfigLog;
 use crate::runtime::fence::IncarnationFence;
@@ -111,8 +112,13 @@ impl<M: NodeStateMachine> Node<M> {
         }
         let state_machine_check = state_machine.snapshot_check();
         let id = config.id();
-        let raft = RaftNode::new(config.core_config(), SharedStore(Arc::clone(&store)))
-            .map_err(|e| ClusterError::Core(e.to_string()))?;
+        // A memory store serves reads from memory already; a disk store's
+        // newest entries are cached up to the uncommitted-bytes limit.
+        let cache_bytes = if store.writes_in_memory() { 0 } else { config.limits.max_uncommitted_bytes };
+        let log_cache = Arc::new(Mutex::new(LogCache::new(cache_bytes)));
+        let raft =
+            RaftNode::new(config.core_config(), SharedStore::with_cache(Arc::clone(&store), Arc::clone(&log_cache)))
+                .map_err(|e| ClusterError::Core(e.to_string()))?;
         let span = info_span!("node", id = id.0, term = raft.term().0);
         let config = Arc::new(config);
         let (peer_tx, peer_rx) = mpsc::channel(config.limits.max_queued_messages);
@@ -139,7 +145,8 @@ impl<M: NodeStateMachine> Node<M> {
             writes: PendingWrites::new(),
             reads: PendingReads::new(),
             applied_membership: snapshot.meta.membership.clone(),
-            configs: ConfigLog::load(&SharedStore(Arc::clone(&store)), &snapshot.meta)?,
+            configs: ConfigLog::load(&SharedStore::new(Arc::clone(&store)), &snapshot.meta)?,
+            log_cache,
             peers: PeerDirectory::new(id, config.peer_map()),
             peers_synced: None,
             changes: PendingChanges::new(),

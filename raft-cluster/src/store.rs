@@ -9,12 +9,14 @@
 use std::collections::BTreeMap;
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use raft_core::{
     Entry, HardState, InitialState, LogIndex, Membership, NodeId, Snapshot, SnapshotMeta, Storage, StorageError,
     StorageResult, Term,
 };
+
+use crate::log_cache::LogCache;
 
 /// One durable write: everything a `Ready` asks to persist (§5.1: term,
 /// vote and log before answering). Applied atomically.
@@ -158,26 +160,57 @@ pub(crate) fn read_staged(staged: &Path, len: u64, crc32: u32) -> Result<Vec<u8>
     Ok(data)
 }
 
-/// The core's handle on the store: an `Arc` clone implementing
-/// [`Storage`] by delegation.
+/// The core's handle on the store: an `Arc` clone implementing [`Storage`]
+/// by delegation, reading the newest durable entries from a [`LogCache`]
+/// the node task keeps up to date (see `crate::log_cache`).
 #[derive(Clone)]
-pub struct SharedStore(pub Arc<dyn NodeStore>);
+pub struct SharedStore {
+    store: Arc<dyn NodeStore>,
+    cache: Arc<Mutex<LogCache>>,
+}
+
+impl SharedStore {
+    /// A handle without a cache (every read goes to the store).
+    pub fn new(store: Arc<dyn NodeStore>) -> Self {
+        Self::with_cache(store, Arc::new(Mutex::new(LogCache::new(0))))
+    }
+
+    /// A handle that reads through `cache` first.
+    pub(crate) fn with_cache(store: Arc<dyn NodeStore>, cache: Arc<Mutex<LogCache>>) -> Self {
+        SharedStore { store, cache }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, LogCache> {
+        // The cache holds no invariant a panic elsewhere could break halfway.
+        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
 
 impl Storage for SharedStore {
     fn initial_state(&self) -> StorageResult<InitialState> {
-        self.0.initial_state()
+        self.store.initial_state()
     }
     fn first_index(&self) -> StorageResult<LogIndex> {
-        self.0.first_index()
+        self.store.first_index()
     }
     fn last_index(&self) -> StorageResult<LogIndex> {
-        self.0.last_index()
+        self.store.last_index()
     }
     fn term(&self, index: LogIndex) -> StorageResult<Term> {
-        self.0.term(index)
+        if index >= self.store.first_index()? {
+            if let Some(term) = self.cache().term(index) {
+                return Ok(term);
+            }
+        }
+        self.store.term(index)
     }
     fn entries(&self, lo: LogIndex, hi: LogIndex, max_bytes: Option<u64>) -> StorageResult<Vec<Entry>> {
-        self.0.entries(lo, hi, max_bytes)
+        if lo >= self.store.first_index()? {
+            if let Some(entries) = self.cache().entries(lo, hi, max_bytes) {
+                return Ok(entries);
+            }
+        }
+        self.store.entries(lo, hi, max_bytes)
     }
     /// The meta only: the core needs it to address an InstallSnapshot, and
     /// the runtime streams the data from the store off the node task
@@ -185,7 +218,7 @@ impl Storage for SharedStore {
     /// snapshot while it should be sending heartbeats.
     fn snapshot(&self) -> StorageResult<Snapshot> {
         let meta = self
-            .0
+            .store
             .snapshot_meta()
             .map_err(|e| StorageError::Corrupted { what: "snapshot record".into(), detail: e.to_string() })?;
         Ok(Snapshot { meta, data: Vec::new() })

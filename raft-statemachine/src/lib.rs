@@ -70,7 +70,7 @@
 //! let mut store = KvStore::default();
 //! let put = KvRequest::new(7, 1, KvOp::Put { key: b"k".to_vec(), value: b"v".to_vec() });
 //! store.limits().validate(&put).unwrap(); // the server checks before proposing
-//! let entry = Entry::new(Term(1), LogIndex(1), EntryPayload::Normal(put.encode().unwrap()));
+//! let entry = Entry::new(Term(1), LogIndex(1), EntryPayload::Normal(put.encode().unwrap().into()));
 //! assert_eq!(store.apply(&entry).unwrap(), Some(KvResponse::Put { prev: None }));
 //! let read = store.query(&KvQuery::Get { key: b"k".to_vec() }).unwrap();
 //! assert_eq!(read, KvQueryResult::Get { value: Some(b"v".to_vec()) });

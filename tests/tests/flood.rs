@@ -10,17 +10,23 @@
 //!   INVALID_ARGUMENT for an oversized value. None hangs;
 //! - the leader's peak resident memory (VmHWM) stays under
 //!   [`RSS_BOUND_MIB`]. The bound comes from the limits, not from a
-//!   measurement: the flood offers 4,000 × 32 KiB = 125 MiB, of which at most
-//!   `max_inflight_write_bytes` (64 MiB) is admitted at a time (the rest is
-//!   refused with RESOURCE_EXHAUSTED); an admitted byte lives in up to six
-//!   copies on the leader at the peak (decoded request, log entry, the batch
-//!   for the disk, RocksDB's write batch and memtable, the append to each
-//!   follower), so 384 MiB, plus ~120 MiB of runtime, RocksDB and allocator.
-//!   Oversized values are refused from their gRPC length prefix before they
-//!   are buffered (`Limits::max_kv_request_bytes`), and the Watch stream
-//!   lags by at most `EVENT_CAPACITY` events. Without these bounds the
-//!   oversized requests alone would take 800 MiB and an unread Watch would
-//!   grow without end;
+//!   measurement. The flood offers 4,000 × 32 KiB = 125 MiB, of which at
+//!   most `max_inflight_write_bytes` (64 MiB) is admitted at a time (the
+//!   rest is refused with RESOURCE_EXHAUSTED). Payloads are shared
+//!   `Bytes` from the log entry to the disk write, each follower's append
+//!   and apply, and the decoded request is dropped once encoded, so an
+//!   admitted byte is held once as the entry plus at most once per follower
+//!   as an encoded append (`max_inflight_bytes`, 32 MiB each): 128 MiB in
+//!   flight. Then what the flood leaves at rest: the applied KV state (at
+//!   most 125 MiB of values) and RocksDB's memtables (two write buffers of
+//!   64 MiB: 128 MiB), plus ~30 MiB of runtime: 411 MiB, and the
+//!   allocator's slack up to 512. Measured (debug build, 2 cores): peaks of
+//!   343-374 MiB over five runs; before payloads were shared, 417-526 MiB
+//!   with fewer puts admitted. Oversized values are refused from their gRPC
+//!   length prefix before they are buffered (`Limits::max_kv_request_bytes`),
+//!   and the Watch stream lags by at most `EVENT_CAPACITY` events. Without
+//!   these bounds the oversized requests alone would take 800 MiB and an
+//!   unread Watch would grow without end;
 //! - every acknowledged put is readable afterwards, and the cluster still
 //!   takes writes.
 

@@ -48,6 +48,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
             last = Some(entry.index);
         }
         if let Some(index) = last {
+            self.log_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).applied_to(index);
             self.emit(EventKind::Applied { index });
         }
         Ok(())

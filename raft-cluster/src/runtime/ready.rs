@@ -76,6 +76,7 @@ impl<M: NodeStateMachine> NodeTask<M> {
             // that would otherwise sit between every commit and its apply
             // (issue #13).
             self.store.write(&batch).map_err(|e| ClusterError::Storage(format!("write: {e}")))?;
+            self.cache_written(&batch, false);
             rd.entries = batch.entries;
             return Ok((rd, false));
         }
@@ -88,9 +89,21 @@ impl<M: NodeStateMachine> NodeTask<M> {
         if let Some(took) = synced {
             self.metrics.observe_fsync(took);
         }
+        self.cache_written(&batch, snapshot.is_some());
         rd.entries = batch.entries;
         rd.snapshot = snapshot;
         Ok((rd, from_file))
+    }
+
+    /// Tells the log cache what the store now holds: `batch` was written,
+    /// after a snapshot was installed if `installed` (which changed the
+    /// store's log in ways a batch does not describe).
+    fn cache_written(&self, batch: &PersistBatch, installed: bool) {
+        let mut cache = self.log_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if installed {
+            cache.clear();
+        }
+        cache.on_write(batch.truncate_from, &batch.entries);
     }
 
     /// Loads a snapshot received from the leader into the state machine:

@@ -38,6 +38,7 @@ use crate::config::NodeConfig;
 use crate::error::{ClientError, ClusterError};
 use crate::event::{EventKind, NodeEvent};
 use crate::fsm::NodeStateMachine;
+use crate::log_cache::LogCache;
 use crate::metrics::NodeMetrics;
 use crate::status::NodeStatus;
 use crate::store::{NodeStore, SharedStore};
@@ -67,6 +68,9 @@ pub(crate) struct NodeTask<M: NodeStateMachine> {
     pub(crate) config: Arc<NodeConfig>,
     pub(crate) raft: RaftNode<SharedStore>,
     pub(crate) store: Arc<dyn NodeStore>,
+    /// The newest durable entries, which the core reads through its
+    /// `SharedStore`; updated here after each write (see `crate::log_cache`).
+    pub(crate) log_cache: Arc<std::sync::Mutex<LogCache>>,
     pub(crate) sm: M,
     pub(crate) transport: Arc<dyn Transport>,
     pub(crate) reporter: Reporter,
