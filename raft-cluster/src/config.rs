@@ -53,6 +53,9 @@ pub struct Limits {
     /// AppendEntries in flight per follower.
     pub max_inflight_msgs: usize,
     /// The leader refuses writes while this many bytes are uncommitted.
+    /// Also the most a disk-backed node keeps of its newest durable, not
+    /// yet applied entries in memory (the log cache, so that apply does not
+    /// read back what was just written; older entries are read from disk).
     pub max_uncommitted_bytes: u64,
     /// Client requests waiting for the node task (channel capacity).
     pub max_queued_requests: usize,
