@@ -15,35 +15,15 @@ set -euo pipefail
 [[ $# -ge 3 ]] || { sed -n '2,14p' "$0"; exit 2; }
 read -ra specs <<<"$1"; rounds=$2; shift 2; clients=("$@")
 first=${specs[0]#*=}; client_bin=${first%%:*}
-peers="1=127.0.0.1:25791,2=127.0.0.1:25792,3=127.0.0.1:25793"
-eps="127.0.0.1:25791,127.0.0.1:25792,127.0.0.1:25793"
 work="$(mktemp -d "${TMPDIR:-/tmp}/ab-bench.XXXXXX")"
-pids=()
-stop() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done; pids=(); }
-trap 'stop; rm -rf "$work"' EXIT
-leader_of() {
-    "$1" status --cluster -w json --endpoints "$eps" 2>/dev/null | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-nodes = d if isinstance(d, list) else d.get("members", d.get("nodes", []))
-print(next((n.get("endpoint") or n.get("address") for n in nodes if n.get("role") == "leader"), ""))'
-}
+source "$(dirname "$0")/lib/local-cluster.sh"
+trap 'cluster_stop; rm -rf "$work"' EXIT
 for r in $(seq "$rounds"); do
     for spec in "${specs[@]}"; do
         label=${spec%%=*}; rest=${spec#*=}; bin=${rest%%:*}; envs=()
         [[ $rest == *:* ]] && envs=("${rest#*:}")
-        rm -rf "$work"/d-*
-        for i in 1 2 3; do
-            env "${envs[@]}" "$bin" node --id "$i" --listen "127.0.0.1:2579$i" --peers "$peers" \
-                --data-dir "$work/d-$i" >"$work/n$i.log" 2>&1 &
-            pids+=($!)
-        done
-        leader=""
-        deadline=$((SECONDS + 30))
-        until [[ -n $leader ]]; do
-            ((SECONDS < deadline)) || { echo "no leader within 30 s (logs in $work)" >&2; exit 1; }
-            sleep 0.1; leader=$(leader_of "$bin" || true)
-        done
+        cluster_start "$bin" "$work" "${envs[@]}" -- || exit 1
+        leader=$cluster_leader
         for c in "${clients[@]}"; do
             args=(bench --target raft --endpoints "$leader" --clients "$c" --conns 8 --read-ratio "${RR:-0}"
                 --key-size 16 --value-size 128 -w json)
@@ -54,6 +34,6 @@ d = json.load(sys.stdin)
 print("%s round %s clients %s: %.0f ops/s p50 %.2f ms p99 %.2f ms failed %d" % (sys.argv[1], sys.argv[2], sys.argv[3],
       d["throughput_ops_per_s"], d["latency"]["p50_ms"], d["latency"]["p99_ms"], d["failed_ops"]))' "$label" "$r" "$c"
         done
-        stop
+        cluster_stop
     done
 done

@@ -16,34 +16,14 @@ if [[ -z $bin ]]; then
     cargo build --release -q -p raft-cli
     bin="${CARGO_TARGET_DIR:-target}/release/raft-cli"
 fi
-peers="1=127.0.0.1:25791,2=127.0.0.1:25792,3=127.0.0.1:25793"
-eps="127.0.0.1:25791,127.0.0.1:25792,127.0.0.1:25793"
 work="$(mktemp -d "${TMPDIR:-/tmp}/put-latency.XXXXXX")"
-pids=()
-stop() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done; pids=(); }
-trap 'stop; rm -rf "$work"' EXIT
-
-leader_of() {
-    "$bin" status --cluster -w json --endpoints "$eps" 2>/dev/null | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-nodes = d if isinstance(d, list) else d.get("members", d.get("nodes", []))
-print(next((n.get("endpoint") or n.get("address") for n in nodes if n.get("role") == "leader"), ""))'
-}
+source scripts/lib/local-cluster.sh
+trap 'cluster_stop; rm -rf "$work"' EXIT
 
 run() { # label, extra node args...
     local label=$1; shift
-    rm -rf "$work"/d-*
-    for i in 1 2 3; do
-        "$bin" node --id "$i" --listen "127.0.0.1:2579$i" --peers "$peers" --data-dir "$work/d-$i" \
-            --metrics-listen "127.0.0.1:2589$i" "$@" >"$work/n$i.log" 2>&1 &
-        pids+=($!)
-    done
-    local leader="" deadline=$((SECONDS + 30))
-    until [[ -n $leader ]]; do
-        ((SECONDS < deadline)) || { echo "no leader within 30 s (logs in $work)" >&2; exit 1; }
-        sleep 0.1; leader=$(leader_of || true)
-    done
+    cluster_start "$bin" "$work" -- --metrics-listen "127.0.0.1:2589{i}" "$@" || exit 1
+    local leader=$cluster_leader
     for rr in 0 1; do
         local args=(bench --target raft --endpoints "$leader" --clients 1 --conns 1 --read-ratio "$rr"
             --key-size 16 --value-size 128 -w json)
@@ -66,7 +46,7 @@ if vals.get("count"):
     print("%-8s node %s (%s): %d synced writes, mean %.3f ms" % (sys.argv[1], sys.argv[2], role, vals["count"],
           vals["sum"] / vals["count"] * 1000))' "$label" "$i" "${leader: -1}"
     done
-    stop
+    cluster_stop
 }
 
 run in-memory --in-memory
