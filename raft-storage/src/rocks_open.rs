@@ -22,6 +22,17 @@ const MAX_INFO_LOG_BYTES: usize = 4 << 20;
 /// WAL files RocksDB may reuse instead of creating (a reused, already
 /// allocated file makes each fdatasync cheaper: no size change to journal).
 const RECYCLED_WAL_FILES: usize = 2;
+/// The log column family's memtable: entries are read back from it only
+/// when the runtime's log cache misses, so a small one suffices. It also
+/// bounds how much RocksDB holds in memory (two memtables at most) and,
+/// with [`MAX_TOTAL_WAL_BYTES`], how soon a WAL file becomes obsolete and
+/// can be recycled.
+const LOG_WRITE_BUFFER_BYTES: usize = 16 << 20;
+/// Past this much live WAL, RocksDB flushes the column families that keep
+/// the oldest WAL file alive (the small `meta` family is written with every
+/// hard state and would otherwise pin every WAL until it fills its own
+/// 64 MiB memtable).
+const MAX_TOTAL_WAL_BYTES: u64 = 64 << 20;
 
 /// Opens (creating if needed) the database with the `meta` and `log` column
 /// families. RocksDB's LOCK file makes a second opener fail: that becomes
@@ -33,7 +44,10 @@ pub(crate) fn open_db(path: &Path) -> Result<DB, StoreError> {
     opts.set_keep_log_file_num(KEEP_INFO_LOGS);
     opts.set_max_log_file_size(MAX_INFO_LOG_BYTES);
     opts.set_recycle_log_file_num(RECYCLED_WAL_FILES);
-    let cfs = [CF_META, CF_LOG].map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+    opts.set_max_total_wal_size(MAX_TOTAL_WAL_BYTES);
+    let mut log_opts = Options::default();
+    log_opts.set_write_buffer_size(LOG_WRITE_BUFFER_BYTES);
+    let cfs = [ColumnFamilyDescriptor::new(CF_META, Options::default()), ColumnFamilyDescriptor::new(CF_LOG, log_opts)];
     DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| {
         let detail = e.clone().into_string();
         if e.kind() == ErrorKind::IOError && detail.to_ascii_lowercase().contains("lock") {

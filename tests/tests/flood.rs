@@ -18,11 +18,12 @@
 //!   admitted byte is held once as the entry plus at most once per follower
 //!   as an encoded append (`max_inflight_bytes`, 32 MiB each): 128 MiB in
 //!   flight. Then what the flood leaves at rest: the applied KV state (at
-//!   most 125 MiB of values) and RocksDB's memtables (two write buffers of
-//!   64 MiB: 128 MiB), plus ~30 MiB of runtime: 411 MiB, and the
-//!   allocator's slack up to 512. Measured (debug build, 2 cores): peaks of
-//!   343-374 MiB over five runs; before payloads were shared, 417-526 MiB
-//!   with fewer puts admitted. Oversized values are refused from their gRPC
+//!   most 125 MiB of values) and the log's RocksDB memtables (two write
+//!   buffers of 16 MiB), plus ~30 MiB of runtime: 315 MiB, and the
+//!   allocator's slack (fragmentation under many threads) up to 512.
+//!   Measured (debug build, 2 cores): peaks of 278-350 MiB over three runs;
+//!   343-374 MiB with 64 MiB memtables; 417-526 MiB before payloads were
+//!   shared, with fewer puts admitted. Oversized values are refused from their gRPC
 //!   length prefix before they are buffered (`Limits::max_kv_request_bytes`),
 //!   and the Watch stream lags by at most `EVENT_CAPACITY` events. Without
 //!   these bounds the oversized requests alone would take 800 MiB and an
