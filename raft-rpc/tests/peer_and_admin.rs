@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{dead_address, start, start_with, start_with_limits, Mode, CLUSTER, DEADLINE};
+use common::{dead_address, start, start_with, start_with_limits, Mode, StoppableServer, CLUSTER, DEADLINE};
 use futures::StreamExt;
 use raft_core::{
     AppendEntries, InstallSnapshot, LogId, LogIndex, Membership, Message, MessageBody, NodeId, Role, Snapshot,
@@ -335,28 +335,13 @@ async fn peer_pool_recovers_when_the_peer_comes_up() {
 
 #[tokio::test]
 async fn shutdown_completes_while_a_watcher_is_connected() {
-    use raft_rpc::{channels, serve_with_listener, ServerConfig};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (peer_tx, _peer_rx) = tokio::sync::mpsc::channel::<Message>(8);
-    let (handles, _inbound) = channels(8, 8, std::sync::Arc::new(peer_tx));
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let config = ServerConfig {
-        cluster_id: CLUSTER.into(),
-        node_id: NodeId(1),
-        limits: Limits::default(),
-        fault_injection: false,
-        snapshot_staging: None,
-    };
-    let server = tokio::spawn(serve_with_listener(listener, config, handles.clone(), async move {
-        let _ = stop_rx.await;
-    }));
-    let admin = AdminClient::connect(&addr.to_string(), ClientConfig::new(CLUSTER)).await.unwrap();
+    let node = StoppableServer::start(1).await;
+    let admin = AdminClient::connect(&node.addr.to_string(), ClientConfig::new(CLUSTER)).await.unwrap();
     let mut events = Box::pin(timeout(DEADLINE, admin.watch()).await.unwrap().unwrap());
-    stop_tx.send(()).unwrap();
+    node.stop.send(()).unwrap();
     // `handles` (the events sender) is still alive: only shutdown ends the stream.
     let end = timeout(DEADLINE, events.next()).await.expect("watch stream ends on shutdown");
     assert!(end.as_ref().is_none_or(|e| e.is_err()), "{end:?}");
-    timeout(DEADLINE, server).await.expect("server stops").unwrap().expect("clean shutdown");
-    drop(handles);
+    timeout(DEADLINE, node.server).await.expect("server stops").unwrap().expect("clean shutdown");
+    drop((node.handles, node.inbound));
 }

@@ -7,9 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{start, start_with, Mode, Opts, CLUSTER, DEADLINE};
+use common::{start, start_with, Mode, Opts, StoppableServer, CLUSTER, DEADLINE};
 use futures::StreamExt;
-use raft_core::{Message, NodeId};
+use raft_core::Message;
 use raft_rpc::convert::MessageRoute;
 use raft_rpc::pb;
 use raft_rpc::pb::peer_service_client::PeerServiceClient;
@@ -111,30 +111,15 @@ async fn a_foreign_cluster_batch_is_refused_on_the_stream() {
 
 #[tokio::test]
 async fn shutdown_completes_while_a_peer_stream_is_open() {
-    use raft_rpc::{channels, serve_with_listener, ServerConfig};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (peer_tx, mut peer_rx) = mpsc::channel::<Message>(8);
-    let (handles, _inbound) = channels(8, 8, std::sync::Arc::new(peer_tx));
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let config = ServerConfig {
-        cluster_id: CLUSTER.into(),
-        node_id: NodeId(2),
-        limits: Limits::default(),
-        fault_injection: false,
-        snapshot_staging: None,
-    };
-    let server = tokio::spawn(serve_with_listener(listener, config, handles.clone(), async move {
-        let _ = stop_rx.await;
-    }));
-    let (tx, mut acks) = open(addr).await;
+    let mut node = StoppableServer::start(2).await;
+    let (tx, mut acks) = open(node.addr).await;
     tx.send(batch([1])).await.unwrap();
     timeout(DEADLINE, acks.message()).await.expect("deadline").expect("healthy").expect("ack");
-    assert_eq!(peer_rx.recv().await.unwrap(), heartbeat(1));
-    stop_tx.send(()).unwrap();
+    assert_eq!(node.peer_rx.recv().await.unwrap(), heartbeat(1));
+    node.stop.send(()).unwrap();
     // The sender keeps its side open; only the server's shutdown ends it.
     let end = timeout(DEADLINE, acks.next()).await.expect("the stream ends on shutdown");
     assert!(end.as_ref().is_none_or(|e| e.is_err()), "{end:?}");
-    timeout(DEADLINE, server).await.expect("server stops").unwrap().expect("clean shutdown");
-    drop((tx, handles));
+    timeout(DEADLINE, node.server).await.expect("server stops").unwrap().expect("clean shutdown");
+    drop((tx, node.handles, node.inbound));
 }

@@ -285,3 +285,39 @@ pub fn heartbeat_1_to_2(commit: u64) -> Message {
         }),
     }
 }
+
+/// A bare server (no runtime draining its client queue) for shutdown tests:
+/// the peer messages it delivers arrive on `peer_rx`; `stop` begins its
+/// graceful shutdown and `server` resolves when it has finished.
+pub struct StoppableServer {
+    pub addr: SocketAddr,
+    pub peer_rx: mpsc::Receiver<Message>,
+    /// Kept alive so that only the shutdown can end the server's streams.
+    pub handles: ServerHandles,
+    /// The client queue, kept open (nothing drains it).
+    pub inbound: mpsc::Receiver<Inbound>,
+    pub stop: oneshot::Sender<()>,
+    pub server: tokio::task::JoinHandle<Result<(), raft_rpc::RpcError>>,
+}
+
+impl StoppableServer {
+    /// Starts node `id` of [`CLUSTER`] on a fresh port.
+    pub async fn start(id: u64) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (peer_tx, peer_rx) = mpsc::channel::<Message>(8);
+        let (handles, inbound) = channels(8, 8, Arc::new(peer_tx));
+        let (stop, stop_rx) = oneshot::channel::<()>();
+        let config = ServerConfig {
+            cluster_id: CLUSTER.into(),
+            node_id: NodeId(id),
+            limits: Limits::default(),
+            fault_injection: false,
+            snapshot_staging: None,
+        };
+        let server = tokio::spawn(raft_rpc::serve_with_listener(listener, config, handles.clone(), async move {
+            let _ = stop_rx.await;
+        }));
+        StoppableServer { addr, peer_rx, handles, inbound, stop, server }
+    }
+}
