@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{dead_address, start, start_with, start_with_limits, Mode, StoppableServer, CLUSTER, DEADLINE};
+use common::{dead_address, heartbeat, start, start_with, start_with_limits, Mode, StoppableServer, CLUSTER, DEADLINE};
 use futures::StreamExt;
 use raft_core::{
     AppendEntries, InstallSnapshot, LogId, LogIndex, Membership, Message, MessageBody, NodeId, Role, Snapshot,
@@ -19,20 +19,6 @@ use raft_rpc::{
 };
 use tokio::time::timeout;
 use tonic::Code;
-
-fn heartbeat(from: u64, to: u64, commit: u64) -> Message {
-    Message {
-        from: NodeId(from),
-        to: NodeId(to),
-        term: Term(1),
-        body: MessageBody::AppendEntries(AppendEntries {
-            prev_log_id: LogId::default(),
-            entries: vec![],
-            leader_commit: LogIndex(commit),
-            read_round: commit,
-        }),
-    }
-}
 
 fn snapshot(to: u64, len: usize) -> Message {
     let data = (0..len).map(|i| (i % 253) as u8).collect();

@@ -268,14 +268,14 @@ pub async fn dead_address() -> String {
     a.to_string()
 }
 
-/// An empty AppendEntries (a heartbeat) from node 1 to node 2 carrying
+/// An empty AppendEntries (a heartbeat) from `from` to `to` carrying
 /// `commit` as its commit index and read round: distinct per `commit`, so a
 /// test can check order and identity of what was delivered.
-pub fn heartbeat_1_to_2(commit: u64) -> Message {
+pub fn heartbeat(from: u64, to: u64, commit: u64) -> Message {
     use raft_core::{AppendEntries, LogId, MessageBody};
     Message {
-        from: NodeId(1),
-        to: NodeId(2),
+        from: NodeId(from),
+        to: NodeId(to),
         term: Term(1),
         body: MessageBody::AppendEntries(AppendEntries {
             prev_log_id: LogId::default(),
@@ -284,6 +284,11 @@ pub fn heartbeat_1_to_2(commit: u64) -> Message {
             read_round: commit,
         }),
     }
+}
+
+/// [`heartbeat`] from node 1 to node 2.
+pub fn heartbeat_1_to_2(commit: u64) -> Message {
+    heartbeat(1, 2, commit)
 }
 
 /// A bare server (no runtime draining its client queue) for shutdown tests:
