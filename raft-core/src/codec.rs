@@ -50,6 +50,18 @@ mod tests {
     }
 
     #[test]
+    fn a_normal_entry_encodes_exactly_as_when_its_payload_was_a_vec() {
+        // Logs written while `EntryPayload::Normal` held a `Vec<u8>` must
+        // still read: term, index, variant tag 1, u64 length, the bytes.
+        let e = Entry::new(Term(3), LogIndex(9), EntryPayload::Normal(b"hello".to_vec().into()));
+        let mut old = vec![3u8, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0];
+        old.extend_from_slice(&5u64.to_le_bytes());
+        old.extend_from_slice(b"hello");
+        assert_eq!(encode(&e).unwrap(), old);
+        assert_eq!(decode::<Entry>(&old).unwrap(), e);
+    }
+
+    #[test]
     fn truncated_input_is_an_error() {
         let e = Entry::new(Term(3), LogIndex(9), EntryPayload::Normal(vec![7; 100].into()));
         let bytes = encode(&e).unwrap();
