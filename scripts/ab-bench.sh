@@ -5,24 +5,27 @@
 # alternated within a round so that machine noise hits them alike; compare
 # them as ratios within one run (issue #13's levers were measured this way).
 #
-#   scripts/ab-bench.sh "label=/path/raft-cli[:ENV=VALUE] ..." ROUNDS CLIENTS...
+#   scripts/ab-bench.sh "label=/path/raft-cli[:ENV=VALUE][@--node-arg,...] ..." ROUNDS CLIENTS...
 #   e.g. scripts/ab-bench.sh "old=/tmp/raft-cli-old new=target/release/raft-cli" 2 1 64 256
+#        scripts/ab-bench.sh "10k=$b 100k=$b@--snapshot-threshold,100000" 3 64
 #
 # DUR (default 6s) is the measured run, RR (default 0) the read ratio. The
 # first build also runs the load generator, so every build meets the same
 # client. Prints one line per run; stops what it started.
 set -euo pipefail
-[[ $# -ge 3 ]] || { sed -n '2,14p' "$0"; exit 2; }
+[[ $# -ge 3 ]] || { sed -n '2,15p' "$0"; exit 2; }
 read -ra specs <<<"$1"; rounds=$2; shift 2; clients=("$@")
-first=${specs[0]#*=}; client_bin=${first%%:*}
+first=${specs[0]#*=}; first=${first%%@*}; client_bin=${first%%:*}
 work="$(mktemp -d "${TMPDIR:-/tmp}/ab-bench.XXXXXX")"
 source "$(dirname "$0")/lib/local-cluster.sh"
 trap 'cluster_stop; rm -rf "$work"' EXIT
 for r in $(seq "$rounds"); do
     for spec in "${specs[@]}"; do
-        label=${spec%%=*}; rest=${spec#*=}; bin=${rest%%:*}; envs=()
+        label=${spec%%=*}; rest=${spec#*=}; node_args=()
+        if [[ $rest == *@* ]]; then IFS=, read -ra node_args <<<"${rest#*@}"; rest=${rest%%@*}; fi
+        bin=${rest%%:*}; envs=()
         [[ $rest == *:* ]] && envs=("${rest#*:}")
-        cluster_start "$bin" "$work" "${envs[@]}" -- || exit 1
+        cluster_start "$bin" "$work" "${envs[@]}" -- "${node_args[@]}" || exit 1
         leader=$cluster_leader
         for c in "${clients[@]}"; do
             args=(bench --target raft --endpoints "$leader" --clients "$c" --conns 8 --read-ratio "${RR:-0}"
