@@ -121,7 +121,13 @@ pub struct NodeConfig {
     #[serde(default = "default_heartbeat_ticks")]
     pub heartbeat_ticks: u64,
     /// Snapshot and compact once this many applied entries follow the last
-    /// snapshot. 0 disables snapshots.
+    /// snapshot. 0 disables snapshots. Default 100 000, etcd's
+    /// `--snapshot-count` default. Each snapshot serializes, writes and
+    /// fsyncs the whole state; at 10 000 a node under 25 000 puts/s took
+    /// one every 0.4 s, and 100 000 made the put p99 4-24 % shorter in all
+    /// 16 paired runs (issue #13, README levers table). The log kept
+    /// meanwhile costs disk (about 25 MB at 128 B values), not memory: the
+    /// log cache drops entries once applied.
     #[serde(default = "default_snapshot_threshold")]
     pub snapshot_threshold: u64,
     /// Bounds on queues, sizes and waits.
@@ -202,7 +208,7 @@ fn default_heartbeat_ticks() -> u64 {
     1
 }
 fn default_snapshot_threshold() -> u64 {
-    10_000
+    100_000
 }
 fn default_max_promote_lag() -> u64 {
     raft_core::Config::new(NodeId(1)).max_promote_lag

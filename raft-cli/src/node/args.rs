@@ -43,7 +43,7 @@ pub struct NodeArgs {
     /// Leader heartbeat interval in ticks.
     #[arg(long, value_name = "TICKS")]
     pub heartbeat_ticks: Option<u64>,
-    /// Snapshot once this many entries were applied since the last one (0: never).
+    /// Snapshot once this many entries were applied since the last one (0: never; default 100000, as etcd's --snapshot-count).
     #[arg(long, value_name = "ENTRIES")]
     pub snapshot_threshold: Option<u64>,
     /// Keep the log in memory instead of RocksDB (everything is lost on exit).
