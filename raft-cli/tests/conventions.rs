@@ -94,6 +94,43 @@ fn r18_bench_runs_exactly_total_ops_over_conns_connections_after_warmup() {
     assert_eq!(fake.connections(), 1);
 }
 
+/// Issue #13's ceiling of follower reads: `--stale-reads` asks for stale
+/// gets and starts each connection at the next member, so the load reaches
+/// every member instead of following the leader.
+#[test]
+fn bench_stale_reads_are_stale_and_spread_over_the_members() {
+    let (a, b) = (FakeKv::start(Writes::FailEvery(u64::MAX)), FakeKv::start(Writes::FailEvery(u64::MAX)));
+    let endpoints = format!("{},{}", a.endpoint, b.endpoint);
+    let out = run(&[
+        "bench",
+        "--endpoints",
+        &endpoints,
+        "--stale-reads",
+        "--read-ratio",
+        "1",
+        "--clients",
+        "4",
+        "--conns",
+        "2",
+        "--total",
+        "40",
+        "-w",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v = json(&out);
+    assert_eq!((v["stale_reads"].clone(), v["ok_ops"].clone()), (Value::from(true), Value::from(40)), "{v}");
+    // 40 measured reads plus one probe per connection, all stale.
+    assert_eq!(a.stale_gets() + b.stale_gets(), 42);
+    assert!(
+        a.stale_gets() > 0 && b.stale_gets() > 0,
+        "both members served reads: {} and {}",
+        a.stale_gets(),
+        b.stale_gets()
+    );
+    assert_eq!(a.writes() + b.writes(), 0);
+}
+
 #[test]
 fn r18_bench_exits_1_when_operations_failed() {
     let fake = FakeKv::start(Writes::FailEvery(5));

@@ -23,7 +23,7 @@ fn closed_port() -> u16 {
 
 #[test]
 fn bad_flags_exit_2_with_a_message() {
-    let cases: [&[&str]; 8] = [
+    let cases: [&[&str]; 9] = [
         &["put", "k"],
         &["frobnicate"],
         &["demo", "--duration", "soon"],
@@ -32,6 +32,7 @@ fn bad_flags_exit_2_with_a_message() {
         &["demo", "--nodes", "0"],
         &["bench", "--target", "zookeeper"],
         &["bench", "--target", "etcd", "--local", "3"],
+        &["bench", "--target", "etcd", "--stale-reads", "--endpoints", "127.0.0.1:1"],
     ];
     for args in cases {
         let out = raft_cli(args);

@@ -40,6 +40,12 @@ pub struct BenchArgs {
     /// Fraction of operations that are (linearizable) reads, 0.0 to 1.0.
     #[arg(long, default_value_t = 0.0, value_parser = parse_ratio)]
     pub read_ratio: f64,
+    /// Reads are stale (served by the member the client talks to, with no
+    /// ReadIndex round) and the connections are spread over all --endpoints
+    /// instead of following the leader: the ceiling of any follower-read
+    /// scheme (issue #13). This cluster only.
+    #[arg(long)]
+    pub stale_reads: bool,
     /// What to load: this cluster, or an etcd cluster at --endpoints (for side-by-side comparisons).
     #[arg(long, value_enum, default_value_t = Target::Raft)]
     pub target: Target,

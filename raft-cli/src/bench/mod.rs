@@ -26,8 +26,8 @@ pub use args::BenchArgs;
 use load::{run_load, LoadShape, OpRequest, Stop};
 use progress::Progress;
 use report::BenchReport;
-use target::Clients;
 pub use target::Target;
+use target::{read_consistency, Clients};
 
 use crate::client::{classify, client_config};
 use crate::demo::{loopback_addrs, LaunchPlan, Supervisor, DEMO_NODE_FLAGS};
@@ -99,7 +99,11 @@ async fn wait_for_leader(endpoints: &[String]) -> CliResult {
 
 async fn bench(args: &BenchArgs, endpoints: Vec<String>) -> CliResult {
     let fail = |e| classify(e, &endpoints, args.timeout);
+    if args.stale_reads && args.target != Target::Raft {
+        return Err(CliError::usage(anyhow::anyhow!("--stale-reads applies to --target raft only")));
+    }
     let (clients, connections) = Clients::connect(args, &endpoints).await?;
+    let consistency = read_consistency(args);
     let conns = args.conns.min(args.clients) as usize;
     let clients = Arc::new(clients);
     let (key_size, value) = (args.key_size as usize, Arc::new(vec![b'x'; args.value_size as usize]));
@@ -108,7 +112,7 @@ async fn bench(args: &BenchArgs, endpoints: Vec<String>) -> CliResult {
         let value = value.clone();
         async move {
             let key = bench_key(req.key_draw, key_size);
-            clients.run(req.client, req.kind, key, &value).await.map_err(|e| first_words(&e.to_string()))
+            clients.run(req.client, req.kind, key, &value, consistency).await.map_err(|e| first_words(&e.to_string()))
         }
     };
     let shape = |stop| LoadShape {
@@ -141,6 +145,7 @@ async fn bench(args: &BenchArgs, endpoints: Vec<String>) -> CliResult {
         key_size,
         value_size: args.value_size as usize,
         read_ratio: args.read_ratio,
+        stale_reads: args.stale_reads,
         result,
     };
     print(args.output, &report);

@@ -28,6 +28,8 @@ pub struct BenchReport {
     pub value_size: usize,
     /// Fraction of reads requested.
     pub read_ratio: f64,
+    /// Reads were stale and spread over the members (`--stale-reads`).
+    pub stale_reads: bool,
     /// What was measured.
     pub result: LoadResult,
 }
@@ -63,7 +65,7 @@ impl Report for BenchReport {
         let r = &self.result;
         let mut out = format!(
             "{}: {} ok operations ({} failed) in {:.1}s with {} clients over {} connections \
-             (after {:.1}s warm-up): {:.0} ops/s\n",
+             (after {:.1}s warm-up){}: {:.0} ops/s\n",
             self.target.name(),
             r.ok_ops(),
             r.failed_ops(),
@@ -71,6 +73,7 @@ impl Report for BenchReport {
             self.clients,
             self.connections,
             self.warmup.as_secs_f64(),
+            if self.stale_reads { ", stale reads spread over the members" } else { "" },
             self.throughput()
         );
         let mut table = Table::new(["latency", "count", "p50", "p90", "p99", "max"]);
@@ -108,6 +111,7 @@ impl Report for BenchReport {
             "key_size": self.key_size,
             "value_size": self.value_size,
             "read_ratio": self.read_ratio,
+            "stale_reads": self.stale_reads,
             "elapsed_s": r.elapsed.as_secs_f64(),
             "ok_ops": r.ok_ops(),
             "failed_ops": r.failed_ops(),
@@ -139,6 +143,7 @@ mod tests {
             key_size: 16,
             value_size: 128,
             read_ratio: 0.0,
+            stale_reads: false,
             result,
         }
     }

@@ -36,6 +36,15 @@ impl Target {
     }
 }
 
+/// How the benchmark's reads are served on this cluster.
+pub(super) fn read_consistency(args: &BenchArgs) -> Consistency {
+    if args.stale_reads {
+        Consistency::Stale
+    } else {
+        Consistency::Linearizable
+    }
+}
+
 /// Connected clients, one per `--clients`, sharing `--conns` connections.
 pub(super) enum Clients {
     Raft(Vec<Arc<Mutex<KvClient>>>),
@@ -53,12 +62,18 @@ impl Clients {
             Target::Raft => {
                 let mut config = client_config(&args.cluster_id, args.timeout);
                 config.tls = args.tls.clone();
-                // Each base session finds the leader with one read; the other
-                // clients are new sessions sharing its connection.
+                // Each base session finds the leader with one read (with
+                // --stale-reads: starts at the next member in turn and stays
+                // there); the other clients are new sessions sharing its
+                // connection.
                 let mut bases = Vec::with_capacity(conns);
-                for _ in 0..conns {
-                    let mut kv = KvClient::new(endpoints, config.clone()).map_err(fail)?;
-                    kv.get(bench_key(0, args.key_size as usize), Consistency::Linearizable).await.map_err(fail)?;
+                for i in 0..conns {
+                    let mut members = endpoints.to_vec();
+                    if args.stale_reads && !members.is_empty() {
+                        members.rotate_left(i % endpoints.len());
+                    }
+                    let mut kv = KvClient::new(&members, config.clone()).map_err(fail)?;
+                    kv.get(bench_key(0, args.key_size as usize), read_consistency(args)).await.map_err(fail)?;
                     bases.push(kv);
                 }
                 let connections = bases.iter().map(KvClient::connections).sum();
@@ -83,12 +98,19 @@ impl Clients {
     }
 
     /// One operation of client `client` on `key`.
-    pub(super) async fn run(&self, client: usize, kind: OpKind, key: Vec<u8>, value: &[u8]) -> Result<(), ClientError> {
+    pub(super) async fn run(
+        &self,
+        client: usize,
+        kind: OpKind,
+        key: Vec<u8>,
+        value: &[u8],
+        consistency: Consistency,
+    ) -> Result<(), ClientError> {
         match self {
             Clients::Raft(clients) => {
                 let mut kv = clients[client].lock().await;
                 match kind {
-                    OpKind::Read => kv.get(key, Consistency::Linearizable).await.map(|_| ()),
+                    OpKind::Read => kv.get(key, consistency).await.map(|_| ()),
                     OpKind::Write => kv.put(key, value.to_vec()).await.map(|_| ()),
                 }
             }

@@ -24,6 +24,7 @@ pub enum Writes {
 struct Fake {
     writes: Writes,
     count: Arc<AtomicU64>,
+    stale_gets: Arc<AtomicU64>,
     peers: Arc<Mutex<BTreeSet<SocketAddr>>>,
 }
 
@@ -64,6 +65,9 @@ impl KvService for Fake {
     }
     async fn get(&self, r: Request<pb::GetRequest>) -> Result<Response<pb::GetResponse>, Status> {
         self.saw(&r);
+        if r.get_ref().stale {
+            self.stale_gets.fetch_add(1, Ordering::SeqCst);
+        }
         let result = pb::get_response::Result::Ok(pb::GetResult { value: None });
         Ok(Response::new(pb::GetResponse { result: Some(result) }))
     }
@@ -78,6 +82,7 @@ pub struct FakeKv {
     /// `127.0.0.1:port`.
     pub endpoint: String,
     writes: Arc<AtomicU64>,
+    stale_gets: Arc<AtomicU64>,
     peers: Arc<Mutex<BTreeSet<SocketAddr>>>,
 }
 
@@ -87,8 +92,8 @@ impl FakeKv {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         std_listener.set_nonblocking(true).unwrap();
         let endpoint = std_listener.local_addr().unwrap().to_string();
-        let fake = Fake { writes, count: Arc::default(), peers: Arc::default() };
-        let (count, peers) = (fake.count.clone(), fake.peers.clone());
+        let fake = Fake { writes, count: Arc::default(), stale_gets: Arc::default(), peers: Arc::default() };
+        let (count, stale_gets, peers) = (fake.count.clone(), fake.stale_gets.clone(), fake.peers.clone());
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
@@ -100,12 +105,18 @@ impl FakeKv {
                     .unwrap();
             });
         });
-        FakeKv { endpoint, writes: count, peers }
+        FakeKv { endpoint, writes: count, stale_gets, peers }
     }
 
     /// Writes received so far.
     pub fn writes(&self) -> u64 {
         self.writes.load(Ordering::SeqCst)
+    }
+
+    /// Gets received that asked for a stale read.
+    #[allow(dead_code)] // not every test binary that includes `common` reads it
+    pub fn stale_gets(&self) -> u64 {
+        self.stale_gets.load(Ordering::SeqCst)
     }
 
     /// Distinct client connections (source addresses) seen so far.
