@@ -114,7 +114,6 @@ impl FakeKv {
     }
 
     /// Gets received that asked for a stale read.
-    #[allow(dead_code)] // not every test binary that includes `common` reads it
     pub fn stale_gets(&self) -> u64 {
         self.stale_gets.load(Ordering::SeqCst)
     }
